@@ -1,0 +1,75 @@
+package hasher
+
+import (
+	"runtime"
+	"strings"
+
+	"github.com/klauspost/cpuid/v2"
+)
+
+// Features are the CPU features that matter to the kernels, read once at
+// start-up. Tests and users may clear one to keep a kernel from being used
+// (see Disable); nothing else writes them.
+var Features = struct {
+	SHANI  bool // x86 SHA extensions (SHA256RNDS2 and friends)
+	AVX2   bool
+	AVX512 bool // AVX-512 F and VL
+	ARMSHA bool // ARMv8 SHA2 instructions
+}{
+	SHANI:  cpuid.CPU.Supports(cpuid.SHA, cpuid.SSE4, cpuid.SSSE3),
+	AVX2:   cpuid.CPU.Supports(cpuid.AVX2),
+	AVX512: cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512VL),
+	ARMSHA: cpuid.CPU.Supports(cpuid.SHA2),
+}
+
+// Disable clears the named features ("shani", "avx2", "avx512", "armsha")
+// so that Auto and Lookup treat the CPU as lacking them. It is meant for
+// tests and for users comparing kernels; call it before mining starts.
+func Disable(names ...string) {
+	for _, n := range names {
+		switch strings.ToLower(n) {
+		case "shani", "sha", "sha-ni":
+			Features.SHANI = false
+		case "avx2":
+			Features.AVX2 = false
+		case "avx512":
+			Features.AVX512 = false
+		case "armsha", "sha2":
+			Features.ARMSHA = false
+		}
+	}
+}
+
+// CPUInfo describes this machine for reports: model, cores and the
+// features that matter.
+type CPUInfo struct {
+	Model    string   `json:"model"`
+	Arch     string   `json:"arch"`
+	Cores    int      `json:"physical_cores"`
+	Threads  int      `json:"logical_cpus"`
+	Features []string `json:"features"`
+}
+
+// Info returns the CPU description.
+func Info() CPUInfo {
+	var f []string
+	if Features.SHANI {
+		f = append(f, "SHA-NI")
+	}
+	if Features.AVX2 {
+		f = append(f, "AVX2")
+	}
+	if Features.AVX512 {
+		f = append(f, "AVX-512")
+	}
+	if Features.ARMSHA {
+		f = append(f, "ARM-SHA2")
+	}
+	return CPUInfo{
+		Model:    strings.TrimSpace(cpuid.CPU.BrandName),
+		Arch:     runtime.GOARCH,
+		Cores:    cpuid.CPU.PhysicalCores,
+		Threads:  runtime.NumCPU(),
+		Features: f,
+	}
+}

@@ -1,0 +1,36 @@
+// Package hasher holds powchain's SHA-256 mining kernels and the message
+// templates they work on.
+//
+// # Templates
+//
+// A block to mine serializes as prefix || nonce digits || suffix, where only
+// the decimal digits of the nonce change from one attempt to the next. A
+// [Template] holds the prefix and suffix once; [Template.Layout] prepares, for
+// one nonce length (1 to [MaxDigits] digits), everything a kernel needs: the
+// whole message with the nonce digits zeroed, its SHA-256 padding, and the
+// SHA-256 state after the 64-byte blocks that end before the first nonce
+// byte (the midstate). Layouts are computed once per nonce length and are
+// read-only afterwards, so any number of workers can share them.
+//
+// # Kernels
+//
+// A [Hasher] is one SHA-256 implementation (a kernel). [Hasher.NewSearcher]
+// gives a [Searcher] with the scratch memory of one worker;
+// [Searcher.Search] hashes a range of nonces of one layout and returns the
+// lowest nonce whose digest meets a [Target]. A Searcher is not safe for
+// concurrent use; a Hasher and a Layout are.
+//
+// Every kernel is checked against the pure Go reference kernel ("generic"),
+// which is always compiled. The library kernels hash the whole message per
+// nonce: "std" uses crypto/sha256 and "simd" uses github.com/minio/sha256-simd.
+// Native kernels, where the architecture has them, start from the midstate
+// and hash several nonces at once.
+//
+// # Selection
+//
+// CPU features are read once, with github.com/klauspost/cpuid/v2, into
+// [Features]. [Auto] returns the fastest kernel this CPU runs; [Lookup]
+// returns a kernel by name and fails with [ErrUnsupported] when the CPU lacks
+// what it needs. Building with -tags purego (or noasm) leaves out every
+// assembly kernel.
+package hasher

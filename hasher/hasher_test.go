@@ -1,0 +1,240 @@
+package hasher
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+)
+
+func TestSumMatchesStdlib(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n < 300; n++ {
+		p := make([]byte, n)
+		for i := range p {
+			p[i] = byte(rng.Uint32())
+		}
+		if got, want := Sum(p), sha256.Sum256(p); got != want {
+			t.Fatalf("len %d: Sum = %x, want %x", n, got, want)
+		}
+	}
+}
+
+// message returns the template's message for nonce n, built the slow way.
+func message(prefix, suffix []byte, n uint64) []byte {
+	return append(strconv.AppendUint(append([]byte(nil), prefix...), n, 10), suffix...)
+}
+
+func randBytes(rng *rand.Rand, n int) []byte {
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = byte(32 + rng.IntN(95))
+	}
+	return p
+}
+
+func TestLayout(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 400; i++ {
+		prefix := randBytes(rng, rng.IntN(200))
+		suffix := randBytes(rng, rng.IntN(200))
+		tpl := NewTemplate(prefix, suffix)
+		for d := 1; d <= MaxDigits; d++ {
+			l := tpl.Layout(d)
+			lo, _ := DigitRange(d)
+			n := lo + uint64(rng.IntN(5))
+			msg := message(prefix, suffix, n)
+			if l.MsgLen != len(msg) || l.Digits != d {
+				t.Fatalf("layout %d: MsgLen %d Digits %d, want %d %d", d, l.MsgLen, l.Digits, len(msg), d)
+			}
+			// Rebuild the digest from midstate and tail.
+			tail := append([]byte(nil), l.Tail...)
+			PutDigits(tail[l.TailOff:l.TailOff+d], n)
+			h := l.Mid
+			blockGeneric(&h, tail)
+			if got, want := stateDigest(&h), sha256.Sum256(msg); got != want {
+				t.Fatalf("prefix %d suffix %d digits %d: digest %x, want %x", len(prefix), len(suffix), d, got, want)
+			}
+			if l.Blocks != (len(msg)+8)/64+1 {
+				t.Fatalf("Blocks = %d for %d bytes", l.Blocks, len(msg))
+			}
+			if nb := (l.TailOff+d-1)/64 + 1; l.NonceBlocks != nb || nb > 2 {
+				t.Fatalf("NonceBlocks = %d", l.NonceBlocks)
+			}
+			m := append([]byte(nil), l.Msg...)
+			PutDigits(m[l.NonceOff:l.NonceOff+d], n)
+			if !bytes.Equal(m, msg) {
+				t.Fatalf("Msg with digits = %q, want %q", m, msg)
+			}
+		}
+	}
+}
+
+func TestDigits(t *testing.T) {
+	for d := 1; d <= MaxDigits; d++ {
+		lo, hi := DigitRange(d)
+		if Digits(lo) != d || Digits(hi-1) != d {
+			t.Fatalf("DigitRange(%d) = [%d, %d)", d, lo, hi)
+		}
+	}
+	buf := []byte("0000")
+	for n := uint64(0); n < 10000; n++ {
+		want := []byte("0000")
+		PutDigits(want, n)
+		if !bytes.Equal(buf, want) {
+			t.Fatalf("IncDigits reached %q, want %q", buf, want)
+		}
+		if !IncDigits(buf) && n != 9999 {
+			t.Fatalf("IncDigits overflowed at %d", n)
+		}
+	}
+}
+
+func TestTarget(t *testing.T) {
+	if _, err := TargetHexZeros(-1); err == nil {
+		t.Fatal("negative difficulty accepted")
+	}
+	if _, err := TargetBits(257); err == nil {
+		t.Fatal("257 bits accepted")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 20000; i++ {
+		var d [32]byte
+		for j := range d {
+			d[j] = byte(rng.Uint32())
+		}
+		// Zero a random number of leading bits so high difficulties are hit.
+		z := rng.IntN(257)
+		for b := 0; b < z; b++ {
+			d[b/8] &^= 0x80 >> (b % 8)
+		}
+		lz := LeadingZeroBits(&d)
+		bitsWanted := rng.IntN(257)
+		tg, err := TargetBits(bitsWanted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tg.MeetsDigest(&d); got != (lz >= bitsWanted) {
+			t.Fatalf("digest %x (%d zero bits) meets %d bits: %v", d, lz, bitsWanted, got)
+		}
+		h := digestState(&d)
+		if tg.MeetsState(&h) != tg.MeetsDigest(&d) {
+			t.Fatal("MeetsState and MeetsDigest disagree")
+		}
+		if tg.MeetsState(&h) && h[0]&tg.FirstMask() != 0 {
+			t.Fatal("FirstMask rejects a digest that meets the target")
+		}
+	}
+}
+
+// solutions returns every nonce in [lo, hi) that meets target, the slow way.
+func solutions(prefix, suffix []byte, lo, hi uint64, target Target) []uint64 {
+	var out []uint64
+	for n := lo; n < hi; n++ {
+		d := sha256.Sum256(message(prefix, suffix, n))
+		if target.MeetsDigest(&d) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// searchAll finds every solution in [lo, hi) by restarting the search after
+// each one, so every lane of a multi-lane kernel gets to report.
+func searchAll(t *testing.T, s Searcher, l *Layout, lo, hi uint64, target Target) []uint64 {
+	var out []uint64
+	for lo < hi {
+		n, ok, hashes := s.Search(l, lo, hi, target)
+		if !ok {
+			if n != hi || hashes != hi-lo {
+				t.Fatalf("no solution: got nonce %d hashes %d, want %d %d", n, hashes, hi, hi-lo)
+			}
+			break
+		}
+		if n < lo || n >= hi || hashes == 0 || hashes > hi-lo {
+			t.Fatalf("solution %d hashes %d outside [%d, %d)", n, hashes, lo, hi)
+		}
+		out = append(out, n)
+		lo = n + 1
+	}
+	return out
+}
+
+func TestKernelsAgainstReference(t *testing.T) {
+	for _, h := range Available() {
+		t.Run(h.Name(), func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewPCG(7, uint64(len(h.Name()))))
+			s := h.NewSearcher()
+			iters := 150
+			if testing.Short() {
+				iters = 30
+			}
+			for i := 0; i < iters; i++ {
+				// Lengths chosen to put the nonce and the padding at every
+				// position relative to the 64-byte blocks.
+				prefix := randBytes(rng, rng.IntN(300))
+				suffix := randBytes(rng, rng.IntN(300))
+				tpl := NewTemplate(prefix, suffix)
+				d := 1 + rng.IntN(MaxDigits)
+				lo, hi := DigitRange(d)
+				start := lo + rng.Uint64N(hi-lo)
+				count := uint64(1 + rng.IntN(200))
+				if hi-start < count {
+					count = hi - start
+				}
+				target, _ := TargetBits(rng.IntN(7))
+				want := solutions(prefix, suffix, start, start+count, target)
+				got := searchAll(t, s, tpl.Layout(d), start, start+count, target)
+				if !equal(got, want) {
+					t.Fatalf("prefix %d suffix %d digits %d [%d,+%d) target %v: got %v, want %v",
+						len(prefix), len(suffix), d, start, count, target, got, want)
+				}
+			}
+		})
+	}
+}
+
+func equal(a, b []uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestSearchAllocatesNothing(t *testing.T) {
+	tpl := NewTemplate([]byte(`{"index": 1, "nonce": `), bytes.Repeat([]byte("x"), 200))
+	l := tpl.Layout(6)
+	target, _ := TargetBits(64)
+	for _, h := range Available() {
+		s := h.NewSearcher()
+		s.Search(l, 100000, 100001, target) // warm up: sizes the scratch memory
+		allocs := testing.AllocsPerRun(20, func() {
+			s.Search(l, 100000, 101000, target)
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per search, want 0", h.Name(), allocs)
+		}
+	}
+}
+
+func TestLookup(t *testing.T) {
+	if _, err := Lookup("nope"); err == nil {
+		t.Fatal("unknown kernel accepted")
+	}
+	for _, name := range Names() {
+		h, err := Lookup(name)
+		if err == nil && h.Name() != name {
+			t.Fatalf("Lookup(%q) = %q", name, h.Name())
+		}
+	}
+	if Auto() == nil {
+		t.Fatal("no kernel")
+	}
+}
