@@ -45,7 +45,6 @@ func Disable(names ...string) {
 type CPUInfo struct {
 	Model    string   `json:"model"`
 	Arch     string   `json:"arch"`
-	Cores    int      `json:"physical_cores"`
 	Threads  int      `json:"logical_cpus"`
 	Features []string `json:"features"`
 }
@@ -68,7 +67,6 @@ func Info() CPUInfo {
 	return CPUInfo{
 		Model:    strings.TrimSpace(cpuid.CPU.BrandName),
 		Arch:     runtime.GOARCH,
-		Cores:    cpuid.CPU.PhysicalCores,
 		Threads:  runtime.NumCPU(),
 		Features: f,
 	}

@@ -1,0 +1,40 @@
+// Package engine holds powchain's chain semantics and its parallel mining
+// engine.
+//
+// # Blocks and hashing
+//
+// A [Block] has the reference node's five hashed fields (index,
+// transactions, timestamp, previous_hash, nonce) and carries its hash on
+// the wire. Its hash is the hex SHA-256 of CPython's
+// json.dumps(fields, sort_keys=True), reproduced byte for byte by the
+// pyjson subpackage, so a block mined here validates in the Python
+// reference node and the other way round. With sorted keys the nonce is
+// the second field, which is what makes a mining template cheap: the block
+// is serialized once and only the nonce digits change per attempt (see
+// [Block.Template] and package hasher).
+//
+// # Validation
+//
+// [ValidateNext] and [ValidateChain] check, in this order, the genesis
+// block (by equality with [Genesis]), the index, the previous_hash link,
+// the carried hash against the recomputed one, and the proof-of-work
+// target. A broken rule is reported as a *[RuleError] naming the block and
+// the [Rule]; malformed input is a *[FieldError] naming the field.
+//
+// # Mining
+//
+// [ProofOfWork] is the seed's sequential loop, kept as the reference. A
+// [Miner] is the parallel engine: workers claim consecutive chunks of the
+// nonce space in increasing order, each chunk is hashed by the chosen
+// kernel in pieces, and between pieces a worker looks at the context and
+// at the lowest solution found so far. Chunks above a solution stop, chunks
+// below it finish, so the result is always the lowest valid nonce, the one
+// the seed's loop finds, whatever the worker count and kernel. Hash counts
+// are added once per piece, so they can be read while mining.
+//
+// # Concurrency
+//
+// A [Chain] is not safe for concurrent use. A [Miner] is; Mine returns only
+// after every worker it started has returned. Blocks are values that are
+// shared, not copied, once they are on a chain: do not modify them.
+package engine

@@ -1,0 +1,25 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/powchain/powchain/hasher"
+)
+
+// MineBlock mines b with m: it serializes b once into a template, finds the
+// lowest nonce whose hash meets target, and returns a copy of b with Nonce
+// and Hash set. b itself is not modified.
+func MineBlock(ctx context.Context, m *Miner, b *Block, target hasher.Target) (*Block, Result, error) {
+	t, err := b.Template()
+	if err != nil {
+		return nil, Result{}, err
+	}
+	res, err := m.Mine(ctx, t, target)
+	if err != nil {
+		return nil, res, err
+	}
+	mined := *b
+	mined.Nonce = res.Nonce
+	mined.Hash = res.HashHex()
+	return &mined, res, nil
+}

@@ -1,0 +1,189 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/powchain/powchain/hasher"
+)
+
+// ErrExhausted is returned when no nonce below 2^64-1 meets the target.
+var ErrExhausted = errors.New("engine: nonce space exhausted without a solution")
+
+// ErrCanceled is returned (wrapping the context's error) when mining was
+// stopped by its context before it found a solution.
+var ErrCanceled = errors.New("engine: mining canceled")
+
+const (
+	// DefaultChunk is how many consecutive nonces a worker claims at once.
+	DefaultChunk = 1 << 14
+	// piece is how many nonces a worker hashes between two looks at the
+	// context and at the best solution so far.
+	piece = 1 << 11
+)
+
+// Miner is the parallel mining engine: a pool of workers that claim
+// consecutive chunks of the nonce space in increasing order, so that the
+// nonce it returns is the lowest valid one, the one the seed's sequential
+// loop finds, whatever the number of workers and the kernel.
+//
+// A Miner is safe for concurrent use; its hash counter is shared by all
+// Mine calls.
+type Miner struct {
+	hasher  hasher.Hasher
+	workers int
+	chunk   uint64
+	hashes  atomic.Uint64
+}
+
+// NewMiner returns a miner with the given kernel (nil: hasher.Auto()) and
+// number of workers (<= 0: runtime.GOMAXPROCS(0)).
+func NewMiner(h hasher.Hasher, workers int) *Miner {
+	if h == nil {
+		h = hasher.Auto()
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	return &Miner{hasher: h, workers: workers, chunk: DefaultChunk}
+}
+
+// SetChunk sets how many consecutive nonces a worker claims at once (a
+// multiple of the piece size is best). It must not be called during Mine.
+func (m *Miner) SetChunk(n uint64) {
+	if n > 0 {
+		m.chunk = n
+	}
+}
+
+// Hasher returns the kernel the miner runs.
+func (m *Miner) Hasher() hasher.Hasher { return m.hasher }
+
+// Workers returns the number of worker goroutines per Mine call.
+func (m *Miner) Workers() int { return m.workers }
+
+// Hashes returns the number of nonces hashed by every Mine call so far. It
+// is updated while mining, once per piece of nonces per worker, so it can
+// be read for progress displays and metrics.
+func (m *Miner) Hashes() uint64 { return m.hashes.Load() }
+
+// Result is a solved proof-of-work.
+type Result struct {
+	Nonce   uint64
+	Hash    [32]byte
+	Hashes  uint64        // nonces hashed by all workers in this call
+	Elapsed time.Duration // wall time of the call
+}
+
+// HashHex returns the hash as the 64-character hex string the chain uses.
+func (r Result) HashHex() string { return fmt.Sprintf("%x", r.Hash) }
+
+// Mine searches the nonces of t from 0 upward and returns the lowest one
+// whose hash meets target.
+//
+// Workers claim chunks of nonces in increasing order. When one finds a
+// solution, chunks above it stop within one piece of nonces and chunks
+// below it run to their end, so no lower solution is missed. Cancelling
+// ctx stops every worker within one piece and Mine returns an error that
+// wraps ErrCanceled and ctx.Err(); Mine returns only after every worker has
+// returned.
+func (m *Miner) Mine(ctx context.Context, t *hasher.Template, target hasher.Target) (Result, error) {
+	start := time.Now()
+	var (
+		next   atomic.Uint64 // index of the next chunk to claim
+		best   atomic.Uint64 // lowest solution so far; MaxUint64 = none
+		hashes atomic.Uint64
+	)
+	best.Store(math.MaxUint64)
+	name := m.hasher.Name()
+	chunk := m.chunk
+	chunks := (math.MaxUint64-1)/chunk + 1 // chunk indexes that start below 2^64-1
+
+	var g errgroup.Group
+	for w := 0; w < m.workers; w++ {
+		labels := pprof.Labels("worker", strconv.Itoa(w), "hasher", name)
+		g.Go(func() error {
+			var err error
+			pprof.Do(ctx, labels, func(context.Context) {
+				err = m.work(ctx, t, target, chunk, chunks, &next, &best, &hashes)
+			})
+			return err
+		})
+	}
+	err := g.Wait()
+	res := Result{Hashes: hashes.Load(), Elapsed: time.Since(start)}
+	n := best.Load()
+	if n == math.MaxUint64 {
+		if err == nil {
+			err = ErrExhausted
+		}
+		return res, err
+	}
+	// A solution below every unfinished chunk is final even if ctx was
+	// cancelled meanwhile, but only when every chunk below it was searched:
+	// work returns an error only when it stopped early, so trust err.
+	if err != nil {
+		return res, err
+	}
+	res.Nonce = n
+	msg := make([]byte, 0, len(t.Prefix())+hasher.MaxDigits+len(t.Suffix()))
+	msg = strconv.AppendUint(append(msg, t.Prefix()...), n, 10)
+	res.Hash = sha256.Sum256(append(msg, t.Suffix()...))
+	return res, nil
+}
+
+// work is one worker: it must be run as a goroutine by Mine. It claims
+// chunks until the nonce space ends, a solution below its next chunk is
+// known, or done is closed.
+func (m *Miner) work(ctx context.Context, t *hasher.Template, target hasher.Target,
+	chunk, chunks uint64, next, best, hashes *atomic.Uint64) error {
+	s := m.hasher.NewSearcher()
+	done := ctx.Done()
+	for {
+		k := next.Add(1) - 1
+		if k >= chunks {
+			return nil
+		}
+		lo := k * chunk
+		hi := lo + chunk
+		if hi < lo { // the last chunk ends at 2^64-1, which is never searched
+			hi = math.MaxUint64
+		}
+		for lo < hi {
+			if lo >= best.Load() {
+				return nil
+			}
+			select {
+			case <-done:
+				return fmt.Errorf("%w: %w", ErrCanceled, context.Cause(ctx))
+			default:
+			}
+			d := hasher.Digits(lo)
+			_, dhi := hasher.DigitRange(d)
+			end := min(hi, dhi, lo+piece)
+			n, found, h := s.Search(t.Layout(d), lo, end, target)
+			hashes.Add(h)
+			m.hashes.Add(h)
+			if found {
+				for {
+					b := best.Load()
+					if n >= b || best.CompareAndSwap(b, n) {
+						break
+					}
+				}
+				return nil
+			}
+			lo = end
+		}
+	}
+}
