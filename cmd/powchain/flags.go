@@ -1,0 +1,125 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"runtime/trace"
+
+	"github.com/powchain/powchain/engine"
+	"github.com/powchain/powchain/hasher"
+)
+
+// difficultyFlags declares --difficulty (the seed's hex zeros) and --bits
+// (a finer difficulty in leading zero bits, which wins when set).
+type difficultyFlags struct {
+	hexZeros int
+	bits     int
+}
+
+func (d *difficultyFlags) register(fs *flag.FlagSet, def int) {
+	fs.IntVar(&d.hexZeros, "difficulty", def, "difficulty: the hex hash starts with this many '0' characters (0-64)")
+	fs.IntVar(&d.bits, "bits", -1, "difficulty in leading zero bits (0-256); overrides --difficulty when set")
+}
+
+func (d *difficultyFlags) target() (hasher.Target, error) {
+	if d.bits != -1 {
+		t, err := hasher.TargetBits(d.bits)
+		return t, badInput(err)
+	}
+	t, err := engine.Difficulty(d.hexZeros)
+	return t, badInput(err)
+}
+
+// minerFlags declares --workers and --hasher.
+type minerFlags struct {
+	workers int
+	hasher  string
+}
+
+func (m *minerFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&m.workers, "workers", runtime.GOMAXPROCS(0), "mining worker goroutines")
+	fs.StringVar(&m.hasher, "hasher", "auto", "SHA-256 kernel: auto or one of "+fmt.Sprint(hasher.Names()))
+}
+
+func (m *minerFlags) miner() (*engine.Miner, error) {
+	if m.workers < 1 {
+		return nil, usagef("--workers must be at least 1, got %d", m.workers)
+	}
+	h, err := hasher.Lookup(m.hasher)
+	if err != nil {
+		return nil, badInput(err)
+	}
+	return engine.NewMiner(h, m.workers), nil
+}
+
+// profileFlags declares --cpuprofile, --memprofile and --trace, which every
+// long-running command takes.
+type profileFlags struct {
+	cpu, mem, trace string
+}
+
+func (p *profileFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&p.cpu, "cpuprofile", "", "write a CPU profile (pprof) to this file")
+	fs.StringVar(&p.mem, "memprofile", "", "write a heap profile (pprof) to this file on exit")
+	fs.StringVar(&p.trace, "trace", "", "write an execution trace to this file")
+}
+
+// start starts the requested profiles and returns the function that stops
+// them and writes what is written at exit. The stop function must be
+// called even when the command fails, so a profile of a failed or
+// interrupted run is still written.
+func (p *profileFlags) start() (stop func() error, err error) {
+	var stops []func() error
+	stopAll := func() error {
+		var first error
+		for i := len(stops) - 1; i >= 0; i-- {
+			if err := stops[i](); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
+	if p.cpu != "" {
+		f, err := os.Create(p.cpu)
+		if err != nil {
+			return nil, usagef("--cpuprofile: %v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("--cpuprofile: %w", err)
+		}
+		stops = append(stops, func() error { pprof.StopCPUProfile(); return f.Close() })
+	}
+	if p.trace != "" {
+		f, err := os.Create(p.trace)
+		if err != nil {
+			stopAll()
+			return nil, usagef("--trace: %v", err)
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			stopAll()
+			return nil, fmt.Errorf("--trace: %w", err)
+		}
+		stops = append(stops, func() error { trace.Stop(); return f.Close() })
+	}
+	if p.mem != "" {
+		path := p.mem
+		stops = append(stops, func() error {
+			f, err := os.Create(path)
+			if err != nil {
+				return fmt.Errorf("--memprofile: %w", err)
+			}
+			runtime.GC()
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				f.Close()
+				return fmt.Errorf("--memprofile: %w", err)
+			}
+			return f.Close()
+		})
+	}
+	return stopAll, nil
+}

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/powchain/powchain/engine"
+)
+
+func init() {
+	register(&command{
+		name:    "hash",
+		args:    "[FILE]",
+		summary: "print the hash of one block read as JSON from FILE or stdin",
+		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
+			return runHash
+		},
+	})
+}
+
+// runHash prints the 64-hex hash of one block. A "hash" key in the input is
+// ignored, as it is never hashed.
+func runHash(_ context.Context, e env, args []string) error {
+	data, name, err := readInput(e, args)
+	if err != nil {
+		return err
+	}
+	b, err := engine.DecodeBlock(data, engine.BlockOptions{})
+	if err != nil {
+		return badInput(fmt.Errorf("%s: %w", name, err))
+	}
+	if _, err := b.Canonical(); err != nil {
+		return badInput(fmt.Errorf("%s: %w", name, err))
+	}
+	_, err = fmt.Fprintln(e.stdout, b.ComputeHash())
+	return err
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"time"
+
+	"github.com/powchain/powchain/engine"
+)
+
+func init() {
+	register(&command{
+		name:    "mine",
+		args:    "[FILE]",
+		summary: "mine a block template (index, transactions, timestamp, previous_hash) and print the mined block",
+		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
+			o := &mineOptions{}
+			o.difficulty.register(fs, 2)
+			o.miner.register(fs)
+			o.profile.register(fs)
+			fs.StringVar(&o.progress, "progress", "auto", "status line on stderr: auto (when stderr is a terminal), always or never")
+			return func(ctx context.Context, e env, args []string) error { return runMine(ctx, e, o, args) }
+		},
+	})
+}
+
+type mineOptions struct {
+	difficulty difficultyFlags
+	miner      minerFlags
+	profile    profileFlags
+	progress   string
+}
+
+// runMine mines one block: the lowest nonce, the one the seed's loop finds.
+// The block goes to stdout as one line of JSON with keys sorted; status
+// goes to stderr.
+func runMine(ctx context.Context, e env, o *mineOptions, args []string) (err error) {
+	target, err := o.difficulty.target()
+	if err != nil {
+		return err
+	}
+	m, err := o.miner.miner()
+	if err != nil {
+		return err
+	}
+	live, err := wantProgress(o.progress, e.stderr)
+	if err != nil {
+		return err
+	}
+	data, name, err := readInput(e, args)
+	if err != nil {
+		return err
+	}
+	b, err := engine.DecodeBlock(data, engine.BlockOptions{NoNonce: true})
+	if err != nil {
+		return badInput(fmt.Errorf("%s: %w", name, err))
+	}
+	if _, err := b.Canonical(); err != nil {
+		return badInput(fmt.Errorf("%s: %w", name, err))
+	}
+	stop, err := o.profile.start()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if perr := stop(); perr != nil && err == nil {
+			err = perr
+		}
+	}()
+
+	done := make(chan struct{})
+	if live {
+		go statusLine(e.stderr, m, target.Bits(), done)
+	}
+	mined, res, err := engine.MineBlock(ctx, m, b, target)
+	close(done)
+	if err != nil {
+		return err
+	}
+	out, err := mined.MarshalWire()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "mined block %d at %v: nonce %d after %d hashes in %v (%s, %s, %d workers)\n",
+		mined.Index, target, mined.Nonce, res.Hashes, res.Elapsed.Round(time.Microsecond),
+		rate(float64(res.Hashes)/res.Elapsed.Seconds()), m.Hasher().Name(), m.Workers())
+	_, err = fmt.Fprintf(e.stdout, "%s\n", out)
+	return err
+}
+
+func wantProgress(mode string, w io.Writer) (bool, error) {
+	switch mode {
+	case "always":
+		return true, nil
+	case "never":
+		return false, nil
+	case "auto":
+		f, ok := w.(*os.File)
+		if !ok {
+			return false, nil
+		}
+		st, err := f.Stat()
+		return err == nil && st.Mode()&os.ModeCharDevice != 0, nil
+	}
+	return false, usagef("--progress must be auto, always or never, got %q", mode)
+}
+
+// statusLine redraws a one-line status on w twice a second until done is
+// closed: hashes, rate, elapsed time and the expected time to a solution
+// at this difficulty. It must be run as a goroutine.
+func statusLine(w io.Writer, m *engine.Miner, bits int, done <-chan struct{}) {
+	start, base := time.Now(), m.Hashes()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	expected := math.Ldexp(1, bits)
+	for {
+		select {
+		case <-done:
+			fmt.Fprint(w, "\r\033[K")
+			return
+		case <-tick.C:
+			el := time.Since(start)
+			h := float64(m.Hashes() - base)
+			r := h / el.Seconds()
+			eta := "?"
+			if r > 0 {
+				eta = (time.Duration(expected / r * float64(time.Second))).Round(time.Second).String()
+			}
+			fmt.Fprintf(w, "\r\033[Kmining: %.3g hashes, %s, %v elapsed, expected %s at %d bits",
+				h, rate(r), el.Round(time.Second), eta, bits)
+		}
+	}
+}
+
+// rate formats a hash rate.
+func rate(r float64) string {
+	switch {
+	case r >= 1e9:
+		return fmt.Sprintf("%.2f GH/s", r/1e9)
+	case r >= 1e6:
+		return fmt.Sprintf("%.2f MH/s", r/1e6)
+	case r >= 1e3:
+		return fmt.Sprintf("%.2f kH/s", r/1e3)
+	}
+	return fmt.Sprintf("%.0f H/s", r)
+}
