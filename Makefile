@@ -1,0 +1,53 @@
+# powchain: make targets. `make help` lists them.
+
+GO       ?= go
+PKGS     ?= ./...
+BENCHOUT ?= bench/results/bench-$(shell git rev-parse --short HEAD 2>/dev/null || echo dev).txt
+COUNT    ?= 6
+
+.PHONY: help build test test-race test-purego lint fmt generate generate-check bench profile fuzz clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
+
+build: ## build bin/powchain
+	$(GO) build -o bin/powchain ./cmd/powchain
+
+test: lint test-race test-purego ## everything CI runs: lint, the suite under -race, and the purego build
+
+test-race: ## the whole suite under the race detector
+	$(GO) test -race -timeout 20m $(PKGS)
+
+test-purego: ## the suite without any assembly (-tags purego), short mode
+	$(GO) test -tags purego -short -timeout 10m $(PKGS)
+
+lint: ## gofmt, go vet (also with -tags purego)
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^hasher/_asm/')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) vet -tags purego $(PKGS)
+
+fmt: ## gofmt every Go file
+	gofmt -w $$(git ls-files '*.go')
+
+generate: ## regenerate the assembly kernels from hasher/_asm (avo)
+	cd hasher && $(GO) generate ./...
+
+generate-check: generate ## fail if regenerating the assembly changes anything
+	@git diff --exit-code -- hasher/ || (echo "generated assembly is stale: run make generate and commit"; exit 1)
+
+bench: ## Go benchmarks, -count $(COUNT), written where benchstat reads them
+	@mkdir -p $(dir $(BENCHOUT))
+	$(GO) test -run '^$$' -bench . -benchmem -count $(COUNT) ./hasher/ ./bench/ ./engine/ | tee $(BENCHOUT)
+	@echo "compare two runs with: benchstat OLD.txt $(BENCHOUT)"
+
+profile: build ## make the profiles in profiles/ (see profiles/README.md)
+	./profiles/make-profiles.sh
+
+fuzz: ## run each fuzz target for FUZZTIME (default 30s)
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s} ./engine/pyjson/
+	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $${FUZZTIME:-30s} ./engine/pyjson/
+	$(GO) test -run '^$$' -fuzz '^FuzzKernels$$' -fuzztime $${FUZZTIME:-30s} ./hasher/
+
+clean: ## remove build output
+	rm -rf bin
