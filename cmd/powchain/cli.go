@@ -25,11 +25,11 @@ const (
 
 const exitCodesHelp = `Exit codes:
   0    success
-  1    verify: the chain is invalid (the first bad block and rule are printed)
+  1    verify, import: the chain is invalid (the first bad block and rule are printed)
   2    bad usage or bad input (unreadable file, invalid JSON, a missing or
        mistyped field, a difficulty out of range)
   3    runtime failure (I/O, storage, network)
-  130  interrupted (SIGINT or SIGTERM)`
+  130  interrupted (SIGINT or SIGTERM); serve shuts down cleanly and exits 0`
 
 // env is what a command may touch: its streams. Tests pass buffers.
 type env struct {

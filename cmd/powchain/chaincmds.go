@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/powchain/powchain/engine"
+	"github.com/powchain/powchain/node"
+)
+
+func init() {
+	register(&command{
+		name:    "export",
+		args:    "[FILE]",
+		summary: "write a stopped node's chain and peers as a reference chain dump (the GET /chain answer)",
+		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
+			o := &exportOptions{}
+			fs.StringVar(&o.data, "data", "powchain-data", "data directory of the node's store")
+			return func(ctx context.Context, e env, args []string) error { return runExport(ctx, e, o, args) }
+		},
+	})
+	register(&command{
+		name:    "import",
+		args:    "[FILE]",
+		summary: "validate a chain dump and store it in a data dir (adopted when longer; exit 1 if invalid)",
+		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
+			o := &importOptions{}
+			o.nodeFlags.register(fs)
+			return func(ctx context.Context, e env, args []string) error { return runImport(ctx, e, o, args) }
+		},
+	})
+}
+
+type exportOptions struct {
+	data string
+}
+
+// runExport writes the dump of the store in --data to FILE (replaced
+// atomically) or stdout.
+func runExport(_ context.Context, e env, o *exportOptions, args []string) error {
+	if len(args) > 1 {
+		return usagef("want at most one FILE argument, got %d", len(args))
+	}
+	dump, err := node.Export(o.data)
+	switch {
+	case errors.Is(err, node.ErrNoStore), errors.Is(err, node.ErrDataDirMismatch), errors.Is(err, node.ErrDataDirLocked):
+		return usageError{err}
+	case err != nil:
+		return err
+	}
+	dump = append(dump, '\n')
+	if len(args) == 0 || args[0] == "-" {
+		_, err := e.stdout.Write(dump)
+		return err
+	}
+	return writeFileAtomic(args[0], dump)
+}
+
+// writeFileAtomic writes data to a temporary file beside path, syncs it and
+// renames it over path.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+type importOptions struct {
+	nodeFlags
+}
+
+// runImport validates a dump and adopts it into the store in --data.
+func runImport(_ context.Context, e env, o *importOptions, args []string) (err error) {
+	target, err := o.difficulty.target()
+	if err != nil {
+		return err
+	}
+	if len(args) > 1 {
+		return usagef("want at most one FILE argument, got %d", len(args))
+	}
+	name := "-"
+	if len(args) == 1 {
+		name = args[0]
+	}
+	dump, err := readDump(e, name)
+	if err != nil {
+		return err
+	}
+	n, err := openNode(node.Config{DataDir: o.data, Target: target})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := n.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	return importDump(e, n, dump, name)
+}
+
+// readDump reads and decodes a chain dump from a file or, for "-", stdin.
+func readDump(e env, name string) (*engine.Dump, error) {
+	var args []string
+	if name != "-" {
+		args = []string{name}
+	}
+	data, label, err := readInput(e, args)
+	if err != nil {
+		return nil, err
+	}
+	d, err := engine.DecodeDump(data)
+	if err != nil {
+		return nil, badInput(fmt.Errorf("%s: %w", label, err))
+	}
+	return d, nil
+}
+
+// importDump adopts a decoded dump into an open node and reports what it
+// did on stdout. An invalid chain is exit 1, naming the block and rule; a
+// valid chain that is not longer and differs from the store's is exit 2.
+func importDump(e env, n *node.Node, d *engine.Dump, name string) error {
+	res, err := n.Import(d)
+	var re *engine.RuleError
+	switch {
+	case errors.As(err, &re):
+		fmt.Fprintf(e.stdout, "invalid: block %d (position %d) breaks rule %s: %s\n", re.Index, re.Position, re.Rule, re.Detail)
+		return invalidError{fmt.Errorf("%s: %w", name, err)}
+	case errors.Is(err, engine.ErrEmptyChain):
+		return invalidError{fmt.Errorf("%s: %w", name, err)}
+	case errors.Is(err, node.ErrNotLonger):
+		return usageError{fmt.Errorf("%s: %w", name, err)}
+	case err != nil:
+		return err
+	}
+	what := "already held (nothing to do)"
+	if res.Replaced {
+		what = "imported"
+	}
+	fmt.Fprintf(e.stdout, "%s: %d blocks at %v, %d new peers\n", what, res.Length, n.Target(), len(res.NewPeers))
+	for _, p := range res.Skipped {
+		fmt.Fprintf(e.stderr, "powchain: skipped peer %q: not an http(s) base URL\n", p)
+	}
+	return nil
+}

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	httppprof "net/http/pprof"
+	"strings"
+	"time"
+
+	"github.com/powchain/powchain/engine"
+	"github.com/powchain/powchain/node"
+)
+
+func init() {
+	register(&command{
+		name:    "serve",
+		summary: "run a node: the reference REST API over a durable store, with peers and consensus; exits 0 after SIGINT/SIGTERM",
+		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
+			o := &serveOptions{}
+			o.register(fs)
+			return func(ctx context.Context, e env, args []string) error { return runServe(ctx, e, o, args) }
+		},
+	})
+}
+
+// nodeFlags are the flags serve and import share: the data dir and the
+// difficulty it was made for.
+type nodeFlags struct {
+	data       string
+	difficulty difficultyFlags
+}
+
+func (f *nodeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.data, "data", "powchain-data", "data directory of the node's store (created if missing)")
+	f.difficulty.register(fs, 2)
+}
+
+type serveOptions struct {
+	nodeFlags
+	miner        minerFlags
+	profile      profileFlags
+	addr         string
+	advertise    string
+	autoMine     bool
+	peers        string
+	debugAddr    string
+	importFile   string
+	syncInterval time.Duration
+	peerTimeout  time.Duration
+	batchDelay   time.Duration
+	logFormat    string
+	logLevel     string
+
+	onListen func(addr string) // tests: called with the address served
+}
+
+func (o *serveOptions) register(fs *flag.FlagSet) {
+	o.nodeFlags.register(fs)
+	o.miner.register(fs)
+	o.profile.register(fs)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8000", "address to serve the API on (port 0 picks a free port)")
+	fs.StringVar(&o.advertise, "advertise", "", "this node's base URL as peers should call it (default http://ADDR/ when --addr names a host)")
+	fs.BoolVar(&o.autoMine, "auto-mine", false, "mine whenever transactions are pending (otherwise only on /mine)")
+	fs.StringVar(&o.peers, "peers", "", "comma-separated base URLs of nodes to register with at start")
+	fs.StringVar(&o.debugAddr, "debug-addr", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060); never on --addr")
+	fs.StringVar(&o.importFile, "import", "", "import this chain dump (validated; adopted when longer) before serving")
+	fs.DurationVar(&o.syncInterval, "sync-interval", node.DefaultSyncInterval, "how often to ask peers for a longer chain (0 disables the periodic check)")
+	fs.DurationVar(&o.peerTimeout, "peer-timeout", node.DefaultPeerTimeout, "timeout for connecting to a peer and for its answer's headers")
+	fs.DurationVar(&o.batchDelay, "batch-delay", node.DefaultBatchDelay, "group commit: how long to gather concurrent transactions into one fsync")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+// logger makes the slog logger of --log-format and --log-level.
+func (o *serveOptions) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, usagef("--log-level: %v", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch o.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usagef("--log-format must be text or json, got %q", o.logFormat)
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// openNode opens the node in the data dir; a data dir made for another
+// chain is a usage error (exit 2).
+func openNode(cfg node.Config) (*node.Node, error) {
+	n, err := node.Open(cfg)
+	if errors.Is(err, node.ErrDataDirMismatch) || errors.Is(err, node.ErrDataDirLocked) {
+		return nil, usageError{err}
+	}
+	return n, err
+}
+
+// runServe runs a node until ctx is cancelled (SIGINT or SIGTERM), then
+// shuts it down cleanly and returns nil.
+func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err error) {
+	if len(args) > 0 {
+		return usagef("serve takes no arguments, got %q", args)
+	}
+	target, err := o.difficulty.target()
+	if err != nil {
+		return err
+	}
+	m, err := o.miner.miner()
+	if err != nil {
+		return err
+	}
+	log, err := o.logger(e.stderr)
+	if err != nil {
+		return err
+	}
+	peers := splitList(o.peers)
+	for _, p := range peers {
+		if _, err := node.NormalizePeer(p); err != nil {
+			return usagef("--peers: %v", err)
+		}
+	}
+	if o.advertise != "" {
+		if _, err := node.NormalizePeer(o.advertise); err != nil {
+			return usagef("--advertise: %v", err)
+		}
+	}
+	sync := o.syncInterval
+	if sync == 0 {
+		sync = -1 // node.Config: negative disables
+	}
+
+	// Read the dump before anything is opened, so bad input fails early.
+	var dump *engine.Dump
+	if o.importFile != "" {
+		if dump, err = readDump(e, o.importFile); err != nil {
+			return err
+		}
+	}
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("--addr: %w", err)
+	}
+	defer ln.Close()
+	advertise := o.advertise
+	if advertise == "" {
+		if a, ok := ln.Addr().(*net.TCPAddr); ok && !a.IP.IsUnspecified() {
+			advertise = "http://" + a.String() + "/"
+		}
+	}
+
+	stop, err := o.profile.start()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if perr := stop(); perr != nil && err == nil {
+			err = perr
+		}
+	}()
+
+	n, err := openNode(node.Config{
+		DataDir:      o.data,
+		Target:       target,
+		Miner:        m,
+		AutoMine:     o.autoMine,
+		Peers:        peers,
+		AdvertiseURL: advertise,
+		Logger:       log,
+		SyncInterval: sync,
+		PeerTimeout:  o.peerTimeout,
+		BatchDelay:   o.batchDelay,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := n.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	if dump != nil {
+		if err := importDump(e, n, dump, o.importFile); err != nil {
+			return err
+		}
+	}
+
+	if o.debugAddr != "" {
+		dbg, err := startDebug(o.debugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer dbg.Close()
+	}
+	if o.onListen != nil {
+		o.onListen(ln.Addr().String())
+	}
+	return n.Run(ctx, ln)
+}
+
+// startDebug serves net/http/pprof on its own address and mux.
+func startDebug(addr string, log *slog.Logger) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--debug-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", httppprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", httppprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", httppprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info("debug server (pprof) listening", "addr", ln.Addr().String())
+	return srv, nil
+}

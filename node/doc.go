@@ -1,0 +1,138 @@
+// Package node is powchain's node: the Python tutorial node's REST API,
+// served over a durable store, with peers, longest-valid-chain consensus
+// and the parallel engine as its miner. Its blocks are byte for byte the
+// reference node's, so reference nodes, their web front end and powchain
+// nodes can form one network.
+//
+// # Lifecycle
+//
+// [Open] opens (or creates) the store in a data directory, checks that it
+// was made for the same difficulty and genesis block, and loads and
+// validates the chain, the pending transactions and the peers. [Node.Run]
+// serves the API on a listener and runs the background work until its
+// context is cancelled, then shuts down cleanly: mining stops, in-flight
+// requests finish, every goroutine it started returns. [Node.Close]
+// closes the store.
+//
+// # API
+//
+// Paths, methods, request bodies and success codes are the reference
+// node's:
+//
+//	POST /new_transaction  {"author": ..., "content": ..., other keys kept}  201 "Success"
+//	GET  /chain            200 {"length": N, "chain": [blocks with hash], "peers": [urls]}
+//	GET  /mine (and POST)  200 "Block #N is mined." or "No transactions to mine"
+//	GET  /pending_tx       200 [pending transactions]
+//	POST /register_node    {"node_address": URL}  200 and the /chain answer
+//	POST /register_with    {"node_address": URL}  200 "Registration successful"
+//	POST /add_block        a block with its hash, as peers announce it  201
+//	GET  /health           200 {"status": "ok", "length": ..., ...}
+//	GET  /metrics          200 Prometheus text format
+//
+// The node sets a transaction's "timestamp" to its own time as a float,
+// strictly increasing, so no two transactions it stamps are the same.
+// JSON is read and written as CPython does (package pyjson); bodies of
+// JSON answers are sent as application/json, messages as text/plain.
+//
+// Where the reference node answers 500, hangs or accepts anything, this
+// one answers 400 with what was wrong (invalid JSON, a missing or empty
+// "author" or "content", a bad URL), 413 for a body over its limit
+// ([Limits]), and for a block from a peer 409 (index or previous_hash: it
+// does not follow our tip) or 400 (hash or difficulty: it is not a valid
+// block), naming the rule; 200 when the block is already ours. Peer URLs
+// are normalized ([NormalizePeer]): http and https only, and
+// "http://h:p" and "http://h:p/" are one peer. A peer that cannot be
+// reached makes /register_with answer 502, or 504 when it does not answer
+// in time ([Config.PeerTimeout]); a peer that answers with an invalid
+// chain, 502 naming the rule. Registration is two-way: the node
+// registered with adds the caller, the caller adds it and the peers it
+// lists, and then registers with those too. Requests to peers have
+// timeouts and size limits and follow no redirects.
+//
+// # Consensus
+//
+// The longest valid chain wins. A chain from a peer (at registration, or
+// when the syncer asks every peer, see Run) replaces ours only if it is
+// longer and fully valid ([engine.ValidateChain]); an invalid one is
+// refused, logged with its first bad block and rule, and counted in
+// powchain_blocks_rejected_total, and ours is unchanged. A block a peer
+// announces is appended if it follows our tip ([engine.ValidateNext]); if
+// it is beyond our tip, or the next index on another branch, the syncer
+// fetches the peers' chains. When blocks leave our chain, their
+// transactions return to the pending pool unless the new blocks hold them;
+// transactions in blocks that arrive leave the pool. A transaction is
+// identified by its canonical JSON (sorted keys, CPython's separators).
+//
+// # Mining
+//
+// Mining takes the oldest pending transactions (up to
+// Limits.BlockTxBytes of canonical JSON and Limits.BlockTxs) into the next
+// block and runs the engine's parallel miner, which finds the lowest
+// nonce, the one the reference node's loop finds. With [Config.AutoMine]
+// (serve --auto-mine) a goroutine mines whenever transactions are pending
+// and queues each block for the announcer; /mine mines one block and announces it before it
+// answers. One mining attempt runs at a time. Mining never races a new
+// tip: a chain change cancels the attempt in progress through its context
+// and the miner starts over on the new tip; a block whose tip changed
+// between its mining and its commit is dropped, never appended.
+//
+// # Storage
+//
+// The store is one bbolt file, powchain.db, in the data directory:
+//
+//	meta     format "powchain-node/1", bits (the difficulty in leading zero
+//	         bits), genesis (its hash), created (RFC 3339)
+//	blocks   8-byte big-endian height -> the block's wire JSON (sorted
+//	         keys, with hash), heights 0..N-1 without gaps
+//	pending  8-byte big-endian sequence -> the transaction's canonical JSON,
+//	         in the order transactions were acknowledged
+//	peers    normalized base URL -> the time it was added
+//
+// A 201 for a transaction or a block means its bbolt transaction was
+// committed and fsync'd. Transactions arriving together share a commit:
+// bbolt's DB.Batch gathers the writers of [Config.BatchDelay] into one
+// transaction and one fsync (group commit). Every chain change (a block
+// mined, accepted or a chain adopted) is one bbolt transaction that writes
+// the blocks and removes (or returns) their transactions from the pending
+// bucket, so a crash at any moment, kill -9 included, leaves either the
+// state before the change or the one after it: every acknowledged
+// transaction is in the chain or pending, never both, never neither. Open
+// revalidates the whole chain. A data directory made for another
+// difficulty or genesis block, or another store format, is refused with
+// [ErrDataDirMismatch]; one that another process has open, with
+// [ErrDataDirLocked]. [Export] reads a store without writing;
+// [Node.Import] adopts a dump as a peer's chain would be.
+//
+// # Logs and metrics
+//
+// The node logs with log/slog, one line per block: "block mined" with its
+// height, hash, nonce, the hashes tried, the hash rate and the time taken;
+// "block accepted" (from a peer) with height, hash, nonce and hashes =
+// nonce+1, the hashes the sequential search needed; "chain replaced" with
+// the fork point and how many blocks and transactions moved. GET /metrics
+// serves, from a registry of the node's own: powchain_hash_rate (hashes
+// per second over the last 10 s), powchain_hashes_total,
+// powchain_blocks_mined_total, powchain_blocks_accepted_total,
+// powchain_blocks_rejected_total{rule}, powchain_chain_replacements_total,
+// powchain_chain_height, powchain_pending_transactions, powchain_peers,
+// powchain_transactions_total, and the Go and process collectors.
+// net/http/pprof is not on the API; `powchain serve --debug-addr` serves
+// it on an address of its own.
+//
+// /register_with makes the node send requests to the URL it is given, as
+// the reference node does: serve the API only where its callers are
+// trusted, or behind a proxy that limits it.
+//
+// # Concurrency
+//
+// A Node is safe for concurrent use. Three locks, always taken in this
+// order when nested: mineMu lets one mining attempt run at a time;
+// chainMu serializes chain changes from their check to their commit; mu
+// (a read-write lock) guards the in-memory state and is never held during
+// disk I/O or mining. The chain slice is never modified below its length
+// (a change that removes blocks builds a new one), so readers copy the
+// slice header under the read lock and read without it. No bbolt
+// transaction function takes a node lock. A transaction's record is
+// written before it enters the in-memory pool, so a block can only take
+// transactions already on disk.
+package node

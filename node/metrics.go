@@ -1,0 +1,101 @@
+package node
+
+import (
+	"context"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the node's Prometheus metrics, in a registry of its own so
+// that several nodes can live in one process.
+type metrics struct {
+	reg          *prometheus.Registry
+	txs          prometheus.Counter
+	mined        prometheus.Counter
+	accepted     prometheus.Counter
+	replacements prometheus.Counter
+	rejected     *prometheus.CounterVec
+	rate         atomic.Uint64 // float64 bits: hashes per second, see sampleRate
+}
+
+func newMetrics(n *Node) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.txs = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "powchain_transactions_total", Help: "Transactions acknowledged (stored durably) by POST /new_transaction.",
+	})
+	m.mined = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "powchain_blocks_mined_total", Help: "Blocks this node mined and appended.",
+	})
+	m.accepted = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "powchain_blocks_accepted_total", Help: "Blocks announced by peers and appended.",
+	})
+	m.replacements = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "powchain_chain_replacements_total", Help: "Times a longer valid chain replaced ours.",
+	})
+	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "powchain_blocks_rejected_total", Help: "Blocks or chains from peers refused, by the rule they broke.",
+	}, []string{"rule"})
+	m.reg.MustRegister(m.txs, m.mined, m.accepted, m.replacements, m.rejected,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "powchain_hashes_total", Help: "Nonces hashed by this node's miner.",
+		}, func() float64 { return float64(n.miner.Hashes()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "powchain_hash_rate", Help: "Hashes per second over the last 10 seconds.",
+		}, func() float64 { return math.Float64frombits(m.rate.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "powchain_chain_height", Help: "Index of the last block.",
+		}, func() float64 { return float64(n.Len() - 1) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "powchain_pending_transactions", Help: "Transactions waiting to be mined.",
+		}, func() float64 {
+			n.mu.RLock()
+			defer n.mu.RUnlock()
+			return float64(n.pool.len())
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "powchain_peers", Help: "Known peers.",
+		}, func() float64 {
+			n.mu.RLock()
+			defer n.mu.RUnlock()
+			return float64(len(n.peerSet))
+		}),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// sampleRate updates the hash-rate gauge once a second from the miner's
+// hash counter, over a window of ten seconds, until ctx is done. It must
+// be run as a goroutine.
+func (n *Node) sampleRate(ctx context.Context) {
+	type sample struct {
+		at     time.Time
+		hashes uint64
+	}
+	const window = 10
+	ring := []sample{{time.Now(), n.miner.Hashes()}}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case t := <-tick.C:
+			ring = append(ring, sample{t, n.miner.Hashes()})
+			if len(ring) > window+1 {
+				ring = ring[1:]
+			}
+			first, last := ring[0], ring[len(ring)-1]
+			rate := 0.0
+			if dt := last.at.Sub(first.at).Seconds(); dt > 0 {
+				rate = float64(last.hashes-first.hashes) / dt
+			}
+			n.metrics.rate.Store(math.Float64bits(rate))
+		}
+	}
+}

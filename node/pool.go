@@ -1,0 +1,95 @@
+package node
+
+import (
+	"container/list"
+
+	"github.com/powchain/powchain/engine/pyjson"
+)
+
+// poolEntry is one pending transaction. Its identity is its canonical JSON
+// (pyjson.Encode, sorted keys): two transactions with the same canonical
+// JSON are the same transaction.
+type poolEntry struct {
+	canon string
+	tx    pyjson.Value
+	seqs  []uint64 // keys of its records in the pending bucket, lowest first
+	elem  *list.Element
+}
+
+// pool is the pending transactions in the order of their first key in the
+// store, which is the order they were acknowledged in. It is guarded by
+// Node.mu.
+type pool struct {
+	byCanon map[string]*poolEntry
+	order   list.List // of *poolEntry
+	bytes   int       // sum of len(canon)
+}
+
+func newPool() *pool { return &pool{byCanon: map[string]*poolEntry{}} }
+
+// len returns the number of pending transactions.
+func (p *pool) len() int { return len(p.byCanon) }
+
+// has reports whether a transaction with this canonical JSON is pending.
+func (p *pool) has(canon string) bool { _, ok := p.byCanon[canon]; return ok }
+
+// add records that the store holds tx under key seq. A transaction that is
+// already pending only gains the key.
+func (p *pool) add(canon string, tx pyjson.Value, seq uint64) {
+	if e, ok := p.byCanon[canon]; ok {
+		e.seqs = append(e.seqs, seq)
+		return
+	}
+	e := &poolEntry{canon: canon, tx: tx, seqs: []uint64{seq}}
+	p.byCanon[canon] = e
+	p.bytes += len(canon)
+	// Acknowledgements finish nearly in key order: look from the back.
+	at := p.order.Back()
+	for at != nil && at.Value.(*poolEntry).seqs[0] > seq {
+		at = at.Prev()
+	}
+	if at == nil {
+		e.elem = p.order.PushFront(e)
+	} else {
+		e.elem = p.order.InsertAfter(e, at)
+	}
+}
+
+// remove drops the transaction with this canonical JSON and returns the
+// store keys to delete, or nil when it was not pending.
+func (p *pool) remove(canon string) []uint64 {
+	e, ok := p.byCanon[canon]
+	if !ok {
+		return nil
+	}
+	delete(p.byCanon, canon)
+	p.order.Remove(e.elem)
+	p.bytes -= len(canon)
+	return e.seqs
+}
+
+// take returns the oldest transactions whose canonical JSON adds up to at
+// most maxBytes (but at least one transaction when any is pending) and at
+// most maxCount of them.
+func (p *pool) take(maxBytes, maxCount int) []*poolEntry {
+	var out []*poolEntry
+	size := 0
+	for el := p.order.Front(); el != nil && len(out) < maxCount; el = el.Next() {
+		e := el.Value.(*poolEntry)
+		if len(out) > 0 && size+len(e.canon) > maxBytes {
+			break
+		}
+		size += len(e.canon)
+		out = append(out, e)
+	}
+	return out
+}
+
+// all returns every pending transaction's canonical JSON, oldest first.
+func (p *pool) all() []string {
+	out := make([]string, 0, p.len())
+	for el := p.order.Front(); el != nil; el = el.Next() {
+		out = append(out, el.Value.(*poolEntry).canon)
+	}
+	return out
+}
