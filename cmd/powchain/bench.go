@@ -1,0 +1,382 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/powchain/powchain/bench"
+	"github.com/powchain/powchain/hasher"
+)
+
+func init() {
+	register(&command{
+		name:    "bench",
+		summary: "measure hash rates and time to solution across difficulties, kernels, worker counts and block sizes",
+		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
+			o := newBenchOptions()
+			o.register(fs)
+			return func(ctx context.Context, e env, args []string) error {
+				o.command = commandLine(fs)
+				return runBench(ctx, e, o, args)
+			}
+		},
+	})
+}
+
+// benchOptions are the flags of powchain bench.
+type benchOptions struct {
+	difficulties intList
+	workers      intList
+	txs          intList
+	hashers      string
+	blocks       int
+	seed         int64
+	rateTime     time.Duration
+	rateSamples  int
+	cellLimit    time.Duration // --duration
+	timeLimit    time.Duration
+	openssl      bool
+	baseline     string
+	refTime      time.Duration
+	jsonOut      string
+	csvOut       string
+	svgOut       string
+	plotDir      string
+	progress     string
+	profile      profileFlags
+
+	command string // the command line, for the report header
+}
+
+func newBenchOptions() *benchOptions {
+	o := &benchOptions{
+		difficulties: intList{1, 2, 3, 4, 5, 6},
+		txs:          intList{1},
+	}
+	for w := 1; w <= runtime.NumCPU(); w++ {
+		o.workers = append(o.workers, w)
+	}
+	return o
+}
+
+func (o *benchOptions) register(fs *flag.FlagSet) {
+	fs.Var(&o.difficulties, "difficulties", "difficulties (leading hex zeros) to solve: a list and ranges, e.g. 1-6 or 2,4,6")
+	fs.StringVar(&o.hashers, "hashers", "all", "kernels: all (every kernel this CPU runs), auto, or a list of "+strings.Join(hasher.Names(), ","))
+	fs.Var(&o.workers, "workers", "worker counts: a list and ranges; the default is 1 to the CPU count")
+	fs.Var(&o.txs, "txs", "transactions per block: a list, e.g. 1,10,100 (1 transaction: a 240-byte block, 4 compressions per nonce)")
+	fs.IntVar(&o.blocks, "blocks", 5, "different blocks mined per solve cell")
+	fs.Int64Var(&o.seed, "seed", 1, "selects the blocks (previous_hash, timestamps): the same seed mines the same blocks")
+	fs.DurationVar(&o.rateTime, "rate-time", time.Second, "length of each throughput cell (a target never met, every worker busy); 0 skips throughput")
+	fs.IntVar(&o.rateSamples, "rate-samples", 5, "samples (different blocks) per throughput cell")
+	fs.DurationVar(&o.cellLimit, "duration", 0, "at most this long per solve cell: the block being mined is then abandoned (0: no limit)")
+	fs.DurationVar(&o.timeLimit, "time-limit", 0, "at most this long for the whole run: the cells not measured by then are skipped (0: no limit)")
+	fs.BoolVar(&o.openssl, "openssl", true, "measure the reference, openssl speed -evp sha256 on 16 KiB, when openssl is on the PATH")
+	fs.StringVar(&o.baseline, "baseline", "none", "python: also run the seed's Python loop (python3) for --ref-time per block size")
+	fs.DurationVar(&o.refTime, "ref-time", 2*time.Second, "length of each reference measurement (openssl rounds up to whole seconds)")
+	fs.StringVar(&o.jsonOut, "json", "", "write every measurement as JSON to this file")
+	fs.StringVar(&o.csvOut, "csv", "", "write one CSV row per cell to this file")
+	fs.StringVar(&o.svgOut, "svg", "", "draw the charts into this SVG file")
+	fs.StringVar(&o.plotDir, "plot", "", "write each chart as SVG and PNG into this directory")
+	fs.StringVar(&o.progress, "progress", "auto", "status line on stderr: auto (when stderr is a terminal), always or never")
+	o.profile.register(fs)
+}
+
+// intList is a flag of non-negative integers given as a comma-separated
+// list of numbers and ranges: "1-6", "1,2,4", "1-3,8".
+type intList []int
+
+// maxListLen keeps a range like 1-1000000000 from becoming a huge matrix.
+const maxListLen = 256
+
+func (l *intList) String() string {
+	if l == nil {
+		return ""
+	}
+	return formatIntList(*l)
+}
+
+func (l *intList) Set(s string) error {
+	v, err := parseIntList(s)
+	if err != nil {
+		return err
+	}
+	*l = v
+	return nil
+}
+
+// parseIntList parses a list of numbers and ranges, keeping the order
+// given and dropping repeats.
+func parseIntList(s string) ([]int, error) {
+	var out []int
+	if strings.TrimSpace(s) == "" {
+		return nil, errors.New("empty list")
+	}
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			return nil, fmt.Errorf("empty item in %q", s)
+		}
+		lo, hi, isRange := strings.Cut(item, "-")
+		a, err := parseCount(lo, item)
+		if err != nil {
+			return nil, err
+		}
+		b := a
+		if isRange {
+			if b, err = parseCount(hi, item); err != nil {
+				return nil, err
+			}
+			if b < a {
+				return nil, fmt.Errorf("range %q runs backwards", item)
+			}
+		}
+		if b-a >= maxListLen {
+			return nil, fmt.Errorf("range %q has more than %d values", item, maxListLen)
+		}
+		for n := a; n <= b; n++ {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+		if len(out) > maxListLen {
+			return nil, fmt.Errorf("more than %d values", maxListLen)
+		}
+	}
+	return out, nil
+}
+
+func parseCount(s, item string) (int, error) {
+	s = strings.TrimSpace(s)
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a number or a range of numbers (like 3 or 1-6)", item)
+	}
+	return n, nil
+}
+
+// formatIntList writes a list the way parseIntList reads it, with runs
+// of consecutive numbers as ranges: 1-6, or 1,2,4.
+func formatIntList(xs []int) string {
+	var parts []string
+	for i := 0; i < len(xs); {
+		j := i
+		for j+1 < len(xs) && xs[j+1] == xs[j]+1 {
+			j++
+		}
+		switch {
+		case j-i >= 2:
+			parts = append(parts, fmt.Sprintf("%d-%d", xs[i], xs[j]))
+		case j > i:
+			parts = append(parts, strconv.Itoa(xs[i]), strconv.Itoa(xs[j]))
+		default:
+			parts = append(parts, strconv.Itoa(xs[i]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ",")
+}
+
+// parseHashers resolves --hashers: all, auto, or a comma-separated list.
+func parseHashers(s string) ([]hasher.Hasher, error) {
+	switch strings.TrimSpace(s) {
+	case "all":
+		return hasher.Available(), nil
+	case "", "auto":
+		return []hasher.Hasher{hasher.Auto()}, nil
+	}
+	var hs []hasher.Hasher
+	for _, name := range strings.Split(s, ",") {
+		h, err := hasher.Lookup(strings.TrimSpace(name))
+		if err != nil {
+			return nil, usagef("--hashers: %v", err)
+		}
+		if !slices.Contains(hs, h) {
+			hs = append(hs, h)
+		}
+	}
+	return hs, nil
+}
+
+// commandLine reconstructs the command line from the flags that were set.
+func commandLine(fs *flag.FlagSet) string {
+	parts := []string{"powchain bench"}
+	fs.Visit(func(f *flag.Flag) { parts = append(parts, "--"+f.Name+"="+f.Value.String()) })
+	return strings.Join(parts, " ")
+}
+
+// runBench runs the benchmark matrix and prints its tables on stdout;
+// progress goes to stderr. When ctx is cancelled it still prints and
+// writes what was measured, then returns ctx's error.
+func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err error) {
+	if len(args) > 0 {
+		return usagef("bench takes no arguments, got %q", args)
+	}
+	hs, err := parseHashers(o.hashers)
+	if err != nil {
+		return err
+	}
+	python := false
+	switch o.baseline {
+	case "", "none":
+	case "python":
+		python = true
+	default:
+		return usagef("--baseline must be none or python, got %q", o.baseline)
+	}
+	if o.blocks < 1 {
+		return usagef("--blocks must be at least 1, got %d", o.blocks)
+	}
+	if o.rateSamples < 1 {
+		return usagef("--rate-samples must be at least 1, got %d", o.rateSamples)
+	}
+	for _, w := range o.workers {
+		if w < 1 {
+			return usagef("--workers: a worker count must be at least 1, got %d", w)
+		}
+	}
+	live, err := wantProgress(o.progress, e.stderr)
+	if err != nil {
+		return err
+	}
+	cfg := bench.Config{
+		Difficulties: o.difficulties,
+		Hashers:      hs,
+		Workers:      o.workers,
+		Txs:          o.txs,
+		Blocks:       o.blocks,
+		Seed:         o.seed,
+		RateTime:     o.rateTime,
+		RateSamples:  o.rateSamples,
+		CellLimit:    o.cellLimit,
+		TimeLimit:    o.timeLimit,
+		OpenSSL:      o.openssl,
+		Python:       python,
+		RefTime:      o.refTime,
+		Version:      strings.TrimSuffix(version(), " "+runtime.Version()),
+		Command:      o.command,
+	}
+	if live {
+		cfg.Progress = func(s bench.Status) { fmt.Fprint(e.stderr, "\r\033[K"+statusText(s)) }
+	}
+
+	// Create the output files first: a bad path fails now, not after the run.
+	outs := map[string]*os.File{}
+	defer func() {
+		for _, f := range outs {
+			f.Close()
+		}
+	}()
+	for flagName, path := range map[string]string{"json": o.jsonOut, "csv": o.csvOut, "svg": o.svgOut} {
+		if path == "" {
+			continue
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return usagef("--%s: %v", flagName, err)
+		}
+		outs[flagName] = f
+	}
+	if o.plotDir != "" {
+		if err := os.MkdirAll(o.plotDir, 0o755); err != nil {
+			return usagef("--plot: %v", err)
+		}
+	}
+
+	stop, err := o.profile.start()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if perr := stop(); perr != nil && err == nil {
+			err = perr
+		}
+	}()
+
+	rep, runErr := bench.Run(ctx, cfg)
+	if live {
+		fmt.Fprint(e.stderr, "\r\033[K")
+	}
+	if errors.Is(runErr, bench.ErrConfig) {
+		return badInput(runErr)
+	}
+	if rep == nil {
+		return runErr
+	}
+	if err := rep.WriteText(e.stdout); err != nil {
+		return err
+	}
+	write := func(flagName string, w func(io.Writer) error) error {
+		f := outs[flagName]
+		if f == nil {
+			return nil
+		}
+		if err := w(f); err != nil {
+			return fmt.Errorf("--%s: %w", flagName, err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("--%s: %w", flagName, err)
+		}
+		delete(outs, flagName)
+		fmt.Fprintf(e.stderr, "wrote %s\n", f.Name())
+		return nil
+	}
+	noData := func(err error) error {
+		if errors.Is(err, bench.ErrNoData) {
+			return nil // an empty chart file for a run stopped before any cell
+		}
+		return err
+	}
+	errs := []error{
+		write("json", rep.WriteJSON),
+		write("csv", rep.WriteCSV),
+		write("svg", func(w io.Writer) error { return noData(rep.WriteSVG(w)) }),
+	}
+	if o.plotDir != "" {
+		paths, err := rep.WritePlots(o.plotDir)
+		if err = noData(err); err != nil {
+			errs = append(errs, fmt.Errorf("--plot: %w", err))
+		}
+		if len(paths) > 0 {
+			fmt.Fprintf(e.stderr, "wrote %s\n", strings.Join(paths, " "))
+		}
+	}
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted; the results above are what was measured: %w", runErr)
+		}
+		return runErr
+	}
+	return errors.Join(errs...)
+}
+
+// statusText is the one-line progress display.
+func statusText(s bench.Status) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%d/%d] %s", s.Step, s.Steps, s.Phase)
+	if s.Hasher != "" {
+		fmt.Fprintf(&b, " %s workers=%d txs=%d", s.Hasher, s.Workers, s.Txs)
+	}
+	if s.Difficulty > 0 {
+		fmt.Fprintf(&b, " difficulty=%d", s.Difficulty)
+	}
+	if s.Blocks > 0 && s.Block > 0 {
+		fmt.Fprintf(&b, " %d/%d", s.Block, s.Blocks)
+	}
+	if s.Hashes > 0 {
+		fmt.Fprintf(&b, " · %.3g hashes", float64(s.Hashes))
+	}
+	fmt.Fprintf(&b, " · %v elapsed", s.Elapsed.Round(time.Second))
+	if s.ETA >= 0 {
+		fmt.Fprintf(&b, " · about %v left", s.ETA.Round(time.Second))
+	}
+	return b.String()
+}
