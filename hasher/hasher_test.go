@@ -224,6 +224,22 @@ func TestSearchAllocatesNothing(t *testing.T) {
 	}
 }
 
+// TestHashersAreComparable guards against a kernel type that panics when
+// two Hasher values are compared, as slices.Contains and map keys do.
+func TestHashersAreComparable(t *testing.T) {
+	seen := map[Hasher]string{}
+	for _, name := range Names() {
+		h := kernels[name].h
+		if other, dup := seen[h]; dup {
+			t.Fatalf("kernels %s and %s are the same value", name, other)
+		}
+		seen[h] = name
+		if h != kernels[name].h {
+			t.Fatalf("%s is not equal to itself", name)
+		}
+	}
+}
+
 func TestLookup(t *testing.T) {
 	if _, err := Lookup("nope"); err == nil {
 		t.Fatal("unknown kernel accepted")

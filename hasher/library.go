@@ -7,22 +7,24 @@ import (
 )
 
 func init() {
-	register(kernel{h: libHasher{name: "std", sum: sha256.Sum256}, supported: func() bool { return true }, rank: 10,
+	register(kernel{h: &libHasher{name: "std", sum: sha256.Sum256}, supported: func() bool { return true }, rank: 10,
 		about: "nothing: Go's crypto/sha256 (SHA-NI or AVX2 inside when the CPU has them), whole message per nonce"})
-	register(kernel{h: libHasher{name: "simd", sum: simd.Sum256}, supported: func() bool { return true }, rank: 9,
+	register(kernel{h: &libHasher{name: "simd", sum: simd.Sum256}, supported: func() bool { return true }, rank: 9,
 		about: "nothing: github.com/minio/sha256-simd (SHA-NI or ARM SHA2 inside when the CPU has them), whole message per nonce"})
 }
 
 // libHasher runs a library's one-shot SHA-256 over the whole message per
-// nonce, with the digits edited in place in a per-worker copy.
+// nonce, with the digits edited in place in a per-worker copy. It is used
+// by pointer: a struct holding a func is not comparable, and Hasher values
+// are compared (slices.Contains, map keys).
 type libHasher struct {
 	name string
 	sum  func([]byte) [32]byte
 }
 
-func (h libHasher) Name() string          { return h.name }
-func (h libHasher) Lanes() int            { return 1 }
-func (h libHasher) NewSearcher() Searcher { return &libSearcher{sum: h.sum} }
+func (h *libHasher) Name() string          { return h.name }
+func (h *libHasher) Lanes() int            { return 1 }
+func (h *libHasher) NewSearcher() Searcher { return &libSearcher{sum: h.sum} }
 
 type libSearcher struct {
 	sum    func([]byte) [32]byte
