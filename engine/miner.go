@@ -27,9 +27,13 @@ var ErrCanceled = errors.New("engine: mining canceled")
 const (
 	// DefaultChunk is how many consecutive nonces a worker claims at once.
 	DefaultChunk = 1 << 14
-	// piece is how many nonces a worker hashes between two looks at the
-	// context and at the best solution so far.
-	piece = 1 << 11
+	// pieceCompressions is how many SHA-256 compressions a worker does
+	// between two looks at the context and at the best solution so far:
+	// about 0.2 ms with the SHA-NI kernel, 2.5 ms with the pure Go one. A
+	// piece is that many compressions' worth of nonces (2048 nonces of a
+	// 4-block message, 68 of a 120-block one), so the time to notice a
+	// solution or a cancellation does not grow with the block.
+	pieceCompressions = 1 << 13
 )
 
 // Miner is the parallel mining engine: a pool of workers that claim
@@ -148,6 +152,7 @@ func (m *Miner) Mine(ctx context.Context, t *hasher.Template, target hasher.Targ
 func (m *Miner) work(ctx context.Context, t *hasher.Template, target hasher.Target,
 	chunk, chunks uint64, next, best, hashes *atomic.Uint64) error {
 	s := m.hasher.NewSearcher()
+	lanes := m.hasher.Lanes()
 	done := ctx.Done()
 	for {
 		k := next.Add(1) - 1
@@ -170,8 +175,14 @@ func (m *Miner) work(ctx context.Context, t *hasher.Template, target hasher.Targ
 			}
 			d := hasher.Digits(lo)
 			_, dhi := hasher.DigitRange(d)
-			end := min(hi, dhi, lo+piece)
-			n, found, h := s.Search(t.Layout(d), lo, end, target)
+			l := t.Layout(d)
+			piece := max(uint64(pieceCompressions/l.Blocks), uint64(lanes))
+			end := hi
+			if end-lo > piece {
+				end = lo + piece
+			}
+			end = min(end, dhi)
+			n, found, h := s.Search(l, lo, end, target)
 			hashes.Add(h)
 			m.hashes.Add(h)
 			if found {

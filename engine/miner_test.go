@@ -61,62 +61,77 @@ func TestMinerAgreesWithSeedLoop(t *testing.T) {
 }
 
 func TestMineCancel(t *testing.T) {
-	b := randomBlock(rand.New(rand.NewPCG(1, 1)))
-	tpl, err := b.Template()
-	if err != nil {
-		t.Fatal(err)
-	}
-	target, _ := hasher.TargetBits(200) // never found
-	for _, h := range hasher.Available() {
-		t.Run(h.Name(), func(t *testing.T) {
-			before := runtime.NumGoroutine()
-			m := NewMiner(h, 4)
-			ctx, cancel := context.WithCancel(context.Background())
-			type out struct {
-				err error
-				at  time.Time
-			}
-			ch := make(chan out, 1)
-			go func() {
-				_, err := m.Mine(ctx, tpl, target)
-				ch <- out{err, time.Now()}
-			}()
-			// Let it run until it has hashed something.
-			for m.Hashes() == 0 {
-				time.Sleep(time.Millisecond)
-			}
-			time.Sleep(20 * time.Millisecond)
-			hashesAtCancel := m.Hashes()
-			cancel()
-			canceledAt := time.Now()
-			var o out
-			select {
-			case o = <-ch:
-			case <-time.After(5 * time.Second):
-				t.Fatal("Mine did not return 5 s after cancel")
-			}
-			if !errors.Is(o.err, ErrCanceled) || !errors.Is(o.err, context.Canceled) {
-				t.Fatalf("error %v, want ErrCanceled wrapping context.Canceled", o.err)
-			}
-			// A piece is 2048 nonces: far under a millisecond for the
-			// native kernels; the bound leaves room for -race and a busy
-			// machine.
-			if lat := o.at.Sub(canceledAt); lat > 250*time.Millisecond {
-				t.Errorf("Mine returned %v after cancel", lat)
-			}
-			if hashesAtCancel == 0 {
-				t.Error("no hashes counted while mining")
-			}
-			// Every worker has returned: Mine waits for them, so the
-			// goroutine count is back where it started.
-			deadline := time.Now().Add(time.Second)
-			for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-				time.Sleep(time.Millisecond)
-			}
-			if n := runtime.NumGoroutine(); n > before {
-				t.Errorf("%d goroutines after Mine returned, %d before", n, before)
-			}
+	small := randomBlock(rand.New(rand.NewPCG(1, 1)))
+	// A block of 1500 transactions (about 1700 compressions a nonce): the
+	// time between two looks at the context must not grow with the block.
+	big := randomBlock(rand.New(rand.NewPCG(1, 1)))
+	for i := 0; i < 1500; i++ {
+		big.Transactions = append(big.Transactions, pyjson.Object{
+			"author": "bob", "content": fmt.Sprintf("transaction %d", i), "timestamp": pyjson.Float(1.7e9 + float64(i)),
 		})
+	}
+	for _, b := range []*Block{small, big} {
+		tpl, err := b.Template()
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks := tpl.Layout(1).Blocks
+		for _, h := range hasher.Available() {
+			t.Run(fmt.Sprintf("%s/compressions=%d", h.Name(), blocks), func(t *testing.T) {
+				testMineCancel(t, h, tpl)
+			})
+		}
+	}
+}
+
+func testMineCancel(t *testing.T, h hasher.Hasher, tpl *hasher.Template) {
+	target, _ := hasher.TargetBits(200) // never found
+	before := runtime.NumGoroutine()
+	m := NewMiner(h, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	type out struct {
+		err error
+		at  time.Time
+	}
+	ch := make(chan out, 1)
+	go func() {
+		_, err := m.Mine(ctx, tpl, target)
+		ch <- out{err, time.Now()}
+	}()
+	// Let it run until it has hashed something.
+	for m.Hashes() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	hashesAtCancel := m.Hashes()
+	cancel()
+	canceledAt := time.Now()
+	var o out
+	select {
+	case o = <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Mine did not return 5 s after cancel")
+	}
+	if !errors.Is(o.err, ErrCanceled) || !errors.Is(o.err, context.Canceled) {
+		t.Fatalf("error %v, want ErrCanceled wrapping context.Canceled", o.err)
+	}
+	// A piece is 8192 compressions: under a millisecond for the
+	// native kernels, a few for generic; the bound leaves room for
+	// -race and a busy machine.
+	if lat := o.at.Sub(canceledAt); lat > 250*time.Millisecond {
+		t.Errorf("Mine returned %v after cancel", lat)
+	}
+	if hashesAtCancel == 0 {
+		t.Error("no hashes counted while mining")
+	}
+	// Every worker has returned: Mine waits for them, so the
+	// goroutine count is back where it started.
+	deadline := time.Now().Add(time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after Mine returned, %d before", n, before)
 	}
 }
 
