@@ -42,27 +42,6 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return fmt.Sprintf("engine: field %q: %s", e.Field, e.Msg) }
 
-// typeName names the JSON type of a decoded value for error messages.
-func typeName(v pyjson.Value) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a boolean"
-	case pyjson.Int:
-		return "an integer"
-	case pyjson.Float:
-		return "a float"
-	case string:
-		return "a string"
-	case []pyjson.Value:
-		return "an array"
-	case pyjson.Object:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
 // BlockOptions says which fields DecodeBlock requires.
 type BlockOptions struct {
 	// NoNonce makes the nonce optional and ignored: the input is a block
@@ -85,7 +64,7 @@ func DecodeBlock(data []byte, opts BlockOptions) (*Block, error) {
 func BlockFromValue(v pyjson.Value, opts BlockOptions) (*Block, error) {
 	obj, ok := v.(pyjson.Object)
 	if !ok {
-		return nil, &FieldError{Field: "block", Msg: "want a JSON object, got " + typeName(v)}
+		return nil, &FieldError{Field: "block", Msg: "want a JSON object, got " + pyjson.TypeName(v)}
 	}
 	b := &Block{}
 	get := func(name string) (pyjson.Value, error) {
@@ -102,7 +81,7 @@ func BlockFromValue(v pyjson.Value, opts BlockOptions) (*Block, error) {
 	}
 	i, ok := f.(pyjson.Int)
 	if !ok {
-		return nil, &FieldError{Field: "index", Msg: "want an integer, got " + typeName(f)}
+		return nil, &FieldError{Field: "index", Msg: "want an integer, got " + pyjson.TypeName(f)}
 	}
 	if b.Index, ok = i.Int64(); !ok {
 		return nil, &FieldError{Field: "index", Msg: fmt.Sprintf("%s does not fit in 64 bits", i)}
@@ -112,7 +91,7 @@ func BlockFromValue(v pyjson.Value, opts BlockOptions) (*Block, error) {
 		return nil, err
 	}
 	if b.Transactions, ok = f.([]pyjson.Value); !ok {
-		return nil, &FieldError{Field: "transactions", Msg: "want an array, got " + typeName(f)}
+		return nil, &FieldError{Field: "transactions", Msg: "want an array, got " + pyjson.TypeName(f)}
 	}
 
 	if f, err = get("timestamp"); err != nil {
@@ -122,14 +101,14 @@ func BlockFromValue(v pyjson.Value, opts BlockOptions) (*Block, error) {
 	case pyjson.Int, pyjson.Float:
 		b.Timestamp = f
 	default:
-		return nil, &FieldError{Field: "timestamp", Msg: "want a number, got " + typeName(f)}
+		return nil, &FieldError{Field: "timestamp", Msg: "want a number, got " + pyjson.TypeName(f)}
 	}
 
 	if f, err = get("previous_hash"); err != nil {
 		return nil, err
 	}
 	if b.PreviousHash, ok = f.(string); !ok {
-		return nil, &FieldError{Field: "previous_hash", Msg: "want a string, got " + typeName(f)}
+		return nil, &FieldError{Field: "previous_hash", Msg: "want a string, got " + pyjson.TypeName(f)}
 	}
 
 	if !opts.NoNonce {
@@ -138,7 +117,7 @@ func BlockFromValue(v pyjson.Value, opts BlockOptions) (*Block, error) {
 		}
 		n, ok := f.(pyjson.Int)
 		if !ok {
-			return nil, &FieldError{Field: "nonce", Msg: "want an integer, got " + typeName(f)}
+			return nil, &FieldError{Field: "nonce", Msg: "want an integer, got " + pyjson.TypeName(f)}
 		}
 		if b.Nonce, ok = n.Uint64(); !ok {
 			return nil, &FieldError{Field: "nonce", Msg: fmt.Sprintf("%s is not in [0, 2^64)", n)}
@@ -147,7 +126,7 @@ func BlockFromValue(v pyjson.Value, opts BlockOptions) (*Block, error) {
 
 	if f, ok := obj["hash"]; ok {
 		if b.Hash, ok = f.(string); !ok {
-			return nil, &FieldError{Field: "hash", Msg: "want a string, got " + typeName(f)}
+			return nil, &FieldError{Field: "hash", Msg: "want a string, got " + pyjson.TypeName(f)}
 		}
 	}
 	return b, nil

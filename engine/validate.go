@@ -153,7 +153,7 @@ func DecodeDump(data []byte) (*Dump, error) {
 			return nil, &FieldError{Field: "chain", Msg: "missing from the chain dump"}
 		}
 		if list, ok = c.([]pyjson.Value); !ok {
-			return nil, &FieldError{Field: "chain", Msg: "want an array, got " + typeName(c)}
+			return nil, &FieldError{Field: "chain", Msg: "want an array, got " + pyjson.TypeName(c)}
 		}
 		if l, ok := v["length"]; ok {
 			n, isInt := l.(pyjson.Int)
@@ -164,18 +164,18 @@ func DecodeDump(data []byte) (*Dump, error) {
 		if p, ok := v["peers"]; ok {
 			ps, ok := p.([]pyjson.Value)
 			if !ok {
-				return nil, &FieldError{Field: "peers", Msg: "want an array, got " + typeName(p)}
+				return nil, &FieldError{Field: "peers", Msg: "want an array, got " + pyjson.TypeName(p)}
 			}
 			for i, e := range ps {
 				s, ok := e.(string)
 				if !ok {
-					return nil, &FieldError{Field: fmt.Sprintf("peers[%d]", i), Msg: "want a string, got " + typeName(e)}
+					return nil, &FieldError{Field: fmt.Sprintf("peers[%d]", i), Msg: "want a string, got " + pyjson.TypeName(e)}
 				}
 				d.Peers = append(d.Peers, s)
 			}
 		}
 	default:
-		return nil, &FieldError{Field: "chain", Msg: "want a chain dump object or an array of blocks, got " + typeName(v)}
+		return nil, &FieldError{Field: "chain", Msg: "want a chain dump object or an array of blocks, got " + pyjson.TypeName(v)}
 	}
 	for i, e := range list {
 		b, err := BlockFromValue(e, BlockOptions{})

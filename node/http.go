@@ -160,7 +160,7 @@ func (n *Node) nodeAddress(w http.ResponseWriter, r *http.Request) (string, bool
 	}
 	obj, ok := v.(pyjson.Object)
 	if !ok {
-		writeText(w, http.StatusBadRequest, "Invalid data: want a JSON object with \"node_address\", got "+jsonType(v))
+		writeText(w, http.StatusBadRequest, "Invalid data: want a JSON object with \"node_address\", got "+pyjson.TypeName(v))
 		return "", false
 	}
 	a, ok := obj["node_address"]
@@ -170,7 +170,7 @@ func (n *Node) nodeAddress(w http.ResponseWriter, r *http.Request) (string, bool
 	}
 	s, ok := a.(string)
 	if !ok {
-		writeText(w, http.StatusBadRequest, `Invalid data: field "node_address": want a URL string, got `+jsonType(a))
+		writeText(w, http.StatusBadRequest, `Invalid data: field "node_address": want a URL string, got `+pyjson.TypeName(a))
 		return "", false
 	}
 	u, err := NormalizePeer(s)

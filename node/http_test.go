@@ -74,7 +74,7 @@ func TestBadRequests(t *testing.T) {
 		{"POST", "new_transaction", `[1]`, 400, "want a JSON object"},
 		{"POST", "new_transaction", `{"content": "c"}`, 400, `field "author": missing`},
 		{"POST", "new_transaction", `{"author": "a", "content": ""}`, 400, `field "content": is empty`},
-		{"POST", "new_transaction", `{"author": 1, "content": "c"}`, 400, `field "author": want a non-empty string, got a number`},
+		{"POST", "new_transaction", `{"author": 1, "content": "c"}`, 400, `field "author": want a non-empty string, got an integer`},
 		{"POST", "new_transaction", `{"author": "a", "content": "` + strings.Repeat("x", 2000) + `"}`, 413, "over the limit of 1024 bytes"},
 		{"GET", "new_transaction", ``, 405, ""},
 		{"DELETE", "chain", ``, 405, ""},

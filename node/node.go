@@ -356,7 +356,7 @@ func (e *InputError) Error() string {
 func CheckTransaction(v pyjson.Value) (pyjson.Object, error) {
 	obj, ok := v.(pyjson.Object)
 	if !ok {
-		return nil, &InputError{Msg: "want a JSON object with \"author\" and \"content\", got " + jsonType(v)}
+		return nil, &InputError{Msg: "want a JSON object with \"author\" and \"content\", got " + pyjson.TypeName(v)}
 	}
 	for _, f := range []string{"author", "content"} {
 		fv, ok := obj[f]
@@ -365,32 +365,13 @@ func CheckTransaction(v pyjson.Value) (pyjson.Object, error) {
 		}
 		s, ok := fv.(string)
 		if !ok {
-			return nil, &InputError{Field: f, Msg: "want a non-empty string, got " + jsonType(fv)}
+			return nil, &InputError{Field: f, Msg: "want a non-empty string, got " + pyjson.TypeName(fv)}
 		}
 		if s == "" {
 			return nil, &InputError{Field: f, Msg: "is empty"}
 		}
 	}
 	return obj, nil
-}
-
-// jsonType names a decoded value's JSON type.
-func jsonType(v pyjson.Value) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a boolean"
-	case pyjson.Int, pyjson.Float:
-		return "a number"
-	case string:
-		return "a string"
-	case []pyjson.Value:
-		return "an array"
-	case pyjson.Object:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 // now returns the current time as the reference node's time.time() does:

@@ -295,11 +295,7 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if perr := stop(); perr != nil && err == nil {
-			err = perr
-		}
-	}()
+	defer stopProfiles(stop, &err)
 
 	rep, runErr := bench.Run(ctx, cfg)
 	if live {

@@ -123,3 +123,13 @@ func (p *profileFlags) start() (stop func() error, err error) {
 	}
 	return stopAll, nil
 }
+
+// stopProfiles stops the profiles started by profileFlags.start and records
+// the first error in *err. Commands defer it right after start, with err
+// their named result, so a failed or interrupted run still writes its
+// profiles.
+func stopProfiles(stop func() error, err *error) {
+	if perr := stop(); perr != nil && *err == nil {
+		*err = perr
+	}
+}

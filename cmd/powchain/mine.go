@@ -66,11 +66,7 @@ func runMine(ctx context.Context, e env, o *mineOptions, args []string) (err err
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if perr := stop(); perr != nil && err == nil {
-			err = perr
-		}
-	}()
+	defer stopProfiles(stop, &err)
 
 	done := make(chan struct{})
 	if live {

@@ -172,11 +172,7 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if perr := stop(); perr != nil && err == nil {
-			err = perr
-		}
-	}()
+	defer stopProfiles(stop, &err)
 
 	n, err := openNode(node.Config{
 		DataDir:      o.data,

@@ -118,3 +118,26 @@ func validInt(s string) bool {
 	}
 	return true
 }
+
+// TypeName names the JSON type of a decoded value for error messages: "null",
+// "a boolean", "an integer", "a float", "a string", "an array", "an object",
+// or the Go type of a value Decode never returns.
+func TypeName(v Value) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case Int:
+		return "an integer"
+	case Float:
+		return "a float"
+	case string:
+		return "a string"
+	case []Value:
+		return "an array"
+	case Object:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
