@@ -133,9 +133,9 @@ func (m *Miner) Mine(ctx context.Context, t *hasher.Template, target hasher.Targ
 		}
 		return res, err
 	}
-	// A solution below every unfinished chunk is final even if ctx was
-	// cancelled meanwhile, but only when every chunk below it was searched:
-	// work returns an error only when it stopped early, so trust err.
+	// A worker returns an error only when ctx stopped it early; a chunk
+	// below the solution may then be unsearched, so the solution is not
+	// known to be the lowest and the error wins.
 	if err != nil {
 		return res, err
 	}
@@ -147,8 +147,8 @@ func (m *Miner) Mine(ctx context.Context, t *hasher.Template, target hasher.Targ
 }
 
 // work is one worker: it must be run as a goroutine by Mine. It claims
-// chunks until the nonce space ends, a solution below its next chunk is
-// known, or done is closed.
+// chunks until the nonce space ends, a solution below its next piece is
+// known, or ctx is done.
 func (m *Miner) work(ctx context.Context, t *hasher.Template, target hasher.Target,
 	chunk, chunks uint64, next, best, hashes *atomic.Uint64) error {
 	s := m.hasher.NewSearcher()
