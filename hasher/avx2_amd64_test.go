@@ -3,11 +3,9 @@
 package hasher
 
 import (
-	"bytes"
 	"errors"
 	"math"
 	"math/rand/v2"
-	"strconv"
 	"testing"
 )
 
@@ -240,58 +238,6 @@ func TestAVX2Unsupported(t *testing.T) {
 	for _, h := range Available() {
 		if h.Name() == "avx2" {
 			t.Fatal("avx2 available without AVX2")
-		}
-	}
-}
-
-// avx2BenchTemplate returns a JSON-like block of about size bytes with a
-// 7-digit nonce near the start.
-func avx2BenchTemplate(size int) *Template {
-	prefix := []byte(`{"index": 1, "nonce": `)
-	suffix := []byte(`, "previous_hash": "` + string(bytes.Repeat([]byte("0123456789abcdef"), 4)) + `", "transactions": [`)
-	for len(prefix)+7+len(suffix) < size-2 {
-		suffix = append(suffix, "pay bob 1 coin. "...)
-	}
-	suffix = append(suffix[:size-2-7-len(prefix)], "]}"...)
-	return NewTemplate(prefix, suffix)
-}
-
-// BenchmarkAVX2Search compares the avx2 and std kernels on one worker on a
-// 240-byte message (4 compressions per nonce) and a 10 KB one: each
-// iteration searches 4096 seven-digit nonces against an unreachable target.
-func BenchmarkAVX2Search(b *testing.B) {
-	needAVX2(b)
-	const chunk = 4096
-	target, _ := TargetBits(64)
-	for _, size := range []int{240, 10240} {
-		l := avx2BenchTemplate(size).Layout(7)
-		lo, hi := DigitRange(7)
-		for _, name := range []string{"avx2", "std"} {
-			h, err := Lookup(name)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Run(name+"/bytes="+strconv.Itoa(l.MsgLen), func(b *testing.B) {
-				s := h.NewSearcher()
-				s.Search(l, lo, lo+1, target)
-				b.ReportAllocs()
-				var hashes uint64
-				n := lo
-				for b.Loop() {
-					if n+chunk > hi {
-						n = lo
-					}
-					_, found, k := s.Search(l, n, n+chunk, target)
-					if found {
-						b.Fatal("found a nonce for an unreachable target")
-					}
-					hashes += k
-					n += chunk
-				}
-				secs := b.Elapsed().Seconds()
-				b.ReportMetric(float64(hashes)/secs, "hashes/s")
-				b.ReportMetric(float64(hashes)*float64(l.Blocks)/secs, "compressions/s")
-			})
 		}
 	}
 }
