@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"strconv"
 
 	"github.com/powchain/powchain/engine"
 	"github.com/powchain/powchain/hasher"
@@ -16,17 +17,36 @@ import (
 // (a finer difficulty in leading zero bits, which wins when set).
 type difficultyFlags struct {
 	hexZeros int
-	bits     int
+	bits     textFlag
+}
+
+// textFlag is a flag kept as the text given, for flags whose meaning
+// depends on the mode (--bits: zero bits for JSON blocks, the compact
+// nBits for Bitcoin headers).
+type textFlag struct {
+	text string
+	set  bool
+}
+
+func (f *textFlag) String() string { return f.text }
+
+func (f *textFlag) Set(s string) error {
+	f.text, f.set = s, true
+	return nil
 }
 
 func (d *difficultyFlags) register(fs *flag.FlagSet, def int) {
 	fs.IntVar(&d.hexZeros, "difficulty", def, "difficulty: the hex hash starts with this many '0' characters (0-64)")
-	fs.IntVar(&d.bits, "bits", -1, "difficulty in leading zero bits (0-256); overrides --difficulty when set")
+	fs.Var(&d.bits, "bits", "difficulty in leading zero bits (0-256); overrides --difficulty when set (mine --header: the compact nBits in hex, e.g. 1d00ffff)")
 }
 
 func (d *difficultyFlags) target() (hasher.Target, error) {
-	if d.bits != -1 {
-		t, err := hasher.TargetBits(d.bits)
+	if d.bits.set {
+		n, err := strconv.Atoi(d.bits.text)
+		if err != nil {
+			return hasher.Target{}, usagef("--bits: %q is not a number of bits", d.bits.text)
+		}
+		t, err := hasher.TargetBits(n)
 		return t, badInput(err)
 	}
 	t, err := engine.Difficulty(d.hexZeros)

@@ -12,9 +12,16 @@ func init() {
 	register(&command{
 		name:    "hash",
 		args:    "[FILE]",
-		summary: "print the hash of one block read as JSON from FILE or stdin",
+		summary: "print the hash of one block read as JSON from FILE or stdin; --header: a Bitcoin header's sha256d",
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
-			return runHash
+			var h headerFlags
+			h.registerHeader(fs)
+			return func(ctx context.Context, e env, args []string) error {
+				if h.header != "" {
+					return runHashHeader(e, h.header, args)
+				}
+				return runHash(ctx, e, args)
+			}
 		},
 	})
 }

@@ -16,14 +16,27 @@ func init() {
 	register(&command{
 		name:    "mine",
 		args:    "[FILE]",
-		summary: "mine a block template (index, transactions, timestamp, previous_hash) and print the mined block",
+		summary: "mine a block template (index, transactions, timestamp, previous_hash) and print the mined block; --header mines a Bitcoin header",
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 			o := &mineOptions{}
 			o.difficulty.register(fs, 2)
 			o.miner.register(fs)
 			o.profile.register(fs)
 			fs.StringVar(&o.progress, "progress", "auto", "status line on stderr: auto (when stderr is a terminal), always or never")
-			return func(ctx context.Context, e env, args []string) error { return runMine(ctx, e, o, args) }
+			o.header.registerMine(fs)
+			return func(ctx context.Context, e env, args []string) error {
+				set := map[string]bool{}
+				fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+				if o.header.header != "" {
+					return runMineHeader(ctx, e, o, args, set)
+				}
+				for _, name := range []string{"target", "start", "roll-time"} {
+					if set[name] {
+						return usagef("--%s needs --header", name)
+					}
+				}
+				return runMine(ctx, e, o, args)
+			}
 		},
 	})
 }
@@ -33,6 +46,7 @@ type mineOptions struct {
 	miner      minerFlags
 	profile    profileFlags
 	progress   string
+	header     headerFlags
 }
 
 // runMine mines one block: the lowest nonce, the one the seed's loop finds.
