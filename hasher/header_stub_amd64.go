@@ -34,3 +34,9 @@ func shaniHeader4(ctx *[44]uint32, scratch *byte, nonce uint32, passes int, top 
 //
 //go:noescape
 func avx2Header(arena *uint32, passes int) (done int, lanes uint32)
+
+// avx512Header is avx2Header with sixteen lanes in ZMM registers; its
+// arena has vectors of 64 bytes.
+//
+//go:noescape
+func avx512Header(arena *uint32, passes int) (done int, lanes uint32)

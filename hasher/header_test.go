@@ -312,4 +312,7 @@ func TestHeaderKernelsRegistered(t *testing.T) {
 	if HaveAsm && Features.AVX2 && !names["avx2"] {
 		t.Error("avx2 has no header mode")
 	}
+	if HaveAsm && Features.AVX512 && !names["avx512"] {
+		t.Error("avx512 has no header mode")
+	}
 }

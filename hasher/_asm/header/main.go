@@ -88,6 +88,7 @@ func main() {
 	}
 	avx2Data()
 	avx2Header()
+	avx512Header()
 	Generate()
 }
 
@@ -388,6 +389,9 @@ func shaniScheduleLane(r [5]VecPhysical, load func(g int) []func(), store func(g
 
 // The AVX2 arena, in bytes from its 32-byte aligned start; keep in step
 // with avx2Hdr* in header_amd64.go. Every entry is a vector of 8 uint32s.
+//
+// The AVX-512 kernel's arena has the same parts, in vectors of 64 bytes
+// (zvec).
 const (
 	vec      = 32
 	aPre     = 0              // 8 vectors: state after rounds 0..2 of block 2
