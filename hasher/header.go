@@ -251,7 +251,7 @@ func NewHeaderJob(h *Header) *HeaderJob {
 	copy(j.Sched[:16], j.W[:])
 	j.Pre = j.Mid
 	for t := 0; t < 3; t++ {
-		shaniRound(&j.Pre, j.W[t]+k256[t])
+		roundWK(&j.Pre, j.W[t]+k256[t])
 		if t == 1 {
 			j.Pre2 = j.Pre
 		}
