@@ -66,10 +66,13 @@ func headerHashers(s string) ([]hasher.Hasher, error) {
 
 // runBenchHeader is powchain bench --mode sha256d.
 func runBenchHeader(ctx context.Context, e env, o *benchOptions) (err error) {
+	// The flags given, from the command line commandLine rebuilt.
 	set := map[string]bool{}
-	for _, part := range strings.Fields(o.command)[2:] {
-		name, _, _ := strings.Cut(strings.TrimPrefix(part, "--"), "=")
-		set[name] = true
+	for _, part := range strings.Fields(o.command) {
+		if name, ok := strings.CutPrefix(part, "--"); ok {
+			name, _, _ = strings.Cut(name, "=")
+			set[name] = true
+		}
 	}
 	for _, name := range []string{"difficulties", "txs", "blocks", "duration", "openssl", "ref-time"} {
 		if set[name] {

@@ -148,3 +148,27 @@ func TestHeaderModeBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchModeSHA256d(t *testing.T) {
+	out, errOut, code := powchain(t, "", "bench", "--mode", "sha256d", "--hashers", "generic,std", "--workers", "1,2",
+		"--rate-time", "30ms", "--rate-samples", "2", "--progress", "never")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"sha256d", "generic", "std", "MH/s"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, args := range [][]string{
+		{"bench", "--mode", "sha256d", "--baseline", "cpuminer"},
+		{"bench", "--mode", "sha256d", "--baseline", "cpuminer=/no/such/miner"},
+		{"bench", "--mode", "sha256d", "--difficulties", "3"},
+		{"bench", "--mode", "nope"},
+	} {
+		_, errOut, code := powchain(t, "", args...)
+		if code != 2 {
+			t.Errorf("%q: exit %d (%s), want 2", args, code, errOut)
+		}
+	}
+}
