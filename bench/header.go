@@ -45,7 +45,8 @@ type HeaderConfig struct {
 	RateTime time.Duration
 	Rounds   int
 	// Baselines are outside miners, run as PATH --benchmark -a sha256d -t
-	// N for RateTime per sample, in the same rounds.
+	// N (and the flags of BaselineArgs) for RateTime per sample, in the
+	// same rounds.
 	Baselines []Baseline
 	Seed      uint64 // selects the random headers mined
 
@@ -239,34 +240,75 @@ rounds:
 }
 
 // totalRe matches cpuminer's benchmark line, "Total: 5925.96 kH/s, ...":
-// the hashes since start over the whole seconds since start.
-var totalRe = regexp.MustCompile(`Total: ([0-9.]+) ?([kMGT]?)H/s`)
+// the hashes since start over the whole seconds since start. threadRe
+// matches the per-thread line --hash-meter adds after every scan,
+// "Thread 0, CPU 0: 6.84 Mh/s": that scan's hashes over its time.
+var (
+	totalRe  = regexp.MustCompile(`Total: ([0-9.]+) ?([kMGT]?)H/s`)
+	threadRe = regexp.MustCompile(`Thread ([0-9]+), CPU [0-9]+: ([0-9.]+) ?([kMGT]?)h/s`)
+)
 
-// ParseMinerTotal returns the hash rate of the last "Total:" line of a
-// cpuminer benchmark's output, in H/s.
+func scaled(v, unit []byte) (float64, error) {
+	x, err := strconv.ParseFloat(string(v), 64)
+	if err != nil {
+		return 0, fmt.Errorf("bad rate %q", v)
+	}
+	return x * map[string]float64{"": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}[string(unit)], nil
+}
+
+// ParseMinerTotal returns the hash rate of a cpuminer benchmark from its
+// output, in H/s: with per-thread lines (--hash-meter), the sum over the
+// threads of the median of each thread's scans after its first (a short
+// one that only sizes the next); without, the last "Total:" line.
 func ParseMinerTotal(out []byte) (float64, error) {
+	perThread := map[string][]float64{}
+	for _, m := range threadRe.FindAllSubmatch(out, -1) {
+		v, err := scaled(m[2], m[3])
+		if err != nil {
+			return 0, err
+		}
+		perThread[string(m[1])] = append(perThread[string(m[1])], v)
+	}
+	if len(perThread) > 0 {
+		sum := 0.0
+		for id, rates := range perThread {
+			if len(rates) < 2 {
+				return 0, fmt.Errorf("thread %s reported only its first scan", id)
+			}
+			sum += Median(rates[1:])
+		}
+		return sum, nil
+	}
 	m := totalRe.FindAllSubmatch(out, -1)
 	if len(m) == 0 {
-		return 0, errors.New(`no "Total: ... H/s" line in its output (cpuminer prints one every few seconds: a longer --rate-time helps)`)
+		return 0, errors.New(`no "Thread N" or "Total: ... H/s" line in its output (a longer --rate-time helps)`)
 	}
 	last := m[len(m)-1]
-	v, err := strconv.ParseFloat(string(last[1]), 64)
-	if err != nil {
-		return 0, fmt.Errorf("bad rate %q", last[1])
-	}
-	mult := map[string]float64{"": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}[string(last[2])]
-	return v * mult, nil
+	return scaled(last[1], last[2])
 }
 
 // ansiRe matches the terminal colour codes cpuminer writes.
 var ansiRe = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// BaselineArgs are the arguments a baseline miner runs with, n threads:
+// cpuminer's benchmark of sha256d, plus
+//
+//   - --cpu-priority 2: nice 0, as powchain runs. Without it cpuminer
+//     drops its threads to nice 19 and SCHED_IDLE, which on a machine
+//     shared with anything else measures the other load, not the miner;
+//   - --scantime 1 --hash-meter: a rate per thread every second, each
+//     over its own scan's exact time, rather than a cumulative total every
+//     5 s over whole seconds.
+func BaselineArgs(n int) []string {
+	return []string{"--benchmark", "-a", "sha256d", "-t", strconv.Itoa(n), "--cpu-priority", "2", "--scantime", "1", "--hash-meter"}
+}
 
 // runBaseline runs b for d with n threads and returns its rate. It fills
 // in b's version and features from the output the first time.
 func runBaseline(ctx context.Context, b *Baseline, n int, d time.Duration) (float64, error) {
 	cctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	cmd := exec.CommandContext(cctx, b.Path, "--benchmark", "-a", "sha256d", "-t", strconv.Itoa(n))
+	cmd := exec.CommandContext(cctx, b.Path, BaselineArgs(n)...)
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// SIGINT, not SIGKILL: cpuminer then exits on its own, its output

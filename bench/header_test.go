@@ -20,14 +20,18 @@ func TestParseMinerTotal(t *testing.T) {
 		{"[2026-11-26 13:59:52] Total: 5925.96 kH/s, Temp: 0C\n[2026-11-26 13:59:55] Total: 7211.34 kH/s, Temp: 0C\n", 7211.34e3},
 		{"Total: 12.5 MH/s\n", 12.5e6},
 		{"Total: 980 H/s\n", 980},
+		{"Thread 1, CPU 1: 1.00 Mh/s\nThread 0, CPU 0: 1.00 Mh/s\nThread 1, CPU 1: 5.00 Mh/s\nThread 0, CPU 0: 6.00 Mh/s\n" +
+			"Total: 9.00 MH/s\nThread 1, CPU 1: 5.50 Mh/s\nThread 0, CPU 0: 6.20 Mh/s\nThread 0, CPU 0: 6.10 Mh/s\n", 5.25e6 + 6.1e6},
 	} {
 		got, err := ParseMinerTotal([]byte(c.out))
 		if err != nil || got != c.want {
 			t.Errorf("%q: %v, %v; want %v", c.out, got, err, c.want)
 		}
 	}
-	if _, err := ParseMinerTotal([]byte("1 of 2 miner threads started\n")); err == nil {
-		t.Error("output without a Total line accepted")
+	for _, bad := range []string{"1 of 2 miner threads started\n", "Thread 0, CPU 0: 1.00 kh/s\nTotal: 1.00 kH/s\n"} {
+		if _, err := ParseMinerTotal([]byte(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }
 
@@ -76,7 +80,7 @@ func TestRunHeaderCPUMiner(t *testing.T) {
 		t.Skip("POWCHAIN_CPUMINER is not set (the path of a cpuminer build)")
 	}
 	shani := hasher.Auto()
-	cfg := HeaderConfig{Hashers: []hasher.Hasher{shani}, Workers: []int{1}, RateTime: 15 * time.Second, Rounds: 1,
+	cfg := HeaderConfig{Hashers: []hasher.Hasher{shani}, Workers: []int{1}, RateTime: 6 * time.Second, Rounds: 1,
 		Baselines: []Baseline{{Name: "cpuminer", Path: path}}}
 	rep, err := RunHeader(context.Background(), cfg)
 	if err != nil {
