@@ -44,7 +44,27 @@ var (
 
 func zname(t, k int) VecPhysical { return zSt[((k-t)%8+8)%8] }
 
-func zmem(off int) Mem { return Mem{Base: arena}.Offset(zoff(off)) }
+// zmem addresses the AVX-512 arena at AVX2 offset off. Each 64-vector
+// section has its own base register pointing at its middle, so that every
+// displacement fits EVEX's compressed 8-bit form (a multiple of 64 within
+// +-8 KiB) and the fully unrolled code stays short.
+func zmem(off int) Mem {
+	for _, s := range zSections {
+		if off >= s.start && off < s.start+64*vec {
+			return Mem{Base: s.base}.Offset(zoff(off - s.start - 32*vec))
+		}
+	}
+	return Mem{Base: arena}.Offset(zoff(off))
+}
+
+var zSections = []struct {
+	start int
+	base  GPPhysical
+}{{aCK, R8}, {aCW, R9}, {aW1, R10}, {aW2, R11}}
+
+// zConstBase holds the address of the scalar table, so that broadcast
+// operands take an 8-bit displacement (a multiple of 4) too.
+var zConstBase = R12
 
 // zconst returns the table entry holding v, for a broadcast operand.
 func zconst(v uint32) Mem {
@@ -52,7 +72,7 @@ func zconst(v uint32) Mem {
 	if !ok {
 		panic("constant not in the AVX-512 table")
 	}
-	return zScalars.Offset(4 * i)
+	return Mem{Base: zConstBase}.Offset(4 * i)
 }
 
 // zsigma emits dst = ror(x, r0) ^ ror(x, r1) ^ (ror or shr)(x, r2).
@@ -179,6 +199,13 @@ func avx512Header() {
 	passes, done, lanes := RSI, RDX, RAX
 	Load(Param("passes"), passes)
 	XORQ(done, done)
+	for _, sec := range zSections {
+		LEAQ(Mem{Base: arena}.Offset(zoff(sec.start+32*vec)), sec.base)
+	}
+	LEAQ(zScalars, zConstBase)
+	if len(zScalarIndex) > 128 {
+		panic("the scalar table outgrew 8-bit displacements")
+	}
 	VPBROADCASTD(zconst(zByteSwapMask), zMaskRegister)
 
 	Label("avx512hdr_pass")
