@@ -28,19 +28,27 @@ const (
 	ternMaj  = 0xE8 // majority of the three
 )
 
+// Registers: the state in Z0..Z7, temporaries in Z8..Z14, the byte-swap
+// mask in Z15, and the message schedule in a ring of sixteen registers,
+// Z16..Z31, W[t] in Z16+t%16: a word is computed into the register of
+// W[t-16], its last reader, and never goes to memory.
 var (
 	zSt            = [8]VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7}
 	zt0, zt1, zt2  = Z8, Z9, Z10
 	zt3            = Z11
-	zw0, zw1, zw2  = Z12, Z13, Z14
-	zu, zv         = Z15, Z16
+	zs             = Z12
+	zu, zv         = Z13, Z14
+	zMaskRegister  = Z15
+	zByteSwapTemp  = zu
+	zByteSwapTemp2 = zv
 	zScalars       Mem
 	zScalarIndex   = map[uint32]int{}
 	zByteSwapMask  = uint32(0xff00ff00)
-	zMaskRegister  = Z17
-	zByteSwapTemp  = Z18
-	zByteSwapTemp2 = Z19
+	zRing          = [16]VecPhysical{Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31}
 )
+
+// zw returns the ring register of schedule word t.
+func zw(t int) VecPhysical { return zRing[t%16] }
 
 func zname(t, k int) VecPhysical { return zSt[((k-t)%8+8)%8] }
 
@@ -60,7 +68,7 @@ func zmem(off int) Mem {
 var zSections = []struct {
 	start int
 	base  GPPhysical
-}{{aCK, R8}, {aCW, R9}, {aW1, R10}, {aW2, R11}}
+}{{aCK, R8}, {aCW, R9}}
 
 // zConstBase holds the address of the scalar table, so that broadcast
 // operands take an 8-bit displacement (a multiple of 4) too.
@@ -108,42 +116,45 @@ func zround(t int, addWK func(h VecPhysical), needA bool) {
 	VPADDD(zt1, h, h)
 }
 
-// zschedule emits W[t] into zw1 from its varying terms at base, plus the
-// constant part (from the arena at cwOff, or the scalar table), storing it
-// when store.
-func zschedule(t int, isVar *[64]bool, base int, addConst func(x VecPhysical), store bool) {
-	w := func(i int) Mem { return zmem(base + vec*i) }
-	have := false
-	if isVar[t-2] {
-		VMOVDQA32(w(t-2), zw0)
-		zsigma(zw0, zw1, 17, 19, 10, true)
-		have = true
-	}
-	if isVar[t-15] {
-		VMOVDQA32(w(t-15), zw0)
+// zschedule emits W[t] into its ring register from its varying terms
+// (in the ring) and the constant part added by addConst (if any).
+func zschedule(t int, isVar *[64]bool, addConst func(x VecPhysical)) {
+	dst := zw(t)
+	have := isVar[t-16] // dst holds W[t-16], a term
+	add := func(x VecPhysical) {
 		if have {
-			zsigma(zw0, zw2, 7, 18, 3, true)
-			VPADDD(zw2, zw1, zw1)
+			VPADDD(x, dst, dst)
 		} else {
-			zsigma(zw0, zw1, 7, 18, 3, true)
+			VMOVDQA32(x, dst)
 			have = true
 		}
 	}
-	for _, back := range []int{7, 16} {
-		if isVar[t-back] {
-			if !have {
-				VMOVDQA32(w(t-back), zw1)
-				have = true
-			} else {
-				VPADDD(w(t-back), zw1, zw1)
-			}
+	if isVar[t-2] {
+		if have {
+			zsigma(zw(t-2), zs, 17, 19, 10, true)
+			VPADDD(zs, dst, dst)
+		} else {
+			zsigma(zw(t-2), dst, 17, 19, 10, true)
+			have = true
 		}
 	}
-	if addConst != nil {
-		addConst(zw1)
+	if isVar[t-15] {
+		if have {
+			zsigma(zw(t-15), zs, 7, 18, 3, true)
+			VPADDD(zs, dst, dst)
+		} else {
+			zsigma(zw(t-15), dst, 7, 18, 3, true)
+			have = true
+		}
 	}
-	if store {
-		VMOVDQA32(zw1, w(t))
+	if isVar[t-7] {
+		add(zw(t - 7))
+	}
+	if !have {
+		panic("a varying word without a varying term")
+	}
+	if addConst != nil {
+		addConst(dst)
 	}
 }
 
@@ -210,9 +221,8 @@ func avx512Header() {
 
 	Label("avx512hdr_pass")
 	Comment("The first hash from the state after round 2: W[3] is the nonce, byte-swapped.")
-	VMOVDQA32(zmem(aNonce), zw1)
-	zbswap(zw1)
-	VMOVDQA32(zw1, zmem(aW1+3*vec))
+	VMOVDQA32(zmem(aNonce), zw(3))
+	zbswap(zw(3))
 	for k := 0; k < 8; k++ {
 		VMOVDQA32(zmem(aPre+k*vec), zname(3, k))
 	}
@@ -222,16 +232,13 @@ func avx512Header() {
 		switch {
 		case !headerVar[t]:
 			add = func(h VecPhysical) { VPADDD(zmem(aCK+vec*t), h, h) }
-		case t < 16:
-			add = func(h VecPhysical) {
-				VPADDD(zmem(aW1+vec*t), h, h)
-				VPADDD(zmem(aCK+vec*t), h, h)
-			}
 		default:
-			cw := zmem(aCW + vec*t)
-			zschedule(t, &headerVar, aW1, func(x VecPhysical) { VPADDD(cw, x, x) }, usedLater(t, &headerVar, 63))
+			if t >= 16 {
+				cw := zmem(aCW + vec*t)
+				zschedule(t, &headerVar, func(x VecPhysical) { VPADDD(cw, x, x) })
+			}
 			add = func(h VecPhysical) {
-				VPADDD(zw1, h, h)
+				VPADDD(zw(t), h, h)
 				VPADDD(zmem(aCK+vec*t), h, h)
 			}
 		}
@@ -240,13 +247,12 @@ func avx512Header() {
 	}
 	Comment("Feed-forward: the first digest is the second hash's W[0..7].")
 	for k := 0; k < 8; k++ {
-		VPADDD(zmem(aMid+k*vec), zname(64, k), zname(64, k))
-		VMOVDQA32(zname(64, k), zmem(aW2+k*vec))
+		VPADDD(zmem(aMid+k*vec), zname(64, k), zw(k))
 	}
 
 	wk, cw, ca, ce := hash2Consts()
 	Comment("The second hash: round 0 from the initial state is two additions.")
-	w0 := zname(64, 0)
+	w0 := zw(0)
 	VPADDD_BCST(zconst(ce), w0, zname(1, 4))
 	VPADDD_BCST(zconst(ca), w0, zname(1, 0))
 	for _, ks := range [][2]int{{1, 0}, {2, 1}, {3, 2}, {5, 4}, {6, 5}, {7, 6}} {
@@ -258,7 +264,7 @@ func avx512Header() {
 		switch {
 		case t < 8:
 			add = func(h VecPhysical) {
-				VPADDD(zmem(aW2+vec*t), h, h)
+				VPADDD(zw(t), h, h)
 				VPADDD_BCST(zconst(sha256k.K[t]), h, h)
 			}
 		case t < 16:
@@ -268,9 +274,9 @@ func avx512Header() {
 			if cw[t] != 0 {
 				c = func(x VecPhysical) { VPADDD_BCST(zconst(cw[t]), x, x) }
 			}
-			zschedule(t, &hash2Var, aW2, c, usedLater(t, &hash2Var, 60))
+			zschedule(t, &hash2Var, c)
 			add = func(h VecPhysical) {
-				VPADDD(zw1, h, h)
+				VPADDD(zw(t), h, h)
 				VPADDD_BCST(zconst(sha256k.K[t]), h, h)
 			}
 		}
@@ -284,9 +290,9 @@ func avx512Header() {
 	VPCMPUD(U8(2), zmem(aTop), e61, K1)
 	KMOVW(K1, lanes.As32())
 	Comment("The next pass's nonces.")
-	VMOVDQA32(zmem(aNonce), zw0)
-	VPADDD_BCST(zconst(16), zw0, zw0)
-	VMOVDQA32(zw0, zmem(aNonce))
+	VMOVDQA32(zmem(aNonce), zs)
+	VPADDD_BCST(zconst(16), zs, zs)
+	VMOVDQA32(zs, zmem(aNonce))
 	INCQ(done)
 	TESTL(lanes.As32(), lanes.As32())
 	JNZ(LabelRef("avx512hdr_out"))
