@@ -10,10 +10,12 @@ import (
 
 // The AVX-512 header kernel, avx512Header: the AVX2 kernel's pass with 16
 // lanes in ZMM registers, where rotations are one instruction (VPRORD) and
-// Ch, Maj and the three-way XORs of Σ and σ one VPTERNLOGD each. The
-// arena is the AVX2 kernel's with 64-byte vectors: byte offsets are the
-// a* constants times zvec/vec. Constants of the second hash are broadcast
-// from a table of scalars (VPADDD with a broadcast memory operand).
+// Ch, Maj and the three-way XORs of Σ and σ one VPTERNLOGD each, and with
+// 32 registers the message schedule stays in registers. The arena is the
+// AVX2 kernel's with 64-byte vectors (byte offsets are the a* constants
+// times zvec/vec), of which the schedule sections go unused. Constants of
+// the second hash are broadcast from a table of scalars (VPADDD with a
+// broadcast memory operand).
 
 const zvec = 64
 

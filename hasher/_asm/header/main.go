@@ -42,6 +42,10 @@
 //
 // Lanes: 1 (as a reference), 2 and 4.
 //
+// # AVX-512: avx512Header
+//
+// The AVX2 kernel with 16 lanes in ZMM registers; see avx512.go.
+//
 // # AVX2: avx2Header
 //
 // Eight nonces per pass, one per 32-bit lane of a YMM register, the rounds
