@@ -31,11 +31,12 @@ const (
 )
 
 func (h shaniHasher) NewHeaderSearcher() HeaderSearcher {
-	return &shaniHeaderSearcher{lanes: h.lanes, scratch: make([]byte, shaniHdrLane*h.lanes)}
+	return &shaniHeaderSearcher{lanes: h.lanes, reg: h.lanes == 2, scratch: make([]byte, shaniHdrLane*h.lanes)}
 }
 
 type shaniHeaderSearcher struct {
 	lanes   int
+	reg     bool // the two-lane kernel with the schedules in registers
 	job     *HeaderJob
 	ctx     [44]uint32
 	scratch []byte
@@ -52,10 +53,12 @@ func (s *shaniHeaderSearcher) setJob(j *HeaderJob) {
 }
 
 func (s *shaniHeaderSearcher) mine(nonce uint32, passes int, top uint32) (int, uint32) {
-	switch s.lanes {
-	case 1:
+	switch {
+	case s.reg:
+		return shaniHeaderR2(&s.ctx, nonce, passes, top)
+	case s.lanes == 1:
 		return shaniHeader1(&s.ctx, &s.scratch[0], nonce, passes, top)
-	case 2:
+	case s.lanes == 2:
 		return shaniHeader2(&s.ctx, &s.scratch[0], nonce, passes, top)
 	default:
 		return shaniHeader4(&s.ctx, &s.scratch[0], nonce, passes, top)

@@ -2656,6 +2656,764 @@ out_4:
 	MOVL R13, lanes+48(FP)
 	RET
 
+// func shaniHeaderR2(ctx *[44]uint32, nonce uint32, passes int, top uint32) (done int, lanes uint32)
+// Requires: CMOV, SHA, SSE2, SSE4.1, SSSE3
+TEXT ·shaniHeaderR2(SB), NOSPLIT, $0-44
+	MOVQ ctx+0(FP), R8
+	MOVL nonce+8(FP), R9
+	MOVQ passes+16(FP), R10
+	MOVL top+24(FP), R12
+	XORQ R11, R11
+
+shanir2_pass:
+	// The first hash: each lane's block 2 with its nonce in W[3].
+	MOVOU       112(R8), X5
+	LEAL        (R9), AX
+	BSWAPL      AX
+	PINSRD      $0x03, AX, X5
+	MOVOU       128(R8), X6
+	MOVOU       144(R8), X7
+	MOVOU       160(R8), X8
+	MOVOU       (R8), X2
+	MOVOU       16(R8), X1
+	MOVOU       112(R8), X10
+	LEAL        1(R9), AX
+	BSWAPL      AX
+	PINSRD      $0x03, AX, X10
+	MOVOU       128(R8), X11
+	MOVOU       144(R8), X12
+	MOVOU       160(R8), X13
+	MOVOU       (R8), X4
+	MOVOU       16(R8), X3
+	MOVO        X5, X0
+	PADDD       hdrShaniK<>+0(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	MOVO        X10, X0
+	PADDD       hdrShaniK<>+0(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X6, X0
+	PADDD       hdrShaniK<>+16(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	MOVO        X11, X0
+	PADDD       hdrShaniK<>+16(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	MOVO        X6, X0
+	PADDD       hdrShaniK<>+16(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	MOVO        X11, X0
+	PADDD       hdrShaniK<>+16(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X7, X0
+	PADDD       hdrShaniK<>+32(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	MOVO        X12, X0
+	PADDD       hdrShaniK<>+32(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	MOVO        X7, X0
+	PADDD       hdrShaniK<>+32(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	MOVO        X12, X0
+	PADDD       hdrShaniK<>+32(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X8, X0
+	PADDD       hdrShaniK<>+48(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X6, X5
+	MOVO        X8, X9
+	PALIGNR     $0x04, X7, X9
+	PADDD       X9, X5
+	SHA256MSG2  X8, X5
+	MOVO        X13, X0
+	PADDD       hdrShaniK<>+48(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X11, X10
+	MOVO        X13, X14
+	PALIGNR     $0x04, X12, X14
+	MOVO        X8, X0
+	PADDD       hdrShaniK<>+48(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X10
+	SHA256MSG2  X13, X10
+	MOVO        X13, X0
+	PADDD       hdrShaniK<>+48(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X5, X0
+	PADDD       hdrShaniK<>+64(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X7, X6
+	MOVO        X5, X9
+	PALIGNR     $0x04, X8, X9
+	PADDD       X9, X6
+	SHA256MSG2  X5, X6
+	MOVO        X10, X0
+	PADDD       hdrShaniK<>+64(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X12, X11
+	MOVO        X10, X14
+	PALIGNR     $0x04, X13, X14
+	MOVO        X5, X0
+	PADDD       hdrShaniK<>+64(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X11
+	SHA256MSG2  X10, X11
+	MOVO        X10, X0
+	PADDD       hdrShaniK<>+64(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X6, X0
+	PADDD       hdrShaniK<>+80(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X8, X7
+	MOVO        X6, X9
+	PALIGNR     $0x04, X5, X9
+	PADDD       X9, X7
+	SHA256MSG2  X6, X7
+	MOVO        X11, X0
+	PADDD       hdrShaniK<>+80(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X13, X12
+	MOVO        X11, X14
+	PALIGNR     $0x04, X10, X14
+	MOVO        X6, X0
+	PADDD       hdrShaniK<>+80(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X12
+	SHA256MSG2  X11, X12
+	MOVO        X11, X0
+	PADDD       hdrShaniK<>+80(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X7, X0
+	PADDD       hdrShaniK<>+96(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X5, X8
+	MOVO        X7, X9
+	PALIGNR     $0x04, X6, X9
+	PADDD       X9, X8
+	SHA256MSG2  X7, X8
+	MOVO        X12, X0
+	PADDD       hdrShaniK<>+96(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X10, X13
+	MOVO        X12, X14
+	PALIGNR     $0x04, X11, X14
+	MOVO        X7, X0
+	PADDD       hdrShaniK<>+96(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X13
+	SHA256MSG2  X12, X13
+	MOVO        X12, X0
+	PADDD       hdrShaniK<>+96(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X8, X0
+	PADDD       hdrShaniK<>+112(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X6, X5
+	MOVO        X8, X9
+	PALIGNR     $0x04, X7, X9
+	PADDD       X9, X5
+	SHA256MSG2  X8, X5
+	MOVO        X13, X0
+	PADDD       hdrShaniK<>+112(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X11, X10
+	MOVO        X13, X14
+	PALIGNR     $0x04, X12, X14
+	MOVO        X8, X0
+	PADDD       hdrShaniK<>+112(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X10
+	SHA256MSG2  X13, X10
+	MOVO        X13, X0
+	PADDD       hdrShaniK<>+112(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X5, X0
+	PADDD       hdrShaniK<>+128(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X7, X6
+	MOVO        X5, X9
+	PALIGNR     $0x04, X8, X9
+	PADDD       X9, X6
+	SHA256MSG2  X5, X6
+	MOVO        X10, X0
+	PADDD       hdrShaniK<>+128(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X12, X11
+	MOVO        X10, X14
+	PALIGNR     $0x04, X13, X14
+	MOVO        X5, X0
+	PADDD       hdrShaniK<>+128(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X11
+	SHA256MSG2  X10, X11
+	MOVO        X10, X0
+	PADDD       hdrShaniK<>+128(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X6, X0
+	PADDD       hdrShaniK<>+144(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X8, X7
+	MOVO        X6, X9
+	PALIGNR     $0x04, X5, X9
+	PADDD       X9, X7
+	SHA256MSG2  X6, X7
+	MOVO        X11, X0
+	PADDD       hdrShaniK<>+144(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X13, X12
+	MOVO        X11, X14
+	PALIGNR     $0x04, X10, X14
+	MOVO        X6, X0
+	PADDD       hdrShaniK<>+144(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X12
+	SHA256MSG2  X11, X12
+	MOVO        X11, X0
+	PADDD       hdrShaniK<>+144(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X7, X0
+	PADDD       hdrShaniK<>+160(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X5, X8
+	MOVO        X7, X9
+	PALIGNR     $0x04, X6, X9
+	PADDD       X9, X8
+	SHA256MSG2  X7, X8
+	MOVO        X12, X0
+	PADDD       hdrShaniK<>+160(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X10, X13
+	MOVO        X12, X14
+	PALIGNR     $0x04, X11, X14
+	MOVO        X7, X0
+	PADDD       hdrShaniK<>+160(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X13
+	SHA256MSG2  X12, X13
+	MOVO        X12, X0
+	PADDD       hdrShaniK<>+160(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X8, X0
+	PADDD       hdrShaniK<>+176(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X6, X5
+	MOVO        X8, X9
+	PALIGNR     $0x04, X7, X9
+	PADDD       X9, X5
+	SHA256MSG2  X8, X5
+	MOVO        X13, X0
+	PADDD       hdrShaniK<>+176(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X11, X10
+	MOVO        X13, X14
+	PALIGNR     $0x04, X12, X14
+	MOVO        X8, X0
+	PADDD       hdrShaniK<>+176(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X10
+	SHA256MSG2  X13, X10
+	MOVO        X13, X0
+	PADDD       hdrShaniK<>+176(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X5, X0
+	PADDD       hdrShaniK<>+192(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X7, X6
+	MOVO        X5, X9
+	PALIGNR     $0x04, X8, X9
+	PADDD       X9, X6
+	SHA256MSG2  X5, X6
+	MOVO        X10, X0
+	PADDD       hdrShaniK<>+192(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X12, X11
+	MOVO        X10, X14
+	PALIGNR     $0x04, X13, X14
+	MOVO        X5, X0
+	PADDD       hdrShaniK<>+192(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X11
+	SHA256MSG2  X10, X11
+	MOVO        X10, X0
+	PADDD       hdrShaniK<>+192(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X6, X0
+	PADDD       hdrShaniK<>+208(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X8, X7
+	MOVO        X6, X9
+	PALIGNR     $0x04, X5, X9
+	PADDD       X9, X7
+	SHA256MSG2  X6, X7
+	MOVO        X11, X0
+	PADDD       hdrShaniK<>+208(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X13, X12
+	MOVO        X11, X14
+	PALIGNR     $0x04, X10, X14
+	MOVO        X6, X0
+	PADDD       hdrShaniK<>+208(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X12
+	SHA256MSG2  X11, X12
+	MOVO        X11, X0
+	PADDD       hdrShaniK<>+208(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X7, X0
+	PADDD       hdrShaniK<>+224(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X5, X8
+	MOVO        X7, X9
+	PALIGNR     $0x04, X6, X9
+	PADDD       X9, X8
+	SHA256MSG2  X7, X8
+	MOVO        X12, X0
+	PADDD       hdrShaniK<>+224(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X10, X13
+	MOVO        X12, X14
+	PALIGNR     $0x04, X11, X14
+	MOVO        X7, X0
+	PADDD       hdrShaniK<>+224(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X13
+	SHA256MSG2  X12, X13
+	MOVO        X12, X0
+	PADDD       hdrShaniK<>+224(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X8, X0
+	PADDD       hdrShaniK<>+240(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	MOVO        X13, X0
+	PADDD       hdrShaniK<>+240(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	MOVO        X8, X0
+	PADDD       hdrShaniK<>+240(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	MOVO        X13, X0
+	PADDD       hdrShaniK<>+240(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVOU       32(R8), X0
+	PADDD       X0, X1
+	PADDD       X0, X3
+	MOVOU       48(R8), X0
+	PADDD       X0, X2
+	PADDD       X0, X4
+
+	// The second hash's W[0..7] from the states, W[8..15] constant.
+	PSHUFD      $0x1b, X1, X6
+	PSHUFD      $0xb1, X2, X9
+	MOVO        X6, X5
+	PBLENDW     $0xf0, X9, X5
+	PALIGNR     $0x08, X6, X9
+	MOVO        X9, X6
+	MOVOU       hdrShaniPad<>+0(SB), X7
+	MOVOU       hdrShaniPad<>+16(SB), X8
+	MOVOU       hdrShaniIV<>+0(SB), X1
+	MOVOU       hdrShaniIV<>+16(SB), X2
+	PSHUFD      $0x1b, X3, X11
+	PSHUFD      $0xb1, X4, X14
+	MOVO        X11, X10
+	PBLENDW     $0xf0, X14, X10
+	PALIGNR     $0x08, X11, X14
+	MOVO        X14, X11
+	MOVOU       hdrShaniPad<>+0(SB), X12
+	MOVOU       hdrShaniPad<>+16(SB), X13
+	MOVOU       hdrShaniIV<>+0(SB), X3
+	MOVOU       hdrShaniIV<>+16(SB), X4
+	MOVO        X5, X0
+	PADDD       hdrShaniK<>+0(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	MOVO        X10, X0
+	PADDD       hdrShaniK<>+0(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	MOVO        X5, X0
+	PADDD       hdrShaniK<>+0(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	MOVO        X10, X0
+	PADDD       hdrShaniK<>+0(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X6, X0
+	PADDD       hdrShaniK<>+16(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	MOVO        X11, X0
+	PADDD       hdrShaniK<>+16(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	MOVO        X6, X0
+	PADDD       hdrShaniK<>+16(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	MOVO        X11, X0
+	PADDD       hdrShaniK<>+16(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X7, X0
+	PADDD       hdrShaniK<>+32(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	MOVO        X12, X0
+	PADDD       hdrShaniK<>+32(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	MOVO        X7, X0
+	PADDD       hdrShaniK<>+32(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	MOVO        X12, X0
+	PADDD       hdrShaniK<>+32(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X8, X0
+	PADDD       hdrShaniK<>+48(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X6, X5
+	MOVO        X8, X9
+	PALIGNR     $0x04, X7, X9
+	PADDD       X9, X5
+	SHA256MSG2  X8, X5
+	MOVO        X13, X0
+	PADDD       hdrShaniK<>+48(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X11, X10
+	MOVO        X13, X14
+	PALIGNR     $0x04, X12, X14
+	MOVO        X8, X0
+	PADDD       hdrShaniK<>+48(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X10
+	SHA256MSG2  X13, X10
+	MOVO        X13, X0
+	PADDD       hdrShaniK<>+48(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X5, X0
+	PADDD       hdrShaniK<>+64(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X7, X6
+	MOVO        X5, X9
+	PALIGNR     $0x04, X8, X9
+	PADDD       X9, X6
+	SHA256MSG2  X5, X6
+	MOVO        X10, X0
+	PADDD       hdrShaniK<>+64(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X12, X11
+	MOVO        X10, X14
+	PALIGNR     $0x04, X13, X14
+	MOVO        X5, X0
+	PADDD       hdrShaniK<>+64(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X11
+	SHA256MSG2  X10, X11
+	MOVO        X10, X0
+	PADDD       hdrShaniK<>+64(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X6, X0
+	PADDD       hdrShaniK<>+80(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X8, X7
+	MOVO        X6, X9
+	PALIGNR     $0x04, X5, X9
+	PADDD       X9, X7
+	SHA256MSG2  X6, X7
+	MOVO        X11, X0
+	PADDD       hdrShaniK<>+80(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X13, X12
+	MOVO        X11, X14
+	PALIGNR     $0x04, X10, X14
+	MOVO        X6, X0
+	PADDD       hdrShaniK<>+80(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X12
+	SHA256MSG2  X11, X12
+	MOVO        X11, X0
+	PADDD       hdrShaniK<>+80(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X7, X0
+	PADDD       hdrShaniK<>+96(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X5, X8
+	MOVO        X7, X9
+	PALIGNR     $0x04, X6, X9
+	PADDD       X9, X8
+	SHA256MSG2  X7, X8
+	MOVO        X12, X0
+	PADDD       hdrShaniK<>+96(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X10, X13
+	MOVO        X12, X14
+	PALIGNR     $0x04, X11, X14
+	MOVO        X7, X0
+	PADDD       hdrShaniK<>+96(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X13
+	SHA256MSG2  X12, X13
+	MOVO        X12, X0
+	PADDD       hdrShaniK<>+96(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X8, X0
+	PADDD       hdrShaniK<>+112(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X6, X5
+	MOVO        X8, X9
+	PALIGNR     $0x04, X7, X9
+	PADDD       X9, X5
+	SHA256MSG2  X8, X5
+	MOVO        X13, X0
+	PADDD       hdrShaniK<>+112(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X11, X10
+	MOVO        X13, X14
+	PALIGNR     $0x04, X12, X14
+	MOVO        X8, X0
+	PADDD       hdrShaniK<>+112(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X10
+	SHA256MSG2  X13, X10
+	MOVO        X13, X0
+	PADDD       hdrShaniK<>+112(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X5, X0
+	PADDD       hdrShaniK<>+128(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X7, X6
+	MOVO        X5, X9
+	PALIGNR     $0x04, X8, X9
+	PADDD       X9, X6
+	SHA256MSG2  X5, X6
+	MOVO        X10, X0
+	PADDD       hdrShaniK<>+128(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X12, X11
+	MOVO        X10, X14
+	PALIGNR     $0x04, X13, X14
+	MOVO        X5, X0
+	PADDD       hdrShaniK<>+128(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X11
+	SHA256MSG2  X10, X11
+	MOVO        X10, X0
+	PADDD       hdrShaniK<>+128(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X6, X0
+	PADDD       hdrShaniK<>+144(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X8, X7
+	MOVO        X6, X9
+	PALIGNR     $0x04, X5, X9
+	PADDD       X9, X7
+	SHA256MSG2  X6, X7
+	MOVO        X11, X0
+	PADDD       hdrShaniK<>+144(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X13, X12
+	MOVO        X11, X14
+	PALIGNR     $0x04, X10, X14
+	MOVO        X6, X0
+	PADDD       hdrShaniK<>+144(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X12
+	SHA256MSG2  X11, X12
+	MOVO        X11, X0
+	PADDD       hdrShaniK<>+144(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X7, X0
+	PADDD       hdrShaniK<>+160(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X5, X8
+	MOVO        X7, X9
+	PALIGNR     $0x04, X6, X9
+	PADDD       X9, X8
+	SHA256MSG2  X7, X8
+	MOVO        X12, X0
+	PADDD       hdrShaniK<>+160(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X10, X13
+	MOVO        X12, X14
+	PALIGNR     $0x04, X11, X14
+	MOVO        X7, X0
+	PADDD       hdrShaniK<>+160(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X13
+	SHA256MSG2  X12, X13
+	MOVO        X12, X0
+	PADDD       hdrShaniK<>+160(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X8, X0
+	PADDD       hdrShaniK<>+176(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X6, X5
+	MOVO        X8, X9
+	PALIGNR     $0x04, X7, X9
+	PADDD       X9, X5
+	SHA256MSG2  X8, X5
+	MOVO        X13, X0
+	PADDD       hdrShaniK<>+176(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X11, X10
+	MOVO        X13, X14
+	PALIGNR     $0x04, X12, X14
+	MOVO        X8, X0
+	PADDD       hdrShaniK<>+176(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X10
+	SHA256MSG2  X13, X10
+	MOVO        X13, X0
+	PADDD       hdrShaniK<>+176(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X5, X0
+	PADDD       hdrShaniK<>+192(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X7, X6
+	MOVO        X5, X9
+	PALIGNR     $0x04, X8, X9
+	PADDD       X9, X6
+	SHA256MSG2  X5, X6
+	MOVO        X10, X0
+	PADDD       hdrShaniK<>+192(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X12, X11
+	MOVO        X10, X14
+	PALIGNR     $0x04, X13, X14
+	MOVO        X5, X0
+	PADDD       hdrShaniK<>+192(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X11
+	SHA256MSG2  X10, X11
+	MOVO        X10, X0
+	PADDD       hdrShaniK<>+192(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X6, X0
+	PADDD       hdrShaniK<>+208(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X8, X7
+	MOVO        X6, X9
+	PALIGNR     $0x04, X5, X9
+	PADDD       X9, X7
+	SHA256MSG2  X6, X7
+	MOVO        X11, X0
+	PADDD       hdrShaniK<>+208(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X13, X12
+	MOVO        X11, X14
+	PALIGNR     $0x04, X10, X14
+	MOVO        X6, X0
+	PADDD       hdrShaniK<>+208(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X12
+	SHA256MSG2  X11, X12
+	MOVO        X11, X0
+	PADDD       hdrShaniK<>+208(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X7, X0
+	PADDD       hdrShaniK<>+224(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	SHA256MSG1  X5, X8
+	MOVO        X7, X9
+	PALIGNR     $0x04, X6, X9
+	PADDD       X9, X8
+	SHA256MSG2  X7, X8
+	MOVO        X12, X0
+	PADDD       hdrShaniK<>+224(SB), X0
+	SHA256RNDS2 X0, X3, X4
+	SHA256MSG1  X10, X13
+	MOVO        X12, X14
+	PALIGNR     $0x04, X11, X14
+	MOVO        X7, X0
+	PADDD       hdrShaniK<>+224(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X2, X1
+	PADDD       X14, X13
+	SHA256MSG2  X12, X13
+	MOVO        X12, X0
+	PADDD       hdrShaniK<>+224(SB), X0
+	PSHUFD      $0x0e, X0, X0
+	SHA256RNDS2 X0, X4, X3
+	MOVO        X8, X0
+	PADDD       hdrShaniK<>+240(SB), X0
+	SHA256RNDS2 X0, X1, X2
+	MOVO        X13, X0
+	PADDD       hdrShaniK<>+240(SB), X0
+	SHA256RNDS2 X0, X3, X4
+
+	// h7 = e61 + H7 is in dword 0 of ABEF, now s1.
+	XORL    R13, R13
+	MOVD    X2, AX
+	ADDL    $0x5be0cd19, AX
+	BSWAPL  AX
+	LEAL    1(R13), CX
+	CMPL    AX, R12
+	CMOVLLS CX, R13
+	MOVD    X4, AX
+	ADDL    $0x5be0cd19, AX
+	BSWAPL  AX
+	LEAL    2(R13), CX
+	CMPL    AX, R12
+	CMOVLLS CX, R13
+	INCQ    R11
+	ADDL    $0x02, R9
+	TESTL   R13, R13
+	JNZ     shanir2_out
+	CMPQ    R11, R10
+	JB      shanir2_pass
+
+shanir2_out:
+	MOVQ R11, done+32(FP)
+	MOVL R13, lanes+40(FP)
+	RET
+
 DATA hdrAVX2Const<>+0(SB)/4, $0x428a2f98
 DATA hdrAVX2Const<>+4(SB)/4, $0x428a2f98
 DATA hdrAVX2Const<>+8(SB)/4, $0x428a2f98

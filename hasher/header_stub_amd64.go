@@ -25,6 +25,12 @@ func shaniHeader2(ctx *[44]uint32, scratch *byte, nonce uint32, passes int, top 
 //go:noescape
 func shaniHeader4(ctx *[44]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)
 
+// shaniHeaderR2 is shaniHeader2 with the message schedules in
+// registers; it needs no scratch memory.
+//
+//go:noescape
+func shaniHeaderR2(ctx *[44]uint32, nonce uint32, passes int, top uint32) (done int, lanes uint32)
+
 // avx2Header hashes passes passes of eight headers with AVX2, lane i
 // of a pass holding the nonce in the arena's nonce vector, which it
 // advances by 8 per pass, and stops after the first pass in which some

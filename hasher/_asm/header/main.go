@@ -90,6 +90,7 @@ func main() {
 	for _, L := range shaniLanes {
 		shaniHeader(L)
 	}
+	shaniHeaderR2()
 	avx2Data()
 	avx2Header()
 	avx512Header()
