@@ -15,17 +15,12 @@ package hasher
 //go:noescape
 func shaniHeader1(ctx *[44]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)
 
-// shaniHeader2 is shaniHeader1 with 2 lanes.
-//
-//go:noescape
-func shaniHeader2(ctx *[44]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)
-
 // shaniHeader4 is shaniHeader1 with 4 lanes.
 //
 //go:noescape
 func shaniHeader4(ctx *[44]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)
 
-// shaniHeaderR2 is shaniHeader2 with the message schedules in
+// shaniHeaderR2 is shaniHeader1 with two lanes and the message schedules in
 // registers; it needs no scratch memory.
 //
 //go:noescape

@@ -18,7 +18,7 @@ import (
 func shaniHeaderR2() {
 	TEXT("shaniHeaderR2", NOSPLIT, "func(ctx *[44]uint32, nonce uint32, passes int, top uint32) (done int, lanes uint32)")
 	Doc(
-		"shaniHeaderR2 is shaniHeader2 with the message schedules in",
+		"shaniHeaderR2 is shaniHeader1 with two lanes and the message schedules in",
 		"registers; it needs no scratch memory.",
 	)
 	Pragma("noescape")
