@@ -32,6 +32,8 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("POST /add_block", n.handleAddBlock)
 	mux.HandleFunc("GET /health", n.handleHealth)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /blocks", n.handleBlocks)
+	n.handleDashboard(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The reference node builds URLs as base + "/endpoint", which gives
 		// "//endpoint" for a base with a trailing slash. Route it, rather

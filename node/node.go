@@ -64,6 +64,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Limits bounds request and answer sizes and the pool.
 	Limits Limits
+	// UI serves the dashboard (package node/ui) at / and /ui/.
+	UI bool
+	// Events configures GET /events, the live stream.
+	Events EventsConfig
 }
 
 // Limits bounds what a node accepts. Zero fields take their defaults.
@@ -124,6 +128,7 @@ type Node struct {
 	store   *store
 	peers   *peerClient
 	metrics *metrics
+	events  *eventBus
 
 	// mineFunc mines a template; tests replace it.
 	mineFunc func(ctx context.Context, b *engine.Block) (*engine.Block, engine.Result, error)
@@ -225,6 +230,7 @@ func Open(cfg Config) (*Node, error) {
 		n.peerSet[p] = struct{}{}
 	}
 	n.metrics = newMetrics(n)
+	n.events = newEventBus(cfg.Events, n.metrics.reg)
 	return n, nil
 }
 
@@ -425,6 +431,7 @@ func (n *Node) AddTransaction(tx pyjson.Object) (pyjson.Object, error) {
 	n.pool.add(string(canon), stamped, seq)
 	n.mu.Unlock()
 	n.metrics.txs.Inc()
+	n.events.txAdded(canon)
 	n.wake()
 	return stamped, nil
 }
@@ -529,6 +536,7 @@ func (n *Node) apply(fork int, added []*block) (applyResult, error) {
 		n.cancelMining = nil
 	}
 	n.mu.Unlock()
+	n.events.chainChanged(oldLen, fork, added)
 	if len(restore) > 0 {
 		n.wake()
 	}

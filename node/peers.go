@@ -219,7 +219,9 @@ func (n *Node) AddPeers(urls ...string) ([]string, error) {
 	for _, p := range fresh {
 		n.peerSet[p] = struct{}{}
 	}
+	total := len(n.peerSet)
 	n.mu.Unlock()
+	n.events.peersAdded(fresh, total)
 	for _, p := range fresh {
 		n.log.Info("peer added", "peer", p)
 	}

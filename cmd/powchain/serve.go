@@ -56,6 +56,8 @@ type serveOptions struct {
 	batchDelay   time.Duration
 	logFormat    string
 	logLevel     string
+	ui           bool
+	events       node.EventsConfig
 
 	onListen func(addr string) // tests: called with the address served
 }
@@ -75,6 +77,8 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.batchDelay, "batch-delay", node.DefaultBatchDelay, "group commit: how long to gather concurrent transactions into one fsync")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&o.ui, "ui", true, "serve the dashboard at / (--ui=false turns it off; GET /events stays)")
+	fs.IntVar(&o.events.MaxSubscribers, "events-max", node.DefaultMaxSubscribers, "most GET /events streams open at once (a browser shares one between its tabs)")
 }
 
 // logger makes the slog logger of --log-format and --log-level.
@@ -185,6 +189,8 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 		SyncInterval: sync,
 		PeerTimeout:  o.peerTimeout,
 		BatchDelay:   o.batchDelay,
+		UI:           o.ui,
+		Events:       o.events,
 	})
 	if err != nil {
 		return err
