@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -94,6 +95,8 @@ type subscriber struct {
 type eventBus struct {
 	cfg     EventsConfig
 	dropped prometheus.Counter
+
+	streams atomic.Int64 // GET /events handlers running
 
 	mu        sync.Mutex // guards the fields below
 	subs      map[*subscriber]struct{}
@@ -338,6 +341,8 @@ func (n *Node) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer b.unsubscribe(s)
+	b.streams.Add(1)
+	defer b.streams.Add(-1)
 
 	b.mu.Lock()
 	hello := helloEvent{Rates: append([]float64{}, b.rates...), MaxSubscribers: b.cfg.MaxSubscribers, Subscribers: len(b.subs)}
@@ -358,6 +363,7 @@ func (n *Node) handleEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Accel-Buffering", "no")
+	h.Set("Connection", "close") // a stream's connection is never reused; a dropped one ends
 	w.WriteHeader(http.StatusOK)
 
 	send := func(p []byte) bool {

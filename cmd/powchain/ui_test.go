@@ -156,7 +156,7 @@ func waitJS(t *testing.T, ctx context.Context, timeout time.Duration, what, cond
 // setValue sets a form field's value, as pasting would.
 func setValue(id, value string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](`(e => (e.value = ` + jsString(value) + `, true))(document.getElementById(` + jsString(id) + `))`)(ctx, t)
+		_, err := chromedp.Evaluate[bool](`(e => (e.value = `+jsString(value)+`, true))(document.getElementById(`+jsString(id)+`))`)(ctx, t)
 		return err
 	})
 }
@@ -491,13 +491,21 @@ func TestDashboardTabs(t *testing.T) {
 	ctx := browser(t)
 	bin := buildPowchain(t)
 	p := startServe(t, bin, "--data", t.TempDir(), "--difficulty", "2", "--workers", "1", "--sync-interval", "0")
-	const tabs = 20
+	tabs := 20
+	if v := os.Getenv("POWCHAIN_TABS"); v != "" {
+		fmt.Sscan(v, &tabs)
+	}
 	var ctxs []context.Context
 	var closers []context.CancelFunc
 	start := time.Now()
 	for range tabs {
 		tctx, cancel := chromedp.NewContext(ctx)
 		t.Cleanup(cancel)
+		// The first run on a tab's context, without a deadline, makes the
+		// tab live as long as the context.
+		if err := chromedp.Do(tctx); err != nil {
+			t.Fatal(err)
+		}
 		openPage(t, tctx, p.url)
 		ctxs = append(ctxs, tctx)
 		closers = append(closers, cancel)

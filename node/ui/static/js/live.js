@@ -24,6 +24,7 @@ export function connect(onEvent, onState) {
   let es = null;
   let pollTimer = null;
   let retryTimer = null;
+  const me = Math.random().toString(36).slice(2); // this tab, for answers meant for it alone
 
   const state = (s, detail) => {
     onState(s, detail);
@@ -101,12 +102,12 @@ export function connect(onEvent, onState) {
       const msg = m.data;
       if (msg.kind === 'need-hello') {
         if (leader && hello) {
-          bc.postMessage({ kind: 'event', name: 'hello', data: hello });
+          bc.postMessage({ kind: 'event', name: 'hello', data: hello, to: msg.from });
         }
-      } else if (!leader && msg.kind === 'event') {
+      } else if (!leader && msg.kind === 'event' && (!msg.to || msg.to === me)) {
         track(msg.name, msg.data);
         deliver(msg.name, msg.data);
-        if (msg.name === 'hello') stopPolling();
+        if (msg.name === 'hello') { stopPolling(); onState('shared'); }
       } else if (!leader && msg.kind === 'state') {
         onState(msg.state === 'live' ? 'shared' : msg.state, msg.detail);
       }
@@ -117,7 +118,7 @@ export function connect(onEvent, onState) {
       leader = true;
       open();
     }));
-    bc.postMessage({ kind: 'need-hello' });
+    bc.postMessage({ kind: 'need-hello', from: me });
     onState('shared-wait');
   }
 
@@ -128,7 +129,7 @@ export function connect(onEvent, onState) {
     if (Date.now() - lastEvent > 6000) {
       if (!leader) onState('stale');
       startPolling();
-      if (!leader && bc) bc.postMessage({ kind: 'need-hello' });
+      if (!leader && bc) bc.postMessage({ kind: 'need-hello', from: me });
     }
   }, 3000);
 

@@ -116,6 +116,7 @@ function onBlock(ev) {
   renderStatus();
   if (pageTop !== null) { renderPager(st.length); return; }
   if (ev.index !== shownTop + 1) { loadPage(); return; }
+  loading++; // a page load in flight started before this block: its answer is older
   const rows = $('block-rows');
   rows.prepend(blockRow({ index: String(ev.index), hash: ev.hash, nonce: String(ev.nonce), txs: ev.txs, time: ev.timestamp }, true));
   while (rows.children.length > PAGE) rows.lastElementChild.remove();
