@@ -28,6 +28,9 @@
 //	POST /add_block        a block with its hash, as peers announce it  201
 //	GET  /health           200 {"status": "ok", "length": ..., ...}
 //	GET  /metrics          200 Prometheus text format
+//	GET  /blocks?from=H&limit=N  200 {"length": L, "blocks": [wire blocks from H, ascending, at most N <= 1000]}
+//	GET  /events           200 text/event-stream, the live stream (see below)
+//	GET  /                 the dashboard (package node/ui), with Config.UI
 //
 // The node sets a transaction's "timestamp" to its own time as a float,
 // strictly increasing, so no two transactions it stamps are the same.
@@ -122,6 +125,29 @@
 // /register_with makes the node send requests to the URL it is given, as
 // the reference node does: serve the API only where its callers are
 // trusted, or behind a proxy that limits it.
+//
+// # The live stream
+//
+// GET /events is Server-Sent Events. The first event, "hello", holds
+// /health's fields, the CPU, the peers and the hash rate of each of the
+// last 600 seconds; then come "block" (index, hash, nonce, txs,
+// timestamp, previous_hash, length) for each block appended, "chain"
+// when blocks left the chain or more than 32 arrived at once, "tx" (the
+// transaction's canonical JSON as a string; at most 100 a second, the
+// rest counted in the next status), "peers" (the peers added), "sync"
+// (a consensus round's start and end) and, every second, "status" (the
+// hash rate of that second and of the last ten, height, tip, pending,
+// peers, whether a mining attempt runs). An idle stream gets a comment
+// line every [EventsConfig].KeepAlive.
+//
+// Memory stays bounded: every event is encoded once and shared; each
+// subscriber has a queue of [EventsConfig].Buffer events, and publishing
+// never waits: a subscriber whose queue is full is dropped (its stream
+// ends, a browser reconnects and reloads its state), as is one whose
+// socket takes no data for [EventsConfig].WriteTimeout. At most
+// [EventsConfig].MaxSubscribers streams are open; one more is answered
+// 503 with Retry-After. powchain_event_subscribers and
+// powchain_event_subscribers_dropped_total count them.
 //
 // # Concurrency
 //

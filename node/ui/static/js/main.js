@@ -243,7 +243,8 @@ async function search(q) {
     msg.textContent = `Searching… ${num(seen)} of ${num(st.length)} blocks`;
     const r = await api(`/blocks?from=${from}&limit=${hi - from + 1}`);
     if (!r.ok) { msg.textContent = `Search failed: ${r.status} ${r.text}`; return; }
-    const blocks = parse(r.text).get('blocks');
+    // Parse only a page whose text holds the digits (hex is never escaped).
+    const blocks = r.text.includes(q) ? parse(r.text).get('blocks') : [];
     const found = blocks.find(match);
     if (found) {
       cache(found);
@@ -251,7 +252,7 @@ async function search(q) {
       location.hash = `#/block/${pyText(found.get('index'))}`;
       return;
     }
-    seen += blocks.length;
+    seen += hi - from + 1;
     hi = from - 1;
   }
   if (my === searchGen) msg.textContent = `No block's hash starts with ${q} (${num(seen)} blocks searched).`;
@@ -346,7 +347,7 @@ async function mine() {
     if (exp) { bar.max = 1; bar.value = Math.min(0.97, hashes / exp); }
     msg.textContent = `Mining… ${((now - t0) / 1000).toFixed(1)} s · ${rate(r)}${exp ? ` · ~${num(Math.round(hashes))} of ~${num(exp)} expected hashes` : ''}`;
   }, 250);
-  const r = await api('/mine', { method: 'POST' });
+  const r = await api('/mine'); // GET, as the reference front end asks
   clearInterval(tick);
   const secs = ((performance.now() - t0) / 1000).toFixed(2);
   bar.max = 1;
