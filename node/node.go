@@ -712,3 +712,10 @@ func (n *Node) mineOne(ctx context.Context) (*block, error) {
 		return nb, nil
 	}
 }
+
+// tipBlock returns the last block of the chain.
+func (n *Node) tipBlock() *engine.Block {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.chain[len(n.chain)-1].Block
+}
