@@ -62,8 +62,11 @@ type Row struct {
 	ChainTotalMS  float64           `json:"chain_total_ms"`
 	ChainBytes    int64             `json:"chain_bytes"`
 	PeakRSSMB     float64           `json:"peak_rss_mb"`
+	ChainAnonMB   float64           `json:"chain_anon_peak_mb"`
+	AnonMB        float64           `json:"anon_rss_mb"`
 	SyncMS        float64           `json:"sync_ms"`
 	SyncRSSMB     float64           `json:"sync_rss_mb"`
+	SyncAnonMB    float64           `json:"sync_anon_peak_mb"`
 	KillAt        int               `json:"kill_at,omitempty"`
 	RestartLength int               `json:"restart_length,omitempty"`
 	ResumeMS      float64           `json:"resume_ms,omitempty"`
@@ -193,9 +196,12 @@ func table(rows []Row) string {
 	line("append: GET /mine, 1 tx (median)", func(r Row) string { return fmtMS(r.MineMS) })
 	line("GET /chain first byte (median)", func(r Row) string { return fmtMS(r.ChainTTFBMS) })
 	line("GET /chain total (median)", func(r Row) string { return fmtMS(r.ChainTotalMS) })
+	line("anonymous RSS after start-up", func(r Row) string { return fmtMB(r.AnonMB) })
 	line("peak RSS after 3 /chain", func(r Row) string { return fmtMB(r.PeakRSSMB) })
+	line("peak anonymous RSS during /chain", func(r Row) string { return fmtMB(r.ChainAnonMB) })
 	line("fresh node sync", func(r Row) string { return fmtMS(r.SyncMS) })
 	line("syncing node peak RSS", func(r Row) string { return fmtMB(r.SyncRSSMB) })
+	line("syncing node peak anonymous RSS", func(r Row) string { return fmtMB(r.SyncAnonMB) })
 	if slices.ContainsFunc(rows, func(r Row) bool { return r.KillAt > 0 }) {
 		line("kill mid-sync at / restarts with", func(r Row) string { return fmt.Sprintf("%d / %d", r.KillAt, r.RestartLength) })
 		line("restart to synced", func(r Row) string { return fmtMS(r.ResumeMS) })
@@ -291,6 +297,47 @@ func (p *proc) kill() {
 	p.logf.Close()
 }
 
+// anon returns RssAnon of the process in MB: the memory it holds of its
+// own, without the file pages of the store it has mapped (page cache,
+// shared and reclaimable, which VmRSS counts too).
+func (p *proc) anon() float64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if fields := strings.Fields(sc.Text()); len(fields) >= 2 && fields[0] == "RssAnon:" {
+			kb, _ := strconv.ParseFloat(fields[1], 64)
+			return kb / 1024
+		}
+	}
+	return -1
+}
+
+// sampleAnon polls RssAnon every 10 ms until stop is called, which
+// returns the highest value seen.
+func (p *proc) sampleAnon() (stop func() float64) {
+	done := make(chan struct{})
+	res := make(chan float64, 1)
+	go func() {
+		peak := p.anon()
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				res <- max(peak, p.anon())
+				return
+			case <-t.C:
+				peak = max(peak, p.anon())
+			}
+		}
+	}()
+	return func() float64 { close(done); return <-res }
+}
+
 // rss returns VmRSS and VmHWM of the process in MB.
 func (p *proc) rss() (cur, peak float64) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
@@ -352,6 +399,7 @@ func measure(c config, n int) Row {
 	fail := func(step string, err error) { r.Errors[step] = err.Error() }
 	r.BuildMS, r.DiskPerBlock, r.StartMS, r.RSSMB, r.AddBlockMS, r.MineMS = -1, -1, -1, -1, -1, -1
 	r.ChainTTFBMS, r.ChainTotalMS, r.PeakRSSMB, r.SyncMS, r.SyncRSSMB = -1, -1, -1, -1, -1
+	r.AnonMB, r.ChainAnonMB = -1, -1
 
 	dir := filepath.Join(c.work, fmt.Sprintf("chain-%d", n))
 	if _, err := os.Stat(filepath.Join(dir, "powchain.db")); err != nil {
@@ -375,8 +423,10 @@ func measure(c config, n int) Row {
 	defer a.stop()
 	r.StartMS = ms(startup)
 	r.RSSMB, _ = a.rss()
+	r.AnonMB = a.anon()
 
 	// GET /chain three times.
+	stopAnon := a.sampleAnon()
 	var ttfb, total []time.Duration
 	for range 3 {
 		t0, t1, size, err := getChain(a.url, c.timeout)
@@ -388,11 +438,12 @@ func measure(c config, n int) Row {
 		r.ChainBytes = size
 	}
 	r.ChainTTFBMS, r.ChainTotalMS = median(ttfb), median(total)
+	r.ChainAnonMB = stopAnon()
 	_, r.PeakRSSMB = a.rss()
 
 	// Sync a fresh node from this one (before the appends, so that the
 	// chain is exactly n blocks long).
-	r.SyncMS, r.SyncRSSMB = syncFresh(c, a, n, filepath.Join(c.work, fmt.Sprintf("sync-%d", n)), fail)
+	r.SyncMS, r.SyncRSSMB, r.SyncAnonMB = syncFresh(c, a, n, filepath.Join(c.work, fmt.Sprintf("sync-%d", n)), fail)
 	if c.kill {
 		killSync(c, a, n, filepath.Join(c.work, fmt.Sprintf("kill-%d", n)), &r, fail)
 	}
@@ -487,7 +538,7 @@ func getChain(url string, timeout time.Duration) (ttfb, total time.Duration, siz
 
 // syncFresh starts a fresh node that registers with a and times it until
 // it holds n blocks; it returns the time and the node's peak RSS.
-func syncFresh(c config, a *proc, n int, dir string, fail func(string, error)) (float64, float64) {
+func syncFresh(c config, a *proc, n int, dir string, fail func(string, error)) (float64, float64, float64) {
 	os.RemoveAll(dir)
 	os.Remove(dir + ".log")
 	defer os.RemoveAll(dir)
@@ -495,15 +546,18 @@ func syncFresh(c config, a *proc, n int, dir string, fail func(string, error)) (
 	b, _, err := serve(c, dir, c.timeout, "--peers", a.url, "--sync-interval", "2s")
 	if err != nil {
 		fail("sync", err)
-		return -1, -1
+		return -1, -1, -1
 	}
 	defer b.stop()
-	if err := waitLength(b, n, start.Add(c.timeout)); err != nil {
+	stopAnon := b.sampleAnon()
+	err = waitLength(b, n, start.Add(c.timeout))
+	anon := stopAnon()
+	if err != nil {
 		fail("sync", err)
-		return -1, -1
+		return -1, -1, anon
 	}
 	_, peak := b.rss()
-	return ms(time.Since(start)), peak
+	return ms(time.Since(start)), peak, anon
 }
 
 func waitLength(p *proc, n int, deadline time.Time) error {

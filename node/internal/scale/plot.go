@@ -75,6 +75,7 @@ func plotRows(w io.Writer, label string, rows []Row) error {
 	space, err := panel("memory and disk against chain length"+label, "MB, or bytes per block", rows, []series{
 		{"RSS after start-up (MB)", func(r Row) float64 { return r.RSSMB }},
 		{"peak RSS after /chain (MB)", func(r Row) float64 { return r.PeakRSSMB }},
+		{"peak anonymous RSS during /chain (MB)", func(r Row) float64 { return r.ChainAnonMB }},
 		{"syncing node peak RSS (MB)", func(r Row) float64 { return r.SyncRSSMB }},
 		{"disk bytes per block", func(r Row) float64 { return r.DiskPerBlock }},
 	})
