@@ -56,6 +56,7 @@ type serveOptions struct {
 	batchDelay   time.Duration
 	logFormat    string
 	logLevel     string
+	revalidate   bool
 
 	onListen func(addr string) // tests: called with the address served
 }
@@ -75,6 +76,7 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.batchDelay, "batch-delay", node.DefaultBatchDelay, "group commit: how long to gather concurrent transactions into one fsync")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&o.revalidate, "revalidate", false, "validate every stored block at start (otherwise the chain index is checked against its checksum)")
 }
 
 // logger makes the slog logger of --log-format and --log-level.
@@ -185,6 +187,7 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 		SyncInterval: sync,
 		PeerTimeout:  o.peerTimeout,
 		BatchDelay:   o.batchDelay,
+		Revalidate:   o.revalidate,
 	})
 	if err != nil {
 		return err
