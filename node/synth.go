@@ -18,6 +18,9 @@ type SynthOptions struct {
 	// carries (one transaction a block); 0 means 440, which makes a wire
 	// block of about 605 bytes.
 	TxBytes int
+	// Author is the transactions' author; "" means "synth". Two chains
+	// grown from one store with different authors fork there.
+	Author string
 	// Batch is how many blocks share one store transaction; 0 means 10000.
 	Batch int
 	// Progress, when not nil, is called after every batch with the chain
@@ -33,6 +36,9 @@ type SynthOptions struct {
 func Synthesize(ctx context.Context, dir string, target hasher.Target, opts SynthOptions) (length int, err error) {
 	if opts.TxBytes <= 0 {
 		opts.TxBytes = 440
+	}
+	if opts.Author == "" {
+		opts.Author = "synth"
 	}
 	if opts.Batch <= 0 {
 		opts.Batch = 10000
@@ -61,7 +67,7 @@ func Synthesize(ctx context.Context, dir string, target hasher.Target, opts Synt
 			ts += 0.001
 			idx := last.Index + 1
 			tx := pyjson.Object{
-				"author":    "synth",
+				"author":    opts.Author,
 				"content":   "block " + strconv.FormatInt(idx, 10) + " " + string(filler),
 				"timestamp": pyjson.Float(ts),
 			}
