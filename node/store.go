@@ -306,37 +306,38 @@ func (s *store) load(target hasher.Target, revalidate bool) (*storeContents, err
 			return corrupt("meta %q is %x", keyLength, lk)
 		}
 		length := binary.BigEndian.Uint64(lk)
-		hashes := make([][32]byte, 0, length)
+		var idx hashIndex
+		sumh := sha256.New()
 		cur := tx.Bucket(bucketHashes).Cursor()
 		for k, v := cur.First(); k != nil; k, v = cur.Next() {
-			h := uint64(len(hashes))
+			h := uint64(idx.len())
 			if len(k) != 8 || binary.BigEndian.Uint64(k) != h || len(v) != 32 {
 				return corrupt("the hashes bucket has key %x (value of %d bytes) where height %d was expected", k, len(v), h)
 			}
-			hashes = append(hashes, [32]byte(v))
+			idx = idx.appended([32]byte(v))
+			sumh.Write(v)
 		}
-		if uint64(len(hashes)) != length {
-			return corrupt("the index holds %d hashes, the meta bucket says the chain has %d blocks", len(hashes), length)
+		if uint64(idx.len()) != length || length == 0 {
+			return corrupt("the index holds %d hashes, the meta bucket says the chain has %d blocks", idx.len(), length)
 		}
-		sum, err := extendSum(nil, hashes)
+		sum, err := sumh.(encoding.BinaryMarshaler).MarshalBinary()
 		if err != nil {
 			return err
 		}
 		if !bytes.Equal(sum, meta.Get(keySum)) {
 			return corrupt("the chain index does not match its checksum")
 		}
-		c.sum = sum
-		c.index = hashIndex{}.appended(hashes...)
+		c.sum, c.index = sum, idx
 		tip, err := s.blockTx(tx, int(length)-1)
 		if err != nil {
 			return corrupt("%v", err)
 		}
-		if hashes[length-1] != tip.hashBytes() || tip.ComputeHash() != tip.Hash {
+		if idx.at(int(length)-1) != tip.hashBytes() || tip.ComputeHash() != tip.Hash {
 			return corrupt("the last block (height %d) does not hash to the index's hash", length-1)
 		}
 		c.tip = tip
 		if revalidate {
-			if err := s.revalidate(tx, hashes, target); err != nil {
+			if err := s.revalidate(tx, idx, target); err != nil {
 				return err
 			}
 		}
@@ -360,12 +361,12 @@ func (s *store) load(target hasher.Target, revalidate bool) (*storeContents, err
 
 // revalidate decodes every block and validates the chain, one block after
 // the other, and checks each against the index.
-func (s *store) revalidate(tx *bolt.Tx, hashes [][32]byte, target hasher.Target) error {
+func (s *store) revalidate(tx *bolt.Tx, idx hashIndex, target hasher.Target) error {
 	var prev *engine.Block
 	cur := tx.Bucket(bucketBlocks).Cursor()
 	h := 0
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
-		if len(k) != 8 || binary.BigEndian.Uint64(k) != uint64(h) || h >= len(hashes) {
+		if len(k) != 8 || binary.BigEndian.Uint64(k) != uint64(h) || h >= idx.len() {
 			return fmt.Errorf("%w: %s: blocks bucket has key %x where height %d was expected", ErrCorrupt, s.path, k, h)
 		}
 		b, err := engine.DecodeBlock(v, engine.BlockOptions{})
@@ -380,14 +381,14 @@ func (s *store) revalidate(tx *bolt.Tx, hashes [][32]byte, target hasher.Target)
 		if err != nil {
 			return fmt.Errorf("node: store %s holds an invalid chain: %w", s.path, err)
 		}
-		if bh, _ := hashBytes(b.Hash); bh != hashes[h] {
+		if bh, _ := hashBytes(b.Hash); bh != idx.at(h) {
 			return fmt.Errorf("%w: %s: block %d has hash %s, the index another", ErrCorrupt, s.path, h, b.Hash)
 		}
 		prev = b
 		h++
 	}
-	if h != len(hashes) {
-		return fmt.Errorf("%w: %s: %d blocks for an index of %d", ErrCorrupt, s.path, h, len(hashes))
+	if h != idx.len() {
+		return fmt.Errorf("%w: %s: %d blocks for an index of %d", ErrCorrupt, s.path, h, idx.len())
 	}
 	return nil
 }
