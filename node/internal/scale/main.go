@@ -54,6 +54,7 @@ type Row struct {
 	Blocks        int               `json:"blocks"`
 	BuildMS       float64           `json:"build_ms"`
 	DiskPerBlock  float64           `json:"disk_bytes_per_block"`
+	DiskAlloc     float64           `json:"disk_allocated_bytes_per_block"`
 	StartMS       float64           `json:"startup_ms"`
 	RSSMB         float64           `json:"rss_mb"`
 	AddBlockMS    float64           `json:"add_block_ms"`
@@ -63,6 +64,8 @@ type Row struct {
 	ChainBytes    int64             `json:"chain_bytes"`
 	PeakRSSMB     float64           `json:"peak_rss_mb"`
 	ChainAnonMB   float64           `json:"chain_anon_peak_mb"`
+	Clients       int               `json:"chain_clients,omitempty"`
+	ClientsAnonMB float64           `json:"chain_clients_anon_peak_mb,omitempty"`
 	AnonMB        float64           `json:"anon_rss_mb"`
 	SyncMS        float64           `json:"sync_ms"`
 	SyncRSSMB     float64           `json:"sync_rss_mb"`
@@ -83,6 +86,7 @@ type config struct {
 	kill     bool
 	label    string
 	keepData bool
+	clients  int
 }
 
 func main() {
@@ -97,6 +101,7 @@ func main() {
 	flag.BoolVar(&c.kill, "kill", false, "also kill a syncing node halfway and restart it")
 	flag.StringVar(&c.label, "label", "", "a label for the run (e.g. before, after), in the JSON and the SVG title")
 	flag.BoolVar(&c.keepData, "keep", true, "keep the built chains for the next run")
+	flag.IntVar(&c.clients, "clients", 0, "also measure this many concurrent GET /chain clients (0: skip)")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -189,7 +194,8 @@ func table(rows []Row) string {
 		}
 		b.WriteString("\n")
 	}
-	line("disk bytes per block", func(r Row) string { return fmt.Sprintf("%.0f", r.DiskPerBlock) })
+	line("disk bytes per block (file size)", func(r Row) string { return fmt.Sprintf("%.0f", r.DiskPerBlock) })
+	line("disk bytes per block (allocated)", func(r Row) string { return fmt.Sprintf("%.0f", r.DiskAlloc) })
 	line("start-up", func(r Row) string { return fmtMS(r.StartMS) })
 	line("RSS after start-up", func(r Row) string { return fmtMB(r.RSSMB) })
 	line("append: POST /add_block (median)", func(r Row) string { return fmtMS(r.AddBlockMS) })
@@ -199,6 +205,11 @@ func table(rows []Row) string {
 	line("anonymous RSS after start-up", func(r Row) string { return fmtMB(r.AnonMB) })
 	line("peak RSS after 3 /chain", func(r Row) string { return fmtMB(r.PeakRSSMB) })
 	line("peak anonymous RSS during /chain", func(r Row) string { return fmtMB(r.ChainAnonMB) })
+	if slices.ContainsFunc(rows, func(r Row) bool { return r.Clients > 1 }) {
+		line("peak anonymous RSS, concurrent /chain clients", func(r Row) string {
+			return fmt.Sprintf("%s (%d clients)", fmtMB(r.ClientsAnonMB), r.Clients)
+		})
+	}
 	line("fresh node sync", func(r Row) string { return fmtMS(r.SyncMS) })
 	line("syncing node peak RSS", func(r Row) string { return fmtMB(r.SyncRSSMB) })
 	line("syncing node peak anonymous RSS", func(r Row) string { return fmtMB(r.SyncAnonMB) })
@@ -413,6 +424,9 @@ func measure(c config, n int) Row {
 	}
 	if st, err := os.Stat(filepath.Join(dir, "powchain.db")); err == nil {
 		r.DiskPerBlock = float64(st.Size()) / float64(n)
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+			r.DiskAlloc = float64(sys.Blocks*512) / float64(n)
+		}
 	}
 
 	a, startup, err := serve(c, dir, c.timeout, "--sync-interval", "0")
@@ -440,6 +454,22 @@ func measure(c config, n int) Row {
 	r.ChainTTFBMS, r.ChainTotalMS = median(ttfb), median(total)
 	r.ChainAnonMB = stopAnon()
 	_, r.PeakRSSMB = a.rss()
+
+	// GET /chain by several clients at once.
+	if c.clients > 1 {
+		stopAnon := a.sampleAnon()
+		errs := make(chan error, c.clients)
+		for range c.clients {
+			go func() { _, _, _, err := getChain(a.url, c.timeout); errs <- err }()
+		}
+		for range c.clients {
+			if err := <-errs; err != nil {
+				fail("chain clients", err)
+			}
+		}
+		r.ClientsAnonMB = stopAnon()
+		r.Clients = c.clients
+	}
 
 	// Sync a fresh node from this one (before the appends, so that the
 	// chain is exactly n blocks long).
