@@ -185,8 +185,10 @@
 //
 // # Concurrency
 //
-// A Node is safe for concurrent use. Four locks, always taken in this
-// order when nested: mineMu lets one mining attempt run at a time;
+// A Node is safe for concurrent use. Five locks, always taken in this
+// order when nested: syncMu lets one paged sync run at a time (a second
+// one returns at once; mineMu and syncMu are never held together);
+// mineMu lets one mining attempt run at a time;
 // chainMu serializes chain changes from their check to their commit;
 // viewMu (a read-write lock) is held by a chain change from its store
 // commit to its memory update, and briefly by readers that begin a store

@@ -198,9 +198,15 @@ func (n *Node) findFork(ctx context.Context, peer string, idx hashIndex, h *head
 // Pages that extend our chain are appended as they come, so a sync that is
 // stopped (or killed) resumes where it was. Pages of a fork are held until
 // the fork is longer than our chain, then replace our blocks after the
-// common ancestor in one store transaction (apply). It reports whether
-// our chain changed.
+// common ancestor in one store transaction (apply). One sync runs at a
+// time: while one runs, syncFrom returns at once. It reports whether our
+// chain changed.
 func (n *Node) syncFrom(ctx context.Context, peer string, h *headers) (advanced bool, err error) {
+	if !n.syncMu.TryLock() {
+		n.log.Debug("sync: another sync is running", "peer", peer)
+		return false, nil
+	}
+	defer n.syncMu.Unlock()
 	n.mu.RLock()
 	idx := n.index
 	n.mu.RUnlock()
