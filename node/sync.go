@@ -236,12 +236,40 @@ func (n *Node) syncFrom(ctx context.Context, peer string, h *headers) (advanced 
 	forking := fork < idx.len() // our blocks after fork are to be replaced
 	var staged []*block         // the fork's blocks while it is not longer than our chain
 	var stagedBytes int64
-	height := fork
-	for height < target {
-		length, page, err := n.fetchPage(ctx, peer, height)
-		if err != nil {
-			return advanced, err
+	// A fetcher asks for the next page while this goroutine validates and
+	// stores the last one.
+	type answer struct {
+		length int
+		page   []*engine.Block
+		err    error
+	}
+	pages := make(chan answer, 1)
+	fctx, cancel := context.WithCancel(ctx)
+	var fetcher sync.WaitGroup
+	defer fetcher.Wait()
+	defer cancel()
+	fetcher.Go(func() {
+		defer close(pages)
+		for at, end := fork, target; at < end; {
+			length, page, err := n.fetchPage(fctx, peer, at)
+			select {
+			case pages <- answer{length, page, err}:
+			case <-fctx.Done():
+				return
+			}
+			if err != nil || len(page) == 0 {
+				return
+			}
+			at, end = at+len(page), max(end, length)
 		}
+	})
+
+	height := fork
+	for f := range pages {
+		if f.err != nil {
+			return advanced, f.err
+		}
+		length, page := f.length, f.page
 		target = max(target, length)
 		if len(page) == 0 {
 			break // the peer's chain got shorter
