@@ -82,6 +82,7 @@ func (n *Node) handleHeaders(w http.ResponseWriter, r *http.Request) {
 	n.mu.RLock()
 	idx := n.index
 	n.mu.RUnlock()
+	from = min(from, idx.len())
 	end := min(idx.len(), from+limit)
 	out := make([]byte, 0, 64+max(0, end-from)*68)
 	out = append(out, `{"length": `...)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"time"
@@ -66,6 +67,9 @@ func runLoadgen(ctx context.Context, e env, o *loadgenOptions, args []string) er
 		},
 	})
 	fmt.Fprintln(e.stderr)
+	if errors.Is(err, node.ErrDataDirMismatch) || errors.Is(err, node.ErrDataDirLocked) {
+		return usageError{err}
+	}
 	if err != nil {
 		return err
 	}

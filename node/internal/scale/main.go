@@ -77,16 +77,15 @@ type Row struct {
 }
 
 type config struct {
-	bin      string
-	sizes    []int
-	out      string
-	work     string
-	appends  int
-	timeout  time.Duration
-	kill     bool
-	label    string
-	keepData bool
-	clients  int
+	bin     string
+	sizes   []int
+	out     string
+	work    string
+	appends int
+	timeout time.Duration
+	kill    bool
+	label   string
+	clients int
 }
 
 func main() {
@@ -100,7 +99,6 @@ func main() {
 	flag.DurationVar(&c.timeout, "step-timeout", 5*time.Minute, "bound on each step (start-up, a /chain, a sync)")
 	flag.BoolVar(&c.kill, "kill", false, "also kill a syncing node halfway and restart it")
 	flag.StringVar(&c.label, "label", "", "a label for the run (e.g. before, after), in the JSON and the SVG title")
-	flag.BoolVar(&c.keepData, "keep", true, "keep the built chains for the next run")
 	flag.IntVar(&c.clients, "clients", 0, "also measure this many concurrent GET /chain clients (0: skip)")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
@@ -194,6 +192,12 @@ func table(rows []Row) string {
 		}
 		b.WriteString("\n")
 	}
+	line("wire bytes per block (/chain size / length)", func(r Row) string {
+		if r.ChainBytes == 0 {
+			return "fail"
+		}
+		return fmt.Sprintf("%.0f", float64(r.ChainBytes)/float64(r.Blocks))
+	})
 	line("disk bytes per block (file size)", func(r Row) string { return fmt.Sprintf("%.0f", r.DiskPerBlock) })
 	line("disk bytes per block (allocated)", func(r Row) string { return fmt.Sprintf("%.0f", r.DiskAlloc) })
 	line("start-up", func(r Row) string { return fmtMS(r.StartMS) })
