@@ -50,11 +50,6 @@ func (x hashIndex) len() int { return x.n }
 // at returns the hash of the block at height h < len.
 func (x hashIndex) at(h int) [32]byte { return x.chunks[h/indexChunk][h%indexChunk] }
 
-// hex returns the hash at height h in hex.
-func (x hashIndex) hex(h int) string {
-	return string(appendHex(nil, x.at(h)))
-}
-
 // appended returns the index with hashes added at its end. It writes past
 // x's length only, so x and copies of it stay valid; it must not be called
 // twice on the same index (the caller holds Node.chainMu).
