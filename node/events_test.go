@@ -239,48 +239,6 @@ func TestEventsSlowClient(t *testing.T) {
 	waitFor(t, 5*time.Second, "the slow client's handler to return", func() bool { return n.events.streams.Load() == 1 })
 }
 
-// TestBlocksPage: GET /blocks pages through the chain.
-func TestBlocksPage(t *testing.T) {
-	n := startNode(t, testConfig(t, ""), "")
-	for i := range 3 {
-		n.postTx(t, "alice", fmt.Sprint("tx ", i))
-		want(t, "GET", n.url+"mine", "", http.StatusOK, "is mined")
-	}
-	blocks := n.Blocks()
-	decode := func(body string) (int, []string) {
-		v, err := pyjson.Decode([]byte(body))
-		if err != nil {
-			t.Fatalf("%q: %v", body, err)
-		}
-		o := v.(pyjson.Object)
-		var hashes []string
-		for _, b := range o["blocks"].([]pyjson.Value) {
-			hashes = append(hashes, b.(pyjson.Object)["hash"].(string))
-		}
-		l, _ := o["length"].(pyjson.Int).Int64()
-		return int(l), hashes
-	}
-	for _, c := range []struct {
-		q          string
-		from, upto int
-	}{
-		{"", 0, 4}, {"?from=1&limit=2", 1, 3}, {"?from=3&limit=1000", 3, 4}, {"?from=4", 4, 4}, {"?from=99", 4, 4},
-	} {
-		body := want(t, "GET", n.url+"blocks"+c.q, "", http.StatusOK, `{"length": 4, "blocks": [`)
-		l, hashes := decode(body)
-		var wantHashes []string
-		for _, b := range blocks[c.from:c.upto] {
-			wantHashes = append(wantHashes, b.Hash)
-		}
-		if l != 4 || !sameStrings(hashes, wantHashes) {
-			t.Errorf("blocks%s: length %d, hashes %v, want blocks %d..%d", c.q, l, hashes, c.from, c.upto-1)
-		}
-	}
-	for q, field := range map[string]string{"?from=-1": `"from"`, "?from=x": `"from"`, "?limit=0": `"limit"`, "?limit=1001": `"limit"`} {
-		want(t, "GET", n.url+"blocks"+q, "", http.StatusBadRequest, field)
-	}
-}
-
 // TestDashboardServed: with Config.UI the page and its files come with a
 // strict CSP; without it, / is not served but /events is.
 func TestDashboardServed(t *testing.T) {

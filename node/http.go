@@ -31,8 +31,9 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("POST /register_with", n.handleRegisterWith)
 	mux.HandleFunc("POST /add_block", n.handleAddBlock)
 	mux.HandleFunc("GET /health", n.handleHealth)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /blocks", n.handleBlocks)
+	mux.HandleFunc("GET /headers", n.handleHeaders)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
 	n.handleDashboard(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The reference node builds URLs as base + "/endpoint", which gives
@@ -113,9 +114,20 @@ func (n *Node) handleNewTransaction(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// GET /chain: the chain dump.
+// GET /chain: the chain dump, streamed.
 func (n *Node) handleChain(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, n.ChainJSON())
+	n.streamChain(w)
+}
+
+// streamChain answers 200 with the chain dump, streamed from the store.
+// An error after the first byte can only cut the answer short, and is
+// logged.
+func (n *Node) streamChain(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if err := n.WriteChain(w); err != nil {
+		n.log.Debug("streaming the chain stopped", "err", err)
+	}
 }
 
 // GET or POST /mine: mine the pending transactions into one block and
@@ -197,7 +209,12 @@ func (n *Node) handleRegisterNode(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, n.ChainJSON())
+	if r.URL.Query().Get("paged") == "1" {
+		// A powchain peer fetches the blocks in pages (GET /blocks).
+		writeJSON(w, http.StatusOK, pagedRegistration(n.Len(), n.Peers()))
+		return
+	}
+	n.streamChain(w)
 }
 
 // selfURL is the URL this node gives peers: the advertised one, or the
@@ -289,9 +306,9 @@ type Health struct {
 func (n *Node) Health() Health {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	last := n.chain[len(n.chain)-1]
+	last := n.tip
 	return Health{
-		Status: "ok", Length: len(n.chain), Height: last.Index, LastHash: last.Hash,
+		Status: "ok", Length: n.index.len(), Height: last.Index, LastHash: last.Hash,
 		Pending: n.pool.len(), Peers: len(n.peerSet), Difficulty: n.target.String(),
 		AutoMine: n.cfg.AutoMine, Hasher: n.miner.Hasher().Name(), Workers: n.miner.Workers(),
 	}

@@ -263,9 +263,14 @@ func (n *Node) RegisterWith(ctx context.Context, peerURL, self string) (*Registr
 	}
 	body, _ := pyjson.Encode(pyjson.Object{"node_address": self})
 	op := "POST register_node"
-	data, err := n.peers.do(ctx, peer, "POST", "register_node", body, http.StatusOK, n.peers.chainBytes, 10*n.peers.timeout)
+	// paged=1 asks a powchain peer for its length and peers only; the
+	// reference node ignores it and answers with its chain.
+	data, err := n.peers.do(ctx, peer, "POST", "register_node?paged=1", body, http.StatusOK, n.peers.chainBytes, 10*n.peers.timeout)
 	if err != nil {
 		return nil, err
+	}
+	if length, peers, ok := parsePagedRegistration(data); ok {
+		return n.registeredPaged(ctx, peer, self, length, peers)
 	}
 	dump, err := engine.DecodeDump(data)
 	if err != nil {
@@ -291,6 +296,57 @@ func (n *Node) RegisterWith(ctx context.Context, peerURL, self string) (*Registr
 	}
 	if reg.Adopted, err = n.adoptValid(dump.Blocks, peer); err != nil {
 		return nil, err
+	}
+	n.introduce(reg.NewPeers, peer, self)
+	return reg, nil
+}
+
+// parsePagedRegistration reads the answer of a powchain peer to POST
+// /register_node?paged=1: {"length": N, "peers": [...]} without a chain.
+func parsePagedRegistration(data []byte) (int, []string, bool) {
+	if len(data) > 1<<20 {
+		return 0, nil, false
+	}
+	v, err := pyjson.Decode(data)
+	obj, ok := v.(pyjson.Object)
+	if err != nil || !ok {
+		return 0, nil, false
+	}
+	if _, has := obj["chain"]; has {
+		return 0, nil, false
+	}
+	length, err := intField(obj, "length")
+	if err != nil {
+		return 0, nil, false
+	}
+	var peers []string
+	list, _ := obj["peers"].([]pyjson.Value)
+	for _, p := range list {
+		if s, ok := p.(string); ok {
+			peers = append(peers, s)
+		}
+	}
+	return length, peers, true
+}
+
+// registeredPaged finishes a registration with a powchain peer: its peers
+// become ours, and if its chain is longer we catch up in pages (syncFrom).
+func (n *Node) registeredPaged(ctx context.Context, peer, self string, length int, peers []string) (*Registration, error) {
+	reg := &Registration{Peer: peer, TheirLength: length}
+	learned := []string{peer}
+	for _, p := range peers {
+		if q, err := NormalizePeer(p); err == nil && q != self {
+			learned = append(learned, q)
+		}
+	}
+	var err error
+	if reg.NewPeers, err = n.AddPeers(learned...); err != nil {
+		return nil, err
+	}
+	if length > n.Len() {
+		if reg.Adopted, err = n.syncFrom(ctx, peer, nil); err != nil {
+			return reg, err
+		}
 	}
 	n.introduce(reg.NewPeers, peer, self)
 	return reg, nil
@@ -340,55 +396,6 @@ func (n *Node) fetchChain(ctx context.Context, peer string) ([]*engine.Block, er
 		return nil, &PeerError{Peer: peer, Op: "GET chain", Err: fmt.Errorf("its answer is not a chain dump: %w", err)}
 	}
 	return dump.Blocks, nil
-}
-
-// Sync is the consensus step: it asks every peer for its chain and adopts
-// the longest valid one if it is longer than ours. Peers that fail or
-// answer with an invalid chain are logged and skipped. It reports whether
-// our chain was replaced.
-func (n *Node) Sync(ctx context.Context) (bool, error) {
-	peers := n.Peers()
-	type answer struct {
-		peer   string
-		blocks []*engine.Block
-	}
-	answers := make([]answer, len(peers))
-	var wg sync.WaitGroup
-	for i, p := range peers {
-		wg.Go(func() {
-			blocks, err := n.fetchChain(ctx, p)
-			if err != nil {
-				if ctx.Err() == nil {
-					n.log.Warn("sync: peer failed", "peer", p, "err", err)
-				}
-				return
-			}
-			answers[i] = answer{p, blocks}
-		})
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return false, err
-	}
-	slices.SortStableFunc(answers, func(a, b answer) int { return len(b.blocks) - len(a.blocks) })
-	for _, a := range answers {
-		if len(a.blocks) <= n.Len() {
-			break
-		}
-		adopted, err := n.Adopt(a.blocks, a.peer)
-		if err != nil {
-			var re *engine.RuleError
-			if errors.As(err, &re) || errors.Is(err, engine.ErrEmptyChain) {
-				n.log.Warn("peer chain refused", "peer", a.peer, "err", err)
-				continue
-			}
-			return false, err
-		}
-		if adopted {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // Announce posts a block to every peer's /add_block (keys sorted, with

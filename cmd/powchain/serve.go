@@ -58,6 +58,7 @@ type serveOptions struct {
 	logLevel     string
 	ui           bool
 	events       node.EventsConfig
+	revalidate   bool
 
 	onListen func(addr string) // tests: called with the address served
 }
@@ -79,6 +80,7 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&o.ui, "ui", true, "serve the dashboard at / (--ui=false turns it off; GET /events stays)")
 	fs.IntVar(&o.events.MaxSubscribers, "events-max", node.DefaultMaxSubscribers, "most GET /events streams open at once (a browser shares one between its tabs)")
+	fs.BoolVar(&o.revalidate, "revalidate", false, "validate every stored block at start (otherwise the chain index is checked against its checksum)")
 }
 
 // logger makes the slog logger of --log-format and --log-level.
@@ -191,6 +193,7 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 		BatchDelay:   o.batchDelay,
 		UI:           o.ui,
 		Events:       o.events,
+		Revalidate:   o.revalidate,
 	})
 	if err != nil {
 		return err
