@@ -315,6 +315,7 @@ func (n *Node) syncFrom(ctx context.Context, peer string, h *headers) (advanced 
 			advanced = true
 		}
 		height += len(page)
+		n.events.syncProgress(SyncEvent{State: "progress", Peer: peer, Have: height, Want: target, Length: n.Len()})
 		if time.Since(lastLog) >= syncLogEvery {
 			lastLog = time.Now()
 			n.log.Info("sync progress", "peer", peer, "height", height-1, "target", target-1,

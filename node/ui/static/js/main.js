@@ -142,6 +142,13 @@ function onBlock(ev) {
   renderPager(st.length);
 }
 
+// loadPageSoon reloads the page at most every 300 ms while changes come
+// in bursts (a paged sync appends a page at a time).
+let pageTimer = null;
+function loadPageSoon() {
+  if (!pageTimer) pageTimer = setTimeout(() => { pageTimer = null; loadPage(); }, 300);
+}
+
 // A small cache of parsed blocks by height, for the block view and
 // search.
 const blockCache = new Map();
@@ -293,7 +300,9 @@ async function search(q) {
 
 let poolLive = false; // the list holds only what came live (the pool is large)
 let poolTimer = null;
-function loadPoolSoon() { clearTimeout(poolTimer); poolTimer = setTimeout(loadPool, 150); }
+function loadPoolSoon() {
+  if (!poolTimer) poolTimer = setTimeout(() => { poolTimer = null; loadPool(); }, 150);
+}
 
 async function loadPool() {
   if (st.pending > POOL_FETCH_MAX) {
@@ -485,7 +494,7 @@ function onEvent(name, d) {
       break;
     }
     case 'block': onBlock(d); if (d.txs) loadPoolSoon(); break;
-    case 'chain': st.length = d.length; st.tip = d.tip; renderStatus(); loadPage(); loadPoolSoon(); break;
+    case 'chain': st.length = d.length; st.tip = d.tip; renderStatus(); loadPageSoon(); loadPoolSoon(); break;
     case 'tx': onTx(d); break;
     case 'peers':
       st.peerList = [...new Set([...st.peerList, ...d.added])].sort();
@@ -496,7 +505,10 @@ function onEvent(name, d) {
     case 'sync': {
       const s = $('sync');
       if (d.state === 'start') s.textContent = `Syncing with ${d.peers} peer${d.peers === 1 ? '' : 's'}…`;
-      else if (d.state === 'progress') s.textContent = `Syncing: ${num(d.have)} of ${num(d.want)} blocks from ${d.peer}`;
+      else if (d.state === 'progress') {
+        s.textContent = `Syncing: ${num(d.have)} of ${num(d.want)} blocks from ${d.peer}`;
+        if (d.length > st.length) { st.length = d.length; renderStatus(); loadPageSoon(); }
+      }
       else s.textContent = d.error ? `Sync failed: ${d.error}` : d.adopted ? `Synced: adopted a longer chain of ${num(d.length)} blocks` : '';
       break;
     }
