@@ -250,7 +250,8 @@ func TestDashboard(t *testing.T) {
 	}
 	ctx := browser(t)
 	bin := buildPowchain(t)
-	p := startServe(t, bin, "--data", t.TempDir(), "--difficulty", "2", "--workers", "1", "--sync-interval", "0")
+	const maxStreams = 4
+	p := startServe(t, bin, "--data", t.TempDir(), "--difficulty", "2", "--workers", "1", "--sync-interval", "0", "--events-max", fmt.Sprint(maxStreams))
 	var cons consoleErrors
 	cons.listen(ctx)
 	openPage(t, ctx, p.url)
@@ -478,6 +479,40 @@ func TestDashboard(t *testing.T) {
 			t.Fatalf("console errors:\n%s", strings.Join(errs, "\n"))
 		}
 	})
+
+	t.Run("full", func(t *testing.T) {
+		// Every stream taken: the page says so and polls /health.
+		drive(t, ctx, chromedp.Navigate("about:blank"))
+		waitFor(t, 5*time.Second, "the page's stream to close", func() bool { return metric(t, p.url, "powchain_event_subscribers") == "0" })
+		for range maxStreams {
+			resp, err := http.Get(p.url + "events")
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET /events: %v %v", resp, err)
+			}
+			defer resp.Body.Close()
+		}
+		drive(t, ctx, chromedp.Navigate(p.url))
+		waitJS(t, ctx, 10*time.Second, "the full state", `document.getElementById('live').dataset.state === 'full'`)
+		post(t, p.url, `{"author": "erin", "content": "seen by polling"}`)
+		n := length(t, p.url)
+		getBody(t, p.url+"mine")
+		waitJS(t, ctx, 10*time.Second, "the block through polling", fmt.Sprintf(`document.querySelector('#block-rows tr[data-index="%d"]')`, n))
+		for _, e := range cons.take() {
+			if !strings.Contains(e, "events") && !strings.Contains(e, "503") && !strings.Contains(e, "text/event-stream") {
+				t.Errorf("console error: %s", e)
+			}
+		}
+	})
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for start := time.Now(); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Since(start) > timeout {
+			t.Fatalf("%s: not after %v", what, timeout)
+		}
+	}
 }
 
 // TestDashboardTabs opens 20 tabs of the dashboard in one browser: they

@@ -122,6 +122,11 @@ export function connect(onEvent, onState) {
     onState('shared-wait');
   }
 
+  // A page the browser keeps in its back-forward cache must not hold a
+  // stream (and one of the node's places); it reopens when shown again.
+  addEventListener('pagehide', () => { if (es) { es.close(); es = null; } });
+  addEventListener('pageshow', (e) => { if (e.persisted && leader) open(); });
+
   // A follower whose leader went quiet (a frozen background tab), or any
   // tab whose stream stalled, polls until events flow again. The node
   // sends "status" every second.
