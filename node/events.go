@@ -237,7 +237,13 @@ func (b *eventBus) txAdded(canon []byte) {
 
 // peersAdded publishes a "peers" event with the peers just added.
 func (b *eventBus) peersAdded(added []string, total int) {
-	b.publish("peers", map[string]any{"added": added, "peers": total})
+	b.publish("peers", map[string]any{"added": added, "removed": []string{}, "peers": total})
+}
+
+// peersRemoved publishes a "peers" event with the peers just removed
+// (for DELETE /peers/{url}, which issue 11 adds).
+func (b *eventBus) peersRemoved(removed []string, total int) {
+	b.publish("peers", map[string]any{"added": []string{}, "removed": removed, "peers": total})
 }
 
 // SyncEvent is the data of a "sync" event: progress of a consensus round.

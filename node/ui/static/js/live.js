@@ -47,7 +47,7 @@ export function connect(onEvent, onState) {
     } else if (name === 'block') {
       Object.assign(hello, { length: data.length, last_hash: data.hash, height: data.index });
     } else if (name === 'peers') {
-      hello.peer_list = [...new Set([...(hello.peer_list || []), ...data.added])].sort();
+      hello.peer_list = [...new Set([...(hello.peer_list || []), ...(data.added || [])])].filter((p) => !(data.removed || []).includes(p)).sort();
       hello.peers = data.peers;
     }
   };

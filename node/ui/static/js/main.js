@@ -497,7 +497,7 @@ function onEvent(name, d) {
     case 'chain': st.length = d.length; st.tip = d.tip; renderStatus(); loadPageSoon(); loadPoolSoon(); break;
     case 'tx': onTx(d); break;
     case 'peers':
-      st.peerList = [...new Set([...st.peerList, ...d.added])].sort();
+      st.peerList = [...new Set([...st.peerList, ...(d.added || [])])].filter((p) => !(d.removed || []).includes(p)).sort();
       st.peers = d.peers;
       renderPeers();
       renderStatus();
