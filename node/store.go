@@ -444,6 +444,8 @@ func (s *store) writeDump(tx *bolt.Tx, w io.Writer, peers []string) error {
 		n := lengthTx(tx)
 		bw.Write(engine.AppendDumpHead(nil, n))
 		cur := tx.Bucket(bucketBlocks).Cursor()
+		var pd pageDropper
+		defer pd.drop()
 		i := 0
 		for k, v := cur.First(); k != nil && i < n; k, v = cur.Next() {
 			if i > 0 {
@@ -452,6 +454,7 @@ func (s *store) writeDump(tx *bolt.Tx, w io.Writer, peers []string) error {
 			if _, err := bw.Write(v); err != nil {
 				return err
 			}
+			pd.add(v)
 			i++
 		}
 		if i != n {
