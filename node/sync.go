@@ -76,6 +76,9 @@ func (n *Node) getObject(ctx context.Context, peer, endpoint string, limit int64
 	if err != nil {
 		return nil, err
 	}
+	if jsonDepth(data, maxDumpDepth) > maxDumpDepth {
+		return nil, &PeerError{Peer: peer, Op: "GET " + endpoint, Err: fmt.Errorf("the answer is nested deeper than %d levels", maxDumpDepth)}
+	}
 	v, err := pyjson.Decode(data)
 	if err != nil {
 		return nil, &PeerError{Peer: peer, Op: "GET " + endpoint, Err: fmt.Errorf("the answer is not JSON: %w", err)}
@@ -168,6 +171,9 @@ func (n *Node) fetchPage(ctx context.Context, peer string, from int) (int, []*en
 		blocks = make([]*engine.Block, len(list))
 		for i, v := range list {
 			if blocks[i], err = engine.BlockFromValue(v, engine.BlockOptions{}); err != nil {
+				return bad(fmt.Errorf("blocks[%d]: %w", i, err))
+			}
+			if err := checkBlockDepth(blocks[i]); err != nil {
 				return bad(fmt.Errorf("blocks[%d]: %w", i, err))
 			}
 		}
@@ -290,7 +296,7 @@ func (n *Node) syncFrom(ctx context.Context, peer string, h *headers) (advanced 
 				if errors.As(err, &re) {
 					n.metrics.rejected.WithLabelValues(string(re.Rule)).Inc()
 				}
-				return advanced, &PeerError{Peer: peer, Op: "GET blocks", Err: fmt.Errorf("its chain is invalid (%s), ours is unchanged: %w", ruleText(err), err)}
+				return advanced, &PeerError{Peer: peer, Op: "GET blocks", Err: fmt.Errorf("its chain is invalid (%s); we keep only the valid blocks before it: %w", ruleText(err), err)}
 			}
 			if nbs[i], err = newBlock(b); err != nil {
 				return advanced, err
