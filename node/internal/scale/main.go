@@ -263,8 +263,18 @@ func table(rows []Row) string {
 	line("syncing node peak RSS", func(r Row) string { return fmtMB(r.SyncRSSMB) })
 	line("syncing node peak anonymous RSS", func(r Row) string { return fmtMB(r.SyncAnonMB) })
 	if slices.ContainsFunc(rows, func(r Row) bool { return r.KillAt > 0 }) {
-		line("kill mid-sync at / restarts with", func(r Row) string { return fmt.Sprintf("%d / %d", r.KillAt, r.RestartLength) })
-		line("restart to synced", func(r Row) string { return fmtMS(r.ResumeMS) })
+		line("kill mid-sync at / restarts with", func(r Row) string {
+			if _, failed := r.Errors["kill-sync"]; failed {
+				return "fail"
+			}
+			return fmt.Sprintf("%d / %d", r.KillAt, r.RestartLength)
+		})
+		line("restart to synced", func(r Row) string {
+			if _, failed := r.Errors["kill-sync"]; failed {
+				return "fail"
+			}
+			return fmtMS(r.ResumeMS)
+		})
 	}
 	var notes []string
 	for _, r := range rows {
