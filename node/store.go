@@ -204,7 +204,7 @@ func (s *store) close() error { return s.db.Close() }
 // pendingRecord is one record of the pending bucket.
 type pendingRecord struct {
 	seq   uint64
-	canon []byte
+	canon string
 }
 
 // storeContents is everything a store holds, as read at start.
@@ -236,7 +236,7 @@ func (s *store) load(target hasher.Target) (*storeContents, error) {
 			if len(k) != 8 {
 				return fmt.Errorf("node: store %s is corrupt: pending bucket has key %x", s.path, k)
 			}
-			c.pending = append(c.pending, pendingRecord{seq: binary.BigEndian.Uint64(k), canon: append([]byte(nil), v...)})
+			c.pending = append(c.pending, pendingRecord{seq: binary.BigEndian.Uint64(k), canon: string(v)})
 		}
 		err = tx.Bucket(bucketPeers).ForEach(func(k, _ []byte) error {
 			c.peers = append(c.peers, string(k))
