@@ -107,7 +107,7 @@ type Limits struct {
 	Pending      int   // pending transactions; more are refused with 503; default 1000000
 	Peers        int   // known peers; more are refused with 503; default 128
 	PoolBytes    int   // canonical JSON of the pending transactions; more is refused with 503; default 128 MiB
-	DecodeBytes  int64 // large bodies (over 64 KiB) decoding at once; default 8 MiB
+	DecodeBytes  int64 // large bodies (over 64 KiB) decoding at once; default 4 MiB
 }
 
 func (l *Limits) setDefaults() {
@@ -132,7 +132,7 @@ func (l *Limits) setDefaults() {
 	if l.PoolBytes <= 0 {
 		l.PoolBytes = 128 << 20
 	}
-	def(&l.DecodeBytes, 8<<20)
+	def(&l.DecodeBytes, 4<<20)
 	if l.Peers <= 0 {
 		l.Peers = 128
 	}
@@ -264,7 +264,7 @@ func Open(cfg Config) (*Node, error) {
 	}
 	var unminable []uint64
 	for _, r := range c.pending {
-		tx, err := pyjson.Decode(r.canon)
+		tx, err := pyjson.Decode([]byte(r.canon))
 		if err != nil {
 			st.close()
 			return nil, fmt.Errorf("node: store %s is corrupt: pending transaction %d: %w", st.path, r.seq, err)
@@ -275,7 +275,7 @@ func Open(cfg Config) (*Node, error) {
 			unminable = append(unminable, r.seq)
 			continue
 		}
-		n.pool.add(string(r.canon), r.seq)
+		n.pool.add(r.canon, r.seq)
 	}
 	if len(unminable) > 0 {
 		if _, err := st.commit(&change{drop: unminable}); err != nil {

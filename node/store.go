@@ -278,7 +278,7 @@ func extendSum(prev []byte, hashes [][32]byte) ([]byte, error) {
 // pendingRecord is one record of the pending bucket.
 type pendingRecord struct {
 	seq   uint64
-	canon []byte
+	canon string
 }
 
 // storeContents is what Open reads from a store: the chain index, the
@@ -346,7 +346,7 @@ func (s *store) load(target hasher.Target, revalidate bool) (*storeContents, err
 			if len(k) != 8 {
 				return corrupt("pending bucket has key %x", k)
 			}
-			c.pending = append(c.pending, pendingRecord{seq: binary.BigEndian.Uint64(k), canon: bytes.Clone(v)})
+			c.pending = append(c.pending, pendingRecord{seq: binary.BigEndian.Uint64(k), canon: string(v)})
 		}
 		return tx.Bucket(bucketPeers).ForEach(func(k, _ []byte) error {
 			c.peers = append(c.peers, string(k))
