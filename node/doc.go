@@ -93,9 +93,10 @@
 //     decoded. Bodies over 64 KiB decode within a budget of
 //     Limits.DecodeBytes (4 MiB) at once: a decode takes up to about 30
 //     times its input, so that bounds what concurrent large bodies take.
-//   - Answers. /chain and /pending_tx are written from the blocks' and
-//     transactions' shared text, never copied per request, and a client
-//     gets Config.AnswerTimeout (30 s) for each 32 KiB piece or is cut off.
+//   - Answers. /chain, /register_node and /blocks are streamed from the
+//     store (see Storage) and /pending_tx from the pool's shared text,
+//     never copied per request, and a client gets Config.AnswerTimeout
+//     (30 s) for each piece or is cut off.
 //   - The pool. Limits.PoolBytes (128 MiB of canonical JSON) and
 //     Limits.Pending (1,000,000) bound it, checked and reserved atomically;
 //     past them /new_transaction answers 503 with Retry-After. The pool
@@ -152,9 +153,14 @@
 // fork is longer than our chain, and then replace our blocks after the
 // common ancestor in one store transaction. In steady state a sync costs
 // one small /headers request per peer. A peer that answers 404 to
-// /headers speaks the reference protocol only: its whole chain is
-// fetched with GET /chain (at most Limits.ChainBytes) and adopted if it is
-// longer and fully valid ([engine.ValidateChain]). A block a peer
+// /headers (or answers it with something else than hashes) speaks the
+// reference protocol only: its whole chain is fetched with GET /chain (at
+// most Limits.ChainBytes, read as a stream, see Hostile input) and
+// adopted as soon as it arrives if it is longer and valid. Peers are asked
+// a few at a time; one that keeps failing is asked again only after a
+// pause that doubles with each failure. Pages are checked like peers'
+// chains: nested at most [MaxBlockDepth] levels a block, and at most
+// [MaxPageBytes] plus Limits.BlockBytes an answer. A block a peer
 // announces is appended if it follows our tip ([engine.ValidateNext]); if
 // it is beyond our tip, or the next index on another branch, the syncer
 // fetches the peers' chains. When blocks leave our chain, their
