@@ -160,7 +160,8 @@
 // a few at a time; one that keeps failing is asked again only after a
 // pause that doubles with each failure. Pages are checked like peers'
 // chains: nested at most [MaxBlockDepth] levels a block, and at most
-// [MaxPageBytes] plus Limits.BlockBytes an answer. A block a peer
+// the larger of [MaxPageBytes] and Limits.BlockBytes, plus 1 MiB, an
+// answer. A block a peer
 // announces is appended if it follows our tip ([engine.ValidateNext]); if
 // it is beyond our tip, or the next index on another branch, the syncer
 // fetches the peers' chains. When blocks leave our chain, their
