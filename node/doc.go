@@ -161,13 +161,15 @@
 // pause that doubles with each failure. Pages are checked like peers'
 // chains: nested at most [MaxBlockDepth] levels a block, and at most
 // the larger of [MaxPageBytes] and Limits.BlockBytes, plus 1 MiB, an
-// answer. A block a peer
-// announces is appended if it follows our tip ([engine.ValidateNext]); if
-// it is beyond our tip, or the next index on another branch, the syncer
-// fetches the peers' chains. When blocks leave our chain, their
-// transactions return to the pending pool unless the new blocks hold them;
-// transactions in blocks that arrive leave the pool. A transaction is
-// identified by its canonical JSON (sorted keys, CPython's separators).
+// answer.
+//
+// A block a peer announces is appended if it follows our tip
+// ([engine.ValidateNext]); if it is beyond our tip, or the next index on
+// another branch, the syncer asks the peers. When blocks leave our chain,
+// their transactions return to the pending pool unless the new blocks
+// hold them; transactions in blocks that arrive leave the pool. A
+// transaction is identified by its canonical JSON (sorted keys, CPython's
+// separators).
 //
 // # Mining
 //
