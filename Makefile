@@ -5,7 +5,7 @@ PKGS     ?= ./...
 BENCHOUT ?= bench/results/bench-$(shell git rev-parse --short HEAD 2>/dev/null || echo dev).txt
 COUNT    ?= 6
 
-.PHONY: help build test test-race test-purego lint fmt generate generate-check bench profile fuzz clean
+.PHONY: help build test test-race test-purego lint fmt generate generate-check bench profile fuzz fuzz-brief clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -49,6 +49,11 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s} ./engine/pyjson/
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $${FUZZTIME:-30s} ./engine/pyjson/
 	$(GO) test -run '^$$' -fuzz '^FuzzKernels$$' -fuzztime $${FUZZTIME:-30s} ./hasher/
+	$(MAKE) fuzz-brief FUZZTIME=$${FUZZTIME:-30s}
+
+fuzz-brief: ## the node's request decoders' fuzz targets for FUZZTIME each (CI: 5s)
+	$(GO) test -run '^$$' -fuzz '^FuzzNewTransaction$$' -fuzztime $${FUZZTIME:-5s} ./node/
+	$(GO) test -run '^$$' -fuzz '^FuzzAddBlock$$' -fuzztime $${FUZZTIME:-5s} ./node/
 
 clean: ## remove build output
 	rm -rf bin

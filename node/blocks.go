@@ -65,7 +65,7 @@ func (n *Node) handleBlocks(w http.ResponseWriter, r *http.Request) {
 	defer tx.Rollback()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	if err := n.store.writePage(tx, w, from, limit, MaxPageBytes); err != nil {
+	if err := n.store.writePage(tx, n.answerWriter(w), from, limit, MaxPageBytes); err != nil {
 		n.log.Debug("streaming a page of blocks stopped", "err", err)
 	}
 }

@@ -195,10 +195,7 @@ func (n *Node) apply(fork int, added []*block) (applyResult, error) {
 		n.pool.remove(c)
 	}
 	for i, c := range restore {
-		tx, err := pyjson.Decode(c)
-		if err == nil {
-			n.pool.add(string(c), tx, seqs[i])
-		}
+		n.pool.add(string(c), seqs[i])
 	}
 	n.tipGen++
 	if n.cancelMining != nil {
@@ -225,6 +222,9 @@ var ErrKnownBlock = errors.New("node: block already in the chain")
 // our tip, or it is the next index on another branch) makes Run's syncer
 // ask the peers for their chains.
 func (n *Node) AddBlock(b *engine.Block) error {
+	if err := checkBlockDepth(b); err != nil {
+		return err
+	}
 	nb, err := newBlock(b)
 	if err != nil {
 		return &InputError{Field: "block", Msg: err.Error()}

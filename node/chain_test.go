@@ -38,7 +38,7 @@ func TestHashIndexSnapshots(t *testing.T) {
 	check("the appended index", longer, n+2, func(int) byte { return 0 })
 
 	fork := indexChunk + 10
-	var forked hashIndex = longer.truncated(fork)
+	forked := longer.truncated(fork)
 	for i := fork; i < n+indexChunk; i++ {
 		forked = forked.appended(hashOf(i, 1))
 	}

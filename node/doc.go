@@ -27,17 +27,17 @@
 //	POST /register_node    {"node_address": URL}  200 and the /chain answer
 //	POST /register_with    {"node_address": URL}  200 "Registration successful"
 //	POST /add_block        a block with its hash, as peers announce it  201
+//	DELETE /peers/{url}    the peer's URL percent-encoded  200, 404 when unknown
 //	GET  /health           200 {"status": "ok", "length": ..., ...}
 //	GET  /metrics          200 Prometheus text format
-//	GET  /blocks?from=H&limit=N  200 {"length": L, "blocks": [wire blocks from H, ascending, at most N <= 1000]}
-//	GET  /events           200 text/event-stream, the live stream (see below)
-//	GET  /                 the dashboard (package node/ui), with Config.UI
 //
-// and two of powchain's own, for peers that sync in pages and for the
+// and powchain's own, for peers that sync in pages and for the
 // dashboard:
 //
 //	GET  /blocks?from=H&limit=N   200 {"length": L, "blocks": [blocks]}
 //	GET  /headers?from=H&limit=N  200 {"length": L, "hashes": [hex hashes]}
+//	GET  /events                  200 text/event-stream, the live stream (see below)
+//	GET  /                        the dashboard (package node/ui), with Config.UI
 //
 // /blocks lists the blocks from height H (default 0) on, exactly as
 // elements of /chain, at most N of them (default 100, capped at 1000)
@@ -56,18 +56,82 @@
 //
 // Where the reference node answers 500, hangs or accepts anything, this
 // one answers 400 with what was wrong (invalid JSON, a missing or empty
-// "author" or "content", a bad URL), 413 for a body over its limit
-// ([Limits]), and for a block from a peer 409 (index or previous_hash: it
+// "author" or "content", nesting deeper than [MaxTxDepth], a bad URL),
+// 413 for a body over its limit ([Limits]), 415 for a POST whose
+// Content-Type is not application/json (/add_block also takes none), 401
+// without the admin token where one is set, 429 past a client's rate, 503
+// with Retry-After when the pool or the peer list is full, and for a
+// block from a peer 409 (index or previous_hash: it
 // does not follow our tip) or 400 (hash or difficulty: it is not a valid
 // block), naming the rule; 200 when the block is already ours. Peer URLs
 // are normalized ([NormalizePeer]): http and https only, and
-// "http://h:p" and "http://h:p/" are one peer. A peer that cannot be
-// reached makes /register_with answer 502, or 504 when it does not answer
-// in time ([Config.PeerTimeout]); a peer that answers with an invalid
-// chain, 502 naming the rule. Registration is two-way: the node
-// registered with adds the caller, the caller adds it and the peers it
-// lists, and then registers with those too. Requests to peers have
-// timeouts and size limits and follow no redirects.
+// "http://h:p" and "http://h:p/" are one peer; a URL with control
+// characters, an encoded '?' or '#' in its path, or a port outside
+// 1-65535 is a 400 naming the fault. A peer that cannot be reached makes
+// /register_with answer 502, or 504 when it does not answer in time
+// ([Config.PeerTimeout]); a peer that answers with an invalid chain, 502
+// naming the rule; the peer's own answer is never repeated. Registration
+// is two-way: the node registered with adds the caller, the caller adds
+// it and up to 16 of the peers it lists, and then registers with those
+// too, two at a time in the background. Requests to peers have timeouts
+// and size limits and follow no redirects.
+//
+// # Hostile input
+//
+// The node is meant to face strangers: whatever a client or a peer
+// sends, its memory stays bounded and what it acknowledged stays.
+//
+//   - Nesting. A transaction may be nested [MaxTxDepth] (64) levels deep,
+//     a block [MaxBlockDepth] (66). Bodies are scanned before they are
+//     decoded, so whatever /new_transaction accepts can be mined, stored,
+//     served and decoded by every peer (CPython's json and pyjson stop
+//     near 1000). A pending transaction that cannot be mined (one an
+//     older version accepted) is dropped with a log line, at Open or when
+//     the miner meets it.
+//   - Bodies. Limits.TxBytes (64 KiB), Limits.BlockBytes (2 MiB) and
+//     Limits.ControlBytes (16 KiB) cap the bodies; a Content-Length over
+//     the cap is refused on the header, at once, and the connection
+//     closed. A body that is not a JSON object is refused before it is
+//     decoded. Bodies over 64 KiB decode within a budget of
+//     Limits.DecodeBytes (4 MiB) at once: a decode takes up to about 30
+//     times its input, so that bounds what concurrent large bodies take.
+//   - Answers. /chain, /register_node and /blocks are streamed from the
+//     store (see Storage) and /pending_tx from the pool's shared text,
+//     never copied per request, and a client gets Config.AnswerTimeout
+//     (30 s) for each piece or is cut off.
+//   - The pool. Limits.PoolBytes (128 MiB of canonical JSON) and
+//     Limits.Pending (1,000,000) bound it, checked and reserved atomically;
+//     past them /new_transaction answers 503 with Retry-After. The pool
+//     keeps canonical JSON only, decoded when mined.
+//   - Peers' chains. A /chain (or /register_node) answer is read as a
+//     stream, at most Limits.ChainBytes (256 MiB) of it, counted after
+//     decompression. A block at a time is held as text (at most
+//     Limits.BlockBytes); a non-object where a block belongs ends the
+//     download at once, and every block is validated against the one
+//     before as it arrives, so a hostile answer costs a few kilobytes.
+//     What stays is the valid blocks read so far, about 2-3 times their
+//     text; all downloads together read at most Limits.ChainBytes at a
+//     time (a node-wide budget), so their peak is a small multiple of it.
+//     A peer that sends nothing for Config.PeerTimeout, or takes over ten
+//     times that for its whole answer, is dropped.
+//   - Consensus. Sync asks up to 8 peers at a time and adopts a longer
+//     valid chain as soon as one arrives; a peer that fails is left out
+//     of the next rounds for Config.PeerTimeout, doubling with each
+//     failure up to 10 minutes.
+//   - Peer addresses. [PeerPolicy] decides which addresses may be peers:
+//     public ones, loopback when the node is served on loopback, and what
+//     serve --peer-allow names; link-local (metadata services), private
+//     and reserved addresses are refused otherwise. Names are resolved
+//     when dialed and only allowed addresses are connected to.
+//     Limits.Peers (128) caps the peer list; DELETE /peers/{url} removes
+//     one; with Config.AdminToken the endpoints that change peers need
+//     "Authorization: Bearer TOKEN". Without it they are open, as in the
+//     reference node: anyone who reaches the node can add and remove
+//     peers (within the cap and the policy) and have it call any allowed
+//     address.
+//   - Rates. Config.RateLimit limits each client address on the
+//     endpoints that change state (429 with Retry-After); loopback
+//     clients are not limited unless Config.RateLoopback.
 //
 // # Consensus
 //
@@ -91,15 +155,23 @@
 // fork is longer than our chain, and then replace our blocks after the
 // common ancestor in one store transaction. In steady state a sync costs
 // one small /headers request per peer. A peer that answers 404 to
-// /headers speaks the reference protocol only: its whole chain is
-// fetched with GET /chain (at most Limits.ChainBytes) and adopted if it is
-// longer and fully valid ([engine.ValidateChain]). A block a peer
-// announces is appended if it follows our tip ([engine.ValidateNext]); if
-// it is beyond our tip, or the next index on another branch, the syncer
-// fetches the peers' chains. When blocks leave our chain, their
-// transactions return to the pending pool unless the new blocks hold them;
-// transactions in blocks that arrive leave the pool. A transaction is
-// identified by its canonical JSON (sorted keys, CPython's separators).
+// /headers (or answers it with something else than hashes) speaks the
+// reference protocol only: its whole chain is fetched with GET /chain (at
+// most Limits.ChainBytes, read as a stream, see Hostile input) and
+// adopted as soon as it arrives if it is longer and valid. Peers are asked
+// a few at a time; one that keeps failing is asked again only after a
+// pause that doubles with each failure. Pages are checked like peers'
+// chains: nested at most [MaxBlockDepth] levels a block, and at most
+// the larger of [MaxPageBytes] and Limits.BlockBytes, plus 1 MiB, an
+// answer.
+//
+// A block a peer announces is appended if it follows our tip
+// ([engine.ValidateNext]); if it is beyond our tip, or the next index on
+// another branch, the syncer asks the peers. When blocks leave our chain,
+// their transactions return to the pending pool unless the new blocks
+// hold them; transactions in blocks that arrive leave the pool. A
+// transaction is identified by its canonical JSON (sorted keys, CPython's
+// separators).
 //
 // # Mining
 //
@@ -182,10 +254,6 @@
 // net/http/pprof is not on the API; `powchain serve --debug-addr` serves
 // it on an address of its own.
 //
-// /register_with makes the node send requests to the URL it is given, as
-// the reference node does: serve the API only where its callers are
-// trusted, or behind a proxy that limits it.
-//
 // # The live stream
 //
 // GET /events is Server-Sent Events. The first event, "hello", holds
@@ -194,8 +262,9 @@
 // timestamp, previous_hash, length) for each block appended, "chain"
 // when blocks left the chain or more than 32 arrived at once, "tx" (the
 // transaction's canonical JSON as a string; at most 100 a second, the
-// rest counted in the next status), "peers" (the peers added), "sync"
-// (a consensus round's start and end) and, every second, "status" (the
+// rest counted in the next status), "peers" (the peers added or
+// removed), "sync" (a consensus round's start, each page of a paged
+// sync, and its end) and, every second, "status" (the
 // hash rate of that second and of the last ten, height, tip, pending,
 // peers, whether a mining attempt runs). An idle stream gets a comment
 // line every [EventsConfig].KeepAlive.

@@ -240,8 +240,7 @@ func (b *eventBus) peersAdded(added []string, total int) {
 	b.publish("peers", map[string]any{"added": added, "removed": []string{}, "peers": total})
 }
 
-// peersRemoved publishes a "peers" event with the peers just removed
-// (for DELETE /peers/{url}, which issue 11 adds).
+// peersRemoved publishes a "peers" event with the peers just removed.
 func (b *eventBus) peersRemoved(removed []string, total int) {
 	b.publish("peers", map[string]any{"added": []string{}, "removed": removed, "peers": total})
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -145,6 +146,12 @@ func TestEventsStream(t *testing.T) {
 	st := s.next(t, "status")
 	if st["length"] != 2.0 || st["tip"] != got.Hash || st["peers"] != 1.0 {
 		t.Fatalf("status event %v", st)
+	}
+
+	want(t, "DELETE", a.url+"peers/"+url.PathEscape(b.url), "", http.StatusOK, "")
+	peers = s.next(t, "peers")
+	if removed, _ := peers["removed"].([]any); len(removed) != 1 || removed[0] != b.url || peers["peers"] != 0.0 {
+		t.Fatalf("peers event %v, want %s removed", peers, b.url)
 	}
 }
 

@@ -36,14 +36,38 @@ func (n *Node) mineOne(ctx context.Context) (*block, error) {
 		}
 		last := n.tip
 		gen := n.tipGen
+		n.mu.Unlock()
+
+		txs := make([]pyjson.Value, 0, len(entries))
+		var bad []*poolEntry
+		for _, e := range entries {
+			tx, err := pyjson.Decode([]byte(e.canon))
+			if err == nil {
+				err = checkMinable(tx)
+			}
+			if err != nil {
+				n.log.Warn("dropping a pending transaction that cannot be mined", "seq", e.seqs[0], "bytes", len(e.canon), "err", err)
+				bad = append(bad, e)
+				continue
+			}
+			txs = append(txs, tx)
+		}
+		if len(bad) > 0 {
+			if err := n.dropPending(bad); err != nil {
+				return nil, err
+			}
+			continue
+		}
+
+		n.mu.Lock()
+		if n.tipGen != gen {
+			n.mu.Unlock()
+			continue
+		}
 		mctx, cancel := context.WithCancel(ctx)
 		n.cancelMining = cancel
 		n.mu.Unlock()
 
-		txs := make([]pyjson.Value, len(entries))
-		for i, e := range entries {
-			txs[i] = e.tx
-		}
 		tpl := &engine.Block{Index: last.Index + 1, Transactions: txs, Timestamp: now(), PreviousHash: last.Hash}
 		mined, res, err := n.mineFunc(mctx, tpl)
 		n.mu.Lock()
@@ -87,4 +111,25 @@ func (n *Node) mineOne(ctx context.Context) (*block, error) {
 			"hashes", res.Hashes, "hash_rate", math.Round(rate), "elapsed", res.Elapsed, "txs", len(txs))
 		return nb, nil
 	}
+}
+
+// dropPending removes pending transactions from the store and the pool.
+func (n *Node) dropPending(entries []*poolEntry) error {
+	n.chainMu.Lock()
+	defer n.chainMu.Unlock()
+	var drop []uint64
+	n.mu.RLock()
+	for _, e := range entries {
+		drop = append(drop, e.seqs...)
+	}
+	n.mu.RUnlock()
+	if _, err := n.store.commit(&change{drop: drop}); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	for _, e := range entries {
+		n.pool.remove(e.canon)
+	}
+	n.mu.Unlock()
+	return nil
 }

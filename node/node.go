@@ -25,6 +25,7 @@ const (
 	DefaultPeerTimeout     = 5 * time.Second
 	DefaultSyncInterval    = 30 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
+	DefaultAnswerTimeout   = 30 * time.Second
 )
 
 // Config configures a Node. Every field but DataDir and Target has a
@@ -65,8 +66,29 @@ type Config struct {
 	// ShutdownTimeout bounds how long Run waits for in-flight requests
 	// when its context is cancelled. Default DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// AnswerTimeout is how long a client may take to take each piece (32
+	// KiB) of an answer of the node's chain or pool; a client that stops
+	// reading is cut off, so that it cannot hold the node's memory.
+	// Default DefaultAnswerTimeout.
+	AnswerTimeout time.Duration
 	// Limits bounds request and answer sizes and the pool.
 	Limits Limits
+	// PeerPolicy says which addresses may be peers; nil means the policy
+	// of a node served on loopback with nothing more allowed,
+	// NewPeerPolicy("127.0.0.1", nil).
+	PeerPolicy *PeerPolicy
+	// AdminToken, when set, is required (as "Authorization: Bearer
+	// TOKEN") by the endpoints that change the peer list: POST
+	// /register_node, POST /register_with and DELETE /peers/{url}.
+	AdminToken string
+	// RateLimit is how many requests per second one client address may
+	// make to the endpoints that change state (POST /new_transaction,
+	// /mine, /register_node, /register_with, /add_block, DELETE /peers),
+	// with bursts of RateBurst; 0 means no limit. Loopback clients are
+	// not limited unless RateLoopback is set.
+	RateLimit    float64
+	RateBurst    int
+	RateLoopback bool
 	// Revalidate makes Open read and validate every block of the store.
 	// Without it Open trusts what this node wrote and fsync'd: it checks
 	// the chain index against its stored checksum and reads the last
@@ -81,12 +103,15 @@ type Config struct {
 // Limits bounds what a node accepts. Zero fields take their defaults.
 type Limits struct {
 	TxBytes      int64 // body of POST /new_transaction; default 64 KiB
-	BlockBytes   int64 // body of POST /add_block; default 16 MiB
+	BlockBytes   int64 // body of POST /add_block, and one block of a peer's chain; default 2 MiB
 	ControlBytes int64 // bodies of /register_node and /register_with; default 16 KiB
-	ChainBytes   int64 // a peer's chain answer; default 256 MiB
+	ChainBytes   int64 // a peer's chain answer, decompressed; default 256 MiB
 	BlockTxBytes int   // canonical JSON of the transactions in a mined block; default 1 MiB
 	BlockTxs     int   // transactions in a mined block; default 10000
 	Pending      int   // pending transactions; more are refused with 503; default 1000000
+	Peers        int   // known peers; more are refused with 503; default 128
+	PoolBytes    int   // canonical JSON of the pending transactions; more is refused with 503; default 128 MiB
+	DecodeBytes  int64 // large bodies (over 64 KiB) decoding at once; default 4 MiB
 }
 
 func (l *Limits) setDefaults() {
@@ -96,7 +121,7 @@ func (l *Limits) setDefaults() {
 		}
 	}
 	def(&l.TxBytes, 64<<10)
-	def(&l.BlockBytes, 16<<20)
+	def(&l.BlockBytes, 2<<20)
 	def(&l.ControlBytes, 16<<10)
 	def(&l.ChainBytes, 256<<20)
 	if l.BlockTxBytes <= 0 {
@@ -107,6 +132,13 @@ func (l *Limits) setDefaults() {
 	}
 	if l.Pending <= 0 {
 		l.Pending = 1000000
+	}
+	if l.PoolBytes <= 0 {
+		l.PoolBytes = 128 << 20
+	}
+	def(&l.DecodeBytes, 4<<20)
+	if l.Peers <= 0 {
+		l.Peers = 128
 	}
 }
 
@@ -122,6 +154,14 @@ type Node struct {
 	peers   *peerClient
 	metrics *metrics
 	events  *eventBus
+
+	decodeBudget *budget // bytes of large bodies decoding at once
+	chainBudget  *budget // bytes of peers' chain answers being read at once
+	policy       *PeerPolicy
+	health       peerHealth // peers in back-off
+	peerMu       sync.Mutex // serializes changes of the peer list
+	intros       chan intro // registrations for Run's introducers
+	limiter      *rateLimiter
 
 	// mineFunc mines a template; tests replace it.
 	mineFunc func(ctx context.Context, b *engine.Block) (*engine.Block, engine.Result, error)
@@ -159,6 +199,9 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("node: no data dir")
 	}
+	if cfg.Target.Bits() <= 0 {
+		return nil, fmt.Errorf("node: difficulty: %w", engine.ErrZeroTarget)
+	}
 	if cfg.Miner == nil {
 		cfg.Miner = engine.NewMiner(nil, 0)
 	}
@@ -176,6 +219,9 @@ func Open(cfg Config) (*Node, error) {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.AnswerTimeout <= 0 {
+		cfg.AnswerTimeout = DefaultAnswerTimeout
 	}
 	cfg.Limits.setDefaults()
 	if cfg.AdvertiseURL != "" {
@@ -213,21 +259,41 @@ func Open(cfg Config) (*Node, error) {
 	n.mineFunc = func(ctx context.Context, b *engine.Block) (*engine.Block, engine.Result, error) {
 		return engine.MineBlock(ctx, n.miner, b, n.target)
 	}
-	n.peers = newPeerClient(cfg.PeerTimeout, cfg.Limits.ChainBytes)
+	if n.policy = cfg.PeerPolicy; n.policy == nil {
+		n.policy, _ = NewPeerPolicy("127.0.0.1", nil)
+	}
+	n.peers = newPeerClient(cfg.PeerTimeout, n.policy)
+	n.intros = make(chan intro, 64)
 	if cfg.AdvertiseURL != "" {
 		n.selfURLs[cfg.AdvertiseURL] = struct{}{}
 	}
+	var unminable []uint64
 	for _, r := range c.pending {
-		tx, err := pyjson.Decode(r.canon)
+		tx, err := pyjson.Decode([]byte(r.canon))
 		if err != nil {
 			st.close()
 			return nil, fmt.Errorf("node: store %s is corrupt: pending transaction %d: %w", st.path, r.seq, err)
 		}
-		n.pool.add(string(r.canon), tx, r.seq)
+		if err := checkMinable(tx); err != nil {
+			// An older version accepted it; it would stop mining for ever.
+			n.log.Warn("dropping a pending transaction that cannot be mined", "seq", r.seq, "bytes", len(r.canon), "err", err)
+			unminable = append(unminable, r.seq)
+			continue
+		}
+		n.pool.add(r.canon, r.seq)
+	}
+	if len(unminable) > 0 {
+		if _, err := st.commit(&change{drop: unminable}); err != nil {
+			st.close()
+			return nil, err
+		}
 	}
 	for _, p := range c.peers {
 		n.peerSet[p] = struct{}{}
 	}
+	n.decodeBudget = newBudget(cfg.Limits.DecodeBytes)
+	n.chainBudget = newBudget(cfg.Limits.ChainBytes)
+	n.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLoopback)
 	n.metrics = newMetrics(n)
 	n.events = newEventBus(cfg.Events, n.metrics.reg)
 	return n, nil
@@ -318,7 +384,10 @@ func (n *Node) Pending() []pyjson.Value {
 	defer n.mu.RUnlock()
 	out := make([]pyjson.Value, 0, n.pool.len())
 	for el := n.pool.order.Front(); el != nil; el = el.Next() {
-		out = append(out, el.Value.(*poolEntry).tx)
+		tx, err := pyjson.Decode([]byte(el.Value.(*poolEntry).canon))
+		if err == nil {
+			out = append(out, tx)
+		}
 	}
 	return out
 }
@@ -371,7 +440,20 @@ func CheckTransaction(v pyjson.Value) (pyjson.Object, error) {
 			return nil, &InputError{Field: f, Msg: "is empty"}
 		}
 	}
+	if valueDepth(obj, MaxTxDepth) > MaxTxDepth {
+		return nil, &InputError{Msg: fmt.Sprintf("the transaction is nested deeper than %d levels", MaxTxDepth)}
+	}
 	return obj, nil
+}
+
+// checkMinable reports why a transaction could not go into a block: it is
+// nested too deep, or a block holding it does not encode.
+func checkMinable(tx pyjson.Value) error {
+	if valueDepth(tx, MaxTxDepth) > MaxTxDepth {
+		return fmt.Errorf("nested deeper than %d levels", MaxTxDepth)
+	}
+	_, err := (&engine.Block{Transactions: []pyjson.Value{tx}, PreviousHash: "0"}).Template()
+	return err
 }
 
 // tipBlock returns the last block of the chain.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/powchain/powchain/engine"
@@ -224,15 +225,15 @@ func TestPagedSync(t *testing.T) {
 	dir := t.TempDir()
 	n := scaled(5000, 600)
 	synthDir(t, dir, n, "")
-	var chainAsked, pages int
+	var chainAsked, pages atomic.Int64
 	a := startNode(t, config1(t, dir), "")
 	// Count what the syncing node asks for, in front of the real node.
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/chain" || (r.URL.Path == "/register_node" && r.URL.Query().Get("paged") != "1"):
-			chainAsked++
+			chainAsked.Add(1)
 		case r.URL.Path == "/blocks":
-			pages++
+			pages.Add(1)
 		}
 		proxy(w, r, a.url)
 	}))
@@ -241,8 +242,8 @@ func TestPagedSync(t *testing.T) {
 	b := startNode(t, config1(t, ""), "")
 	want(t, "POST", b.url+"register_with", fmt.Sprintf(`{"node_address": %q}`, front.URL), 200, "Registration successful")
 	sameChain(t, a.Node, b.Node)
-	if chainAsked != 0 || pages < n/MaxPageBlocks {
-		t.Fatalf("the sync asked for the whole chain %d times and for %d pages", chainAsked, pages)
+	if chainAsked.Load() != 0 || pages.Load() < int64(n/MaxPageBlocks) {
+		t.Fatalf("the sync asked for the whole chain %d times and for %d pages", chainAsked.Load(), pages.Load())
 	}
 	fetched := metric(t, b, "powchain_sync_blocks_total")
 	if fetched != float64(n) {
@@ -263,7 +264,7 @@ func TestPagedSync(t *testing.T) {
 	if got := metric(t, b, "powchain_sync_blocks_total") - fetched; got != 3 {
 		t.Fatalf("the second sync fetched %v blocks, want 3", got)
 	}
-	if chainAsked != 0 {
+	if chainAsked.Load() != 0 {
 		t.Fatal("the second sync asked for the whole chain")
 	}
 }
@@ -341,14 +342,14 @@ func TestReferencePeerFallback(t *testing.T) {
 	dir := t.TempDir()
 	synthDir(t, dir, scaled(1000, 200), "")
 	a := startNode(t, config1(t, dir), "")
-	var other int
+	var other atomic.Int64
 	ref := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if (r.Method == "GET" && r.URL.Path == "/chain") || (r.Method == "POST" && r.URL.Path == "/register_node") {
 			r.URL.RawQuery = ""
 			proxy(w, r, a.url)
 			return
 		}
-		other++
+		other.Add(1)
 		http.NotFound(w, r)
 	}))
 	defer ref.Close()
@@ -364,8 +365,8 @@ func TestReferencePeerFallback(t *testing.T) {
 		t.Fatalf("Sync: %v, %v", ok, err)
 	}
 	sameChain(t, a.Node, b.Node)
-	if other == 0 || metric(t, b, "powchain_sync_pages_total") != 0 {
-		t.Fatalf("the node asked %d other paths and fetched %v pages", other, metric(t, b, "powchain_sync_pages_total"))
+	if other.Load() == 0 || metric(t, b, "powchain_sync_pages_total") != 0 {
+		t.Fatalf("the node asked %d other paths and fetched %v pages", other.Load(), metric(t, b, "powchain_sync_pages_total"))
 	}
 }
 
@@ -384,4 +385,53 @@ func metric(t testing.TB, n *tnode, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// TestPagedSyncRetriesAndRefuses puts a proxy in front of a real node: it
+// first answers some page requests 503, which the sync retries, and then
+// serves a page whose block was tampered with, which the sync refuses at
+// that block, keeping the pages before it.
+func TestPagedSyncRetriesAndRefuses(t *testing.T) {
+	dir := t.TempDir()
+	n := scaled(3000, 2500)
+	synthDir(t, dir, n, "")
+	a := startNode(t, config1(t, dir), "")
+	var pages atomic.Int64
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/blocks" {
+			proxy(w, r, a.url)
+			return
+		}
+		switch {
+		case pages.Add(1) <= 2:
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		case r.URL.Query().Get("from") == "2001":
+			// Change a transaction of the page's 10th block after it was mined.
+			rec := httptest.NewRecorder()
+			proxy(rec, r, a.url)
+			body := strings.Replace(rec.Body.String(), "block 2010 ", "block 2010!", 1)
+			w.Write([]byte(body))
+			return
+		}
+		proxy(w, r, a.url)
+	}))
+	defer front.Close()
+	b := startNode(t, config1(t, ""), "")
+	if _, err := b.AddPeers(front.URL); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := b.Sync(context.Background())
+	if !ok || err != nil {
+		t.Fatalf("Sync: %v, %v", ok, err)
+	}
+	if got := metric(t, b, "powchain_sync_retries_total"); got != 2 {
+		t.Fatalf("%v retries, want 2", got)
+	}
+	if b.Len() != 2001 {
+		t.Fatalf("the node holds %d blocks, want the 2001 before the page with the tampered block", b.Len())
+	}
+	if got := metric(t, b, `powchain_blocks_rejected_total{rule="hash"}`); got != 1 {
+		t.Fatalf("powchain_blocks_rejected_total{rule=\"hash\"} is %v, want 1", got)
+	}
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/powchain/powchain/engine"
 )
@@ -13,6 +14,11 @@ import (
 // It reports whether the chain was replaced; origin names the source in
 // the log.
 func (n *Node) Adopt(blocks []*engine.Block, origin string) (bool, error) {
+	for i, b := range blocks {
+		if err := checkBlockDepth(b); err != nil {
+			return false, fmt.Errorf("node: block %d: %w", i, err)
+		}
+	}
 	if err := engine.ValidateChain(blocks, n.target); err != nil {
 		var re *engine.RuleError
 		if errors.As(err, &re) {

@@ -278,7 +278,7 @@ func extendSum(prev []byte, hashes [][32]byte) ([]byte, error) {
 // pendingRecord is one record of the pending bucket.
 type pendingRecord struct {
 	seq   uint64
-	canon []byte
+	canon string
 }
 
 // storeContents is what Open reads from a store: the chain index, the
@@ -346,7 +346,7 @@ func (s *store) load(target hasher.Target, revalidate bool) (*storeContents, err
 			if len(k) != 8 {
 				return corrupt("pending bucket has key %x", k)
 			}
-			c.pending = append(c.pending, pendingRecord{seq: binary.BigEndian.Uint64(k), canon: bytes.Clone(v)})
+			c.pending = append(c.pending, pendingRecord{seq: binary.BigEndian.Uint64(k), canon: string(v)})
 		}
 		return tx.Bucket(bucketPeers).ForEach(func(k, _ []byte) error {
 			c.peers = append(c.peers, string(k))
@@ -444,6 +444,8 @@ func (s *store) writeDump(tx *bolt.Tx, w io.Writer, peers []string) error {
 		n := lengthTx(tx)
 		bw.Write(engine.AppendDumpHead(nil, n))
 		cur := tx.Bucket(bucketBlocks).Cursor()
+		pd := newPageDropper(s.db, tx)
+		defer pd.drop()
 		i := 0
 		for k, v := cur.First(); k != nil && i < n; k, v = cur.Next() {
 			if i > 0 {
@@ -452,6 +454,7 @@ func (s *store) writeDump(tx *bolt.Tx, w io.Writer, peers []string) error {
 			if _, err := bw.Write(v); err != nil {
 				return err
 			}
+			pd.add(v)
 			i++
 		}
 		if i != n {
@@ -522,7 +525,8 @@ func (s *store) addPending(canon []byte) (uint64, error) {
 // change is one change of the chain, written in one bbolt transaction:
 // the blocks from height fork on are replaced by added, the chain length
 // and checksum become length and sum, the pending records drop are deleted
-// and the transactions in restore are added to the pending pool.
+// and the transactions in restore are added to the pending pool. A change
+// with a nil sum leaves the chain alone and changes only the pool.
 type change struct {
 	oldLen  int
 	fork    int
@@ -561,12 +565,14 @@ func (s *store) commit(c *change) ([]uint64, error) {
 				return err
 			}
 		}
-		meta := tx.Bucket(bucketMeta)
-		if err := meta.Put(keyLength, u64(uint64(c.length))); err != nil {
-			return err
-		}
-		if err := meta.Put(keySum, c.sum); err != nil {
-			return err
+		if c.sum != nil { // the chain changed
+			meta := tx.Bucket(bucketMeta)
+			if err := meta.Put(keyLength, u64(uint64(c.length))); err != nil {
+				return err
+			}
+			if err := meta.Put(keySum, c.sum); err != nil {
+				return err
+			}
 		}
 		pending := tx.Bucket(bucketPending)
 		for _, seq := range c.drop {
@@ -609,6 +615,15 @@ func (s *store) addPeers(urls []string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("node: storing peers: %w", err)
+	}
+	return nil
+}
+
+// removePeer deletes a peer URL.
+func (s *store) removePeer(u string) error {
+	err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketPeers).Delete([]byte(u)) })
+	if err != nil {
+		return fmt.Errorf("node: removing a peer: %w", err)
 	}
 	return nil
 }

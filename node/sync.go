@@ -76,6 +76,9 @@ func (n *Node) getObject(ctx context.Context, peer, endpoint string, limit int64
 	if err != nil {
 		return nil, err
 	}
+	if jsonDepth(data, maxDumpDepth) > maxDumpDepth {
+		return nil, &PeerError{Peer: peer, Op: "GET " + endpoint, Err: fmt.Errorf("the answer is nested deeper than %d levels", maxDumpDepth)}
+	}
 	v, err := pyjson.Decode(data)
 	if err != nil {
 		return nil, &PeerError{Peer: peer, Op: "GET " + endpoint, Err: fmt.Errorf("the answer is not JSON: %w", err)}
@@ -100,16 +103,25 @@ func intField(obj pyjson.Object, name string) (int, error) {
 	return int(i), nil
 }
 
-// fetchHeaders asks a peer for the hashes of its blocks [from, from+limit).
-func (n *Node) fetchHeaders(ctx context.Context, peer string, from, limit int) (*headers, error) {
+// fetchHeaders asks a peer for the hashes of its blocks [from, from+limit),
+// with retries when retry is set. An answer without "hashes" (a peer that
+// answers every path with its chain) counts as a 404: errNotPaged.
+func (n *Node) fetchHeaders(ctx context.Context, peer string, from, limit int, retry bool) (*headers, error) {
 	endpoint := "headers?from=" + strconv.Itoa(from) + "&limit=" + strconv.Itoa(limit)
 	var h *headers
-	err := n.retry(ctx, func() error {
+	try := func(f func() error) error { return f() }
+	if retry {
+		try = func(f func() error) error { return n.retry(ctx, f) }
+	}
+	err := try(func() error {
 		obj, err := n.getObject(ctx, peer, endpoint, 1<<20)
 		if err != nil {
 			return err
 		}
 		bad := func(err error) error { return &PeerError{Peer: peer, Op: "GET " + endpoint, Err: err} }
+		if _, ok := obj["hashes"]; !ok {
+			return bad(errNotPaged)
+		}
 		length, err := intField(obj, "length")
 		if err != nil {
 			return bad(err)
@@ -161,6 +173,9 @@ func (n *Node) fetchPage(ctx context.Context, peer string, from int) (int, []*en
 			if blocks[i], err = engine.BlockFromValue(v, engine.BlockOptions{}); err != nil {
 				return bad(fmt.Errorf("blocks[%d]: %w", i, err))
 			}
+			if err := checkBlockDepth(blocks[i]); err != nil {
+				return bad(fmt.Errorf("blocks[%d]: %w", i, err))
+			}
 		}
 		return nil
 	})
@@ -186,7 +201,7 @@ func (n *Node) findFork(ctx context.Context, peer string, idx hashIndex, h *head
 		hi := min(h.from, idx.len())
 		from := max(0, hi-step)
 		var err error
-		if h, err = n.fetchHeaders(ctx, peer, from, hi-from); err != nil {
+		if h, err = n.fetchHeaders(ctx, peer, from, hi-from, true); err != nil {
 			return 0, err
 		}
 	}
@@ -211,7 +226,7 @@ func (n *Node) syncFrom(ctx context.Context, peer string, h *headers) (advanced 
 	idx := n.index
 	n.mu.RUnlock()
 	if h == nil {
-		if h, err = n.fetchHeaders(ctx, peer, max(0, idx.len()-syncProbe), syncProbe); err != nil {
+		if h, err = n.fetchHeaders(ctx, peer, max(0, idx.len()-syncProbe), syncProbe, true); err != nil {
 			return false, err
 		}
 	}
@@ -281,7 +296,7 @@ func (n *Node) syncFrom(ctx context.Context, peer string, h *headers) (advanced 
 				if errors.As(err, &re) {
 					n.metrics.rejected.WithLabelValues(string(re.Rule)).Inc()
 				}
-				return advanced, &PeerError{Peer: peer, Op: "GET blocks", Err: fmt.Errorf("its chain is invalid (%s), ours is unchanged: %w", ruleText(err), err)}
+				return advanced, &PeerError{Peer: peer, Op: "GET blocks", Err: fmt.Errorf("its chain is invalid (%s); we keep only the valid blocks before it: %w", ruleText(err), err)}
 			}
 			if nbs[i], err = newBlock(b); err != nil {
 				return advanced, err
@@ -374,76 +389,85 @@ func (n *Node) adoptFork(fork int, base [32]byte, staged []*block, peer string) 
 }
 
 // Sync is the consensus step. It asks every peer for its length and
-// latest hashes (GET /headers) and catches up with the longest powchain
-// peer that is ahead, in pages (syncFrom); a peer that serves only the
-// reference protocol (404 on /headers) is asked for its whole chain
-// (GET /chain), which is adopted if it is valid and longer. Peers that
-// fail or answer with an invalid chain are logged and skipped. It reports
-// whether our chain changed.
+// latest hashes (GET /headers), a few peers at a time, and then catches
+// up with the longest powchain peer that is ahead, in pages (syncFrom). A
+// peer that speaks only the reference protocol (404 on /headers) is asked
+// for its whole chain (GET /chain, read as a stream and validated as it
+// arrives), which is adopted at once if it is longer. Peers that fail or
+// answer with an invalid chain are logged and skipped, and a peer that
+// keeps failing is asked again only after a pause that doubles with each
+// failure (from Config.PeerTimeout up to 10 minutes). It reports whether
+// our chain changed.
 func (n *Node) Sync(ctx context.Context) (bool, error) {
-	peers := n.Peers()
+	peers := n.health.due(n.Peers(), time.Now())
 	ours := n.Len()
-	type answer struct {
-		peer   string
-		length int
-		h      *headers        // a powchain peer
-		blocks []*engine.Block // a reference peer
+	type ahead struct {
+		peer string
+		h    *headers
 	}
-	answers := make([]answer, len(peers))
-	var wg sync.WaitGroup
-	for i, p := range peers {
-		wg.Go(func() {
-			h, err := n.fetchHeaders(ctx, p, max(0, ours-syncProbe), syncProbe)
-			if errors.Is(err, errNotPaged) {
-				var blocks []*engine.Block
-				if blocks, err = n.fetchChain(ctx, p); err == nil {
-					answers[i] = answer{peer: p, length: len(blocks), blocks: blocks}
+	var mu sync.Mutex
+	var paged []ahead
+	var adopted bool
+	var firstErr error
+	fanOut(peers, fanOutWorkers, func(p string) {
+		if ctx.Err() != nil {
+			return
+		}
+		h, err := n.fetchHeaders(ctx, p, max(0, ours-syncProbe), syncProbe, false)
+		if errors.Is(err, errNotPaged) {
+			var blocks []*engine.Block
+			if blocks, err = n.fetchChain(ctx, p); err == nil {
+				n.health.ok(p)
+				if len(blocks) > n.Len() {
+					ok, err := n.adoptValid(blocks, p)
+					mu.Lock()
+					adopted = adopted || ok
+					if err != nil && firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
 				}
-			} else if err == nil {
-				answers[i] = answer{peer: p, length: h.length, h: h}
+				return
 			}
-			if err != nil && ctx.Err() == nil {
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				n.health.failed(p, time.Now(), n.peers.timeout)
 				n.log.Warn("sync: peer failed", "peer", p, "err", err)
 			}
-		})
-	}
-	wg.Wait()
+			return
+		}
+		n.health.ok(p)
+		if h.length > ours {
+			mu.Lock()
+			paged = append(paged, ahead{p, h})
+			mu.Unlock()
+		}
+	})
 	if err := ctx.Err(); err != nil {
-		return false, err
+		return adopted, err
 	}
-	slices.SortStableFunc(answers, func(a, b answer) int { return b.length - a.length })
-	for _, a := range answers {
-		if a.length <= n.Len() {
+	slices.SortStableFunc(paged, func(a, b ahead) int { return b.h.length - a.h.length })
+	for _, a := range paged {
+		if a.h.length <= n.Len() {
 			break
 		}
-		if a.h != nil {
-			if a.h.from != max(0, n.Len()-syncProbe) {
-				a.h = nil // our chain changed since: ask again
-			}
-			advanced, err := n.syncFrom(ctx, a.peer, a.h)
-			if err != nil {
-				if ctx.Err() != nil {
-					return advanced, ctx.Err()
-				}
-				n.log.Warn("sync from peer failed", "peer", a.peer, "err", err)
-			}
-			if advanced {
-				return true, nil
-			}
-			continue
+		h := a.h
+		if h.from != max(0, n.Len()-syncProbe) {
+			h = nil // our chain changed since: ask again
 		}
-		adopted, err := n.Adopt(a.blocks, a.peer)
+		ok, err := n.syncFrom(ctx, a.peer, h)
+		adopted = adopted || ok
 		if err != nil {
-			var re *engine.RuleError
-			if errors.As(err, &re) || errors.Is(err, engine.ErrEmptyChain) {
-				n.log.Warn("peer chain refused", "peer", a.peer, "err", err)
-				continue
+			if ctx.Err() != nil {
+				return adopted, ctx.Err()
 			}
-			return false, err
+			n.health.failed(a.peer, time.Now(), n.peers.timeout)
+			n.log.Warn("sync from peer failed", "peer", a.peer, "err", err)
 		}
-		if adopted {
-			return true, nil
+		if ok {
+			break
 		}
 	}
-	return false, nil
+	return adopted, firstErr
 }

@@ -68,7 +68,8 @@ func runExport(_ context.Context, e env, o *exportOptions, args []string) error 
 }
 
 // writeFileAtomic writes to a temporary file beside path with write,
-// syncs it and renames it over path.
+// syncs it, renames it over path and syncs the directory, so that the
+// rename itself survives a crash.
 func writeFileAtomic(path string, write func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
@@ -86,6 +87,20 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 	}
 	if err != nil {
 		os.Remove(f.Name())
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir fsyncs a directory, making the entries renamed into it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }

@@ -251,7 +251,9 @@ func TestDashboard(t *testing.T) {
 	ctx := browser(t)
 	bin := buildPowchain(t)
 	const maxStreams = 4
-	p := startServe(t, bin, "--data", t.TempDir(), "--difficulty", "2", "--workers", "1", "--sync-interval", "0", "--events-max", fmt.Sprint(maxStreams))
+	const token = "dashboard-test-token"
+	p := startServe(t, bin, "--data", t.TempDir(), "--difficulty", "2", "--workers", "1", "--sync-interval", "0",
+		"--events-max", fmt.Sprint(maxStreams), "--admin-token", token)
 	var cons consoleErrors
 	cons.listen(ctx)
 	openPage(t, ctx, p.url)
@@ -477,6 +479,33 @@ func TestDashboard(t *testing.T) {
 		screenshot(t, ctx, dir, "dashboard-phone.png", 390, 844, true)
 		if errs := cons.take(); len(errs) > 0 {
 			t.Fatalf("console errors:\n%s", strings.Join(errs, "\n"))
+		}
+	})
+
+	t.Run("peers", func(t *testing.T) {
+		peer := startServe(t, bin, "--data", t.TempDir(), "--difficulty", "2", "--workers", "1", "--sync-interval", "0")
+		drive(t, ctx, chromedp.Navigate(p.url+"#"), setValue("peer-url", peer.url), setValue("peer-token", ""), chromedp.Click(chromedp.CSS("#peer-form button")))
+		// Without the token: the node's refusal, word for word.
+		req, _ := http.NewRequest("POST", p.url+"register_with", strings.NewReader(`{"node_address": "`+peer.url+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refusal, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 4 {
+			t.Fatalf("register_with without the token: %d %s", resp.StatusCode, refusal)
+		}
+		waitJS(t, ctx, 5*time.Second, "the node's refusal", `document.getElementById('peer-msg').textContent.includes(`+jsString(string(refusal))+`)`)
+		// With it: registered, and the peer list grows through the stream.
+		drive(t, ctx, setValue("peer-token", token), chromedp.Click(chromedp.CSS("#peer-form button")))
+		waitJS(t, ctx, 10*time.Second, "the registration", `document.getElementById('peer-msg').textContent.includes('Registration successful')`)
+		waitJS(t, ctx, 5*time.Second, "the peer in the list", `[...document.querySelectorAll('#peer-list code')].some(e => e.textContent === `+jsString(peer.url)+`)`)
+		for _, e := range cons.take() {
+			if !strings.Contains(e, fmt.Sprint(resp.StatusCode)) {
+				t.Errorf("console error: %s", e)
+			}
 		}
 	})
 

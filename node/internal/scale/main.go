@@ -86,6 +86,26 @@ type config struct {
 	kill    bool
 	label   string
 	clients int
+	compare string
+	base    []Row // the compared run
+}
+
+// run is what scale.json holds.
+type run struct {
+	Label string `json:"label"`
+	Rows  []Row  `json:"rows"`
+}
+
+func readRun(path string) (*run, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r run
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &r, nil
 }
 
 func main() {
@@ -100,6 +120,8 @@ func main() {
 	flag.BoolVar(&c.kill, "kill", false, "also kill a syncing node halfway and restart it")
 	flag.StringVar(&c.label, "label", "", "a label for the run (e.g. before, after), in the JSON and the SVG title")
 	flag.IntVar(&c.clients, "clients", 0, "also measure this many concurrent GET /chain clients (0: skip)")
+	flag.StringVar(&c.compare, "compare", "", "a scale.json of an earlier run, drawn dashed in the SVG")
+	replot := flag.Bool("replot", false, "measure nothing: redraw -out/scale.svg and scale.md from -out/scale.json")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -108,6 +130,29 @@ func main() {
 			os.Exit(2)
 		}
 		c.sizes = append(c.sizes, n)
+	}
+	if c.compare != "" {
+		doc, err := readRun(c.compare)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "scale: -compare:", err)
+			os.Exit(2)
+		}
+		c.base = doc.Rows
+	}
+	if *replot {
+		doc, err := readRun(filepath.Join(c.out, "scale.json"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "scale:", err)
+			os.Exit(2)
+		}
+		if c.label == "" {
+			c.label = doc.Label
+		}
+		if err := write(c, doc.Rows); err != nil {
+			fmt.Fprintln(os.Stderr, "scale:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if c.work == "" {
 		c.work = filepath.Join(c.out, "data")
@@ -151,7 +196,7 @@ func write(c config, rows []Row) error {
 		return err
 	}
 	defer f.Close()
-	return plotRows(f, c.label, rows)
+	return plotRows(f, c.label, rows, c.base)
 }
 
 func fmtMS(v float64) string {
@@ -218,8 +263,18 @@ func table(rows []Row) string {
 	line("syncing node peak RSS", func(r Row) string { return fmtMB(r.SyncRSSMB) })
 	line("syncing node peak anonymous RSS", func(r Row) string { return fmtMB(r.SyncAnonMB) })
 	if slices.ContainsFunc(rows, func(r Row) bool { return r.KillAt > 0 }) {
-		line("kill mid-sync at / restarts with", func(r Row) string { return fmt.Sprintf("%d / %d", r.KillAt, r.RestartLength) })
-		line("restart to synced", func(r Row) string { return fmtMS(r.ResumeMS) })
+		line("kill mid-sync at / restarts with", func(r Row) string {
+			if _, failed := r.Errors["kill-sync"]; failed {
+				return "fail"
+			}
+			return fmt.Sprintf("%d / %d", r.KillAt, r.RestartLength)
+		})
+		line("restart to synced", func(r Row) string {
+			if _, failed := r.Errors["kill-sync"]; failed {
+				return "fail"
+			}
+			return fmtMS(r.ResumeMS)
+		})
 	}
 	var notes []string
 	for _, r := range rows {

@@ -21,7 +21,7 @@ func TestTableAndPlot(t *testing.T) {
 		}
 	}
 	var svg bytes.Buffer
-	if err := plotRows(&svg, "test", rows); err != nil {
+	if err := plotRows(&svg, "test", rows, rows[:1]); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(svg.String(), "<?xml") || !strings.Contains(svg.String(), "fresh node sync") {

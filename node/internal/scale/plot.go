@@ -22,8 +22,9 @@ type series struct {
 }
 
 // panel draws one log-log chart of the series against chain length;
-// failed (negative) points are left out.
-func panel(title, ylabel string, rows []Row, ss []series) (*plot.Plot, error) {
+// failed (negative) points are left out. The rows of base, when given, are
+// drawn dashed in the same colours (a run to compare with).
+func panel(title, ylabel string, rows, base []Row, ss []series) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = "chain length (blocks)"
@@ -33,35 +34,54 @@ func panel(title, ylabel string, rows []Row, ss []series) (*plot.Plot, error) {
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
 	p.Legend.Left = true
+	top := 0.0
 	for i, s := range ss {
-		var pts plotter.XYs
-		for _, r := range rows {
-			if v := s.get(r); v > 0 {
-				pts = append(pts, plotter.XY{X: float64(r.Blocks), Y: v})
+		for _, set := range []struct {
+			rows   []Row
+			dashed bool
+		}{{rows, false}, {base, true}} {
+			var pts plotter.XYs
+			for _, r := range set.rows {
+				if v := s.get(r); v > 0 {
+					pts = append(pts, plotter.XY{X: float64(r.Blocks), Y: v})
+					top = max(top, v)
+				}
+			}
+			if len(pts) == 0 {
+				continue
+			}
+			l, sc, err := plotter.NewLinePoints(pts)
+			if err != nil {
+				return nil, err
+			}
+			l.Color, sc.Color = palette[i%len(palette)], palette[i%len(palette)]
+			l.Width = vg.Points(1.5)
+			if set.dashed {
+				l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+				sc.Shape = draw.CrossGlyph{}
+			}
+			p.Add(l, sc)
+			if !set.dashed {
+				p.Legend.Add(s.name, l, sc)
 			}
 		}
-		if len(pts) == 0 {
-			continue
-		}
-		l, sc, err := plotter.NewLinePoints(pts)
-		if err != nil {
-			return nil, err
-		}
-		l.Color, sc.Color = palette[i%len(palette)], palette[i%len(palette)]
-		l.Width = vg.Points(1.5)
-		p.Add(l, sc)
-		p.Legend.Add(s.name, l, sc)
+	}
+	if top > 0 {
+		p.Y.Max = top * 300 // room above the data for the legend
 	}
 	return p, nil
 }
 
 // plotRows draws the time costs and the memory and disk costs side by
 // side into one SVG.
-func plotRows(w io.Writer, label string, rows []Row) error {
+func plotRows(w io.Writer, label string, rows, base []Row) error {
 	if label != "" {
 		label = " (" + label + ")"
 	}
-	times, err := panel("time against chain length"+label, "milliseconds", rows, []series{
+	if base != nil {
+		label += ", dashed: the compared run"
+	}
+	times, err := panel("time against chain length"+label, "milliseconds", rows, base, []series{
 		{"start-up", func(r Row) float64 { return r.StartMS }},
 		{"POST /add_block", func(r Row) float64 { return r.AddBlockMS }},
 		{"GET /mine", func(r Row) float64 { return r.MineMS }},
@@ -72,12 +92,17 @@ func plotRows(w io.Writer, label string, rows []Row) error {
 	if err != nil {
 		return err
 	}
-	space, err := panel("memory and disk against chain length"+label, "MB, or bytes per block", rows, []series{
+	space, err := panel("memory and disk against chain length"+label, "MB, or bytes per block", rows, base, []series{
 		{"RSS after start-up (MB)", func(r Row) float64 { return r.RSSMB }},
 		{"peak RSS after /chain (MB)", func(r Row) float64 { return r.PeakRSSMB }},
 		{"peak anonymous RSS during /chain (MB)", func(r Row) float64 { return r.ChainAnonMB }},
 		{"syncing node peak RSS (MB)", func(r Row) float64 { return r.SyncRSSMB }},
-		{"disk bytes per block", func(r Row) float64 { return r.DiskPerBlock }},
+		{"disk bytes per block (allocated)", func(r Row) float64 {
+			if r.DiskAlloc > 0 {
+				return r.DiskAlloc
+			}
+			return r.DiskPerBlock // runs from before the allocated size was measured
+		}},
 	})
 	if err != nil {
 		return err
