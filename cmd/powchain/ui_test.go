@@ -161,8 +161,8 @@ func setValue(id, value string) chromedp.Action[chromedp.Void] {
 	})
 }
 
-// post posts a transaction body to the node and returns status and body.
-func post(t *testing.T, url, body string) (int, string) {
+// uiPost posts a transaction body to the node and returns status and body.
+func uiPost(t *testing.T, url, body string) (int, string) {
 	t.Helper()
 	resp, err := http.Post(url+"new_transaction", "application/json", strings.NewReader(body))
 	if err != nil {
@@ -300,7 +300,7 @@ func TestDashboard(t *testing.T) {
 
 	t.Run("refused", func(t *testing.T) {
 		// The node's own message for the same input, to compare with.
-		code, want := post(t, p.url, `{"author": "", "content": "no author"}`)
+		code, want := uiPost(t, p.url, `{"author": "", "content": "no author"}`)
 		if code/100 != 4 {
 			t.Fatalf("the node answered %d %q to an empty author, want 4xx", code, want)
 		}
@@ -324,7 +324,7 @@ func TestDashboard(t *testing.T) {
 	})
 
 	t.Run("mine", func(t *testing.T) {
-		if code, body := post(t, p.url, `{"author": "bob", "content": "to be mined"}`); code != http.StatusCreated {
+		if code, body := uiPost(t, p.url, `{"author": "bob", "content": "to be mined"}`); code != http.StatusCreated {
 			t.Fatalf("posting: %d %s", code, body)
 		}
 		n := length(t, p.url)
@@ -357,7 +357,7 @@ func TestDashboard(t *testing.T) {
 		}
 		for i, pl := range payloads {
 			body, _ := json.Marshal(map[string]string{"author": pl, "content": pl + fmt.Sprint(i)})
-			if code, msg := post(t, p.url, string(body)); code != http.StatusCreated {
+			if code, msg := uiPost(t, p.url, string(body)); code != http.StatusCreated {
 				t.Fatalf("posting: %d %s", code, msg)
 			}
 		}
@@ -394,7 +394,7 @@ func TestDashboard(t *testing.T) {
 		tx := `{"author": "Zoë Ångström", "content": "日本語 😀 naïve \u007f tab\t end",
 			"price": 0.1, "big": 1e22, "small": 1.5e-7, "third": 0.3333333333333333, "neg": -0.0,
 			"whole": 100.0, "huge": 123456789012345678901234567890, "nested": {"b": [1.0, 2.5e300], "a": "\u00e9", "\ud83d\ude00": 1, "\uffff": 2}}`
-		if code, msg := post(t, p.url, tx); code != http.StatusCreated {
+		if code, msg := uiPost(t, p.url, tx); code != http.StatusCreated {
 			t.Fatalf("posting: %d %s", code, msg)
 		}
 		n := length(t, p.url)
@@ -470,7 +470,7 @@ func TestDashboard(t *testing.T) {
 	t.Run("screenshots", func(t *testing.T) {
 		// Some history for the sparkline and the lists.
 		for i := range 3 {
-			post(t, p.url, fmt.Sprintf(`{"author": "carol", "content": "screenshot transaction %d"}`, i))
+			uiPost(t, p.url, fmt.Sprintf(`{"author": "carol", "content": "screenshot transaction %d"}`, i))
 		}
 		drive(t, ctx, chromedp.Navigate(p.url+"#"))
 		waitJS(t, ctx, 5*time.Second, "the page", `document.querySelectorAll('#block-rows tr').length > 3`)
@@ -522,7 +522,7 @@ func TestDashboard(t *testing.T) {
 		}
 		drive(t, ctx, chromedp.Navigate(p.url))
 		waitJS(t, ctx, 10*time.Second, "the full state", `document.getElementById('live').dataset.state === 'full'`)
-		post(t, p.url, `{"author": "erin", "content": "seen by polling"}`)
+		uiPost(t, p.url, `{"author": "erin", "content": "seen by polling"}`)
 		n := length(t, p.url)
 		getBody(t, p.url+"mine")
 		waitJS(t, ctx, 10*time.Second, "the block through polling", fmt.Sprintf(`document.querySelector('#block-rows tr[data-index="%d"]')`, n))
@@ -578,7 +578,7 @@ func TestDashboardTabs(t *testing.T) {
 	if subs := metric(t, p.url, "powchain_event_subscribers"); subs != "1" {
 		t.Errorf("the node has %s event subscribers for %d tabs, want 1", subs, tabs)
 	}
-	post(t, p.url, `{"author": "dave", "content": "seen by every tab"}`)
+	uiPost(t, p.url, `{"author": "dave", "content": "seen by every tab"}`)
 	n := length(t, p.url)
 	start = time.Now()
 	getBody(t, p.url+"mine")
@@ -590,7 +590,7 @@ func TestDashboardTabs(t *testing.T) {
 	// Closing the leading tab hands the stream to another tab.
 	closers[0]() // the first tab opened leads
 	ctxs = ctxs[1:]
-	post(t, p.url, `{"author": "dave", "content": "after the leader left"}`)
+	uiPost(t, p.url, `{"author": "dave", "content": "after the leader left"}`)
 	getBody(t, p.url+"mine")
 	for i, c := range ctxs {
 		waitJS(t, c, 10*time.Second, fmt.Sprintf("tab %d shows the next block", i+1), fmt.Sprintf(`document.querySelector('#block-rows tr[data-index="%d"]')`, n+1))
