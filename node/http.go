@@ -108,8 +108,11 @@ func (n *Node) writeChain(w http.ResponseWriter) {
 	defer tx.Rollback()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	if err := n.store.writeDump(tx, n.answerWriter(w), peers); err != nil {
+	aw := n.answerWriter(w)
+	if err := n.store.writeDump(tx, aw, peers); err != nil {
 		n.log.Debug("streaming the chain stopped", "err", err)
+	} else {
+		aw.done()
 	}
 }
 
@@ -131,6 +134,10 @@ func (a *answerWriter) Write(p []byte) (int, error) {
 	a.rc.SetWriteDeadline(time.Now().Add(a.d))
 	return a.w.Write(p)
 }
+
+// done clears the deadline, which would otherwise stay on the connection
+// for the next request it carries.
+func (a *answerWriter) done() { a.rc.SetWriteDeadline(time.Time{}) }
 
 // GET or POST /mine: mine the pending transactions into one block and
 // announce it, as the reference node does.
@@ -165,7 +172,8 @@ func (n *Node) handlePending(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(size))
 	w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriterSize(n.answerWriter(w), 32<<10)
+	aw := n.answerWriter(w)
+	bw := bufio.NewWriterSize(aw, 32<<10)
 	bw.WriteByte('[')
 	for i, t := range txs {
 		if i > 0 {
@@ -176,7 +184,9 @@ func (n *Node) handlePending(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	bw.WriteByte(']')
-	bw.Flush()
+	if bw.Flush() == nil {
+		aw.done()
+	}
 }
 
 // nodeAddress reads the {"node_address": URL} body of the registration

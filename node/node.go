@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -282,6 +283,11 @@ func Open(cfg Config) (*Node, error) {
 			st.close()
 			return nil, err
 		}
+	}
+	if n.pool.bytes > 16<<20 {
+		// Checking a large pool decoded every transaction once: give that
+		// garbage back now rather than let the heap keep room for it.
+		debug.FreeOSMemory()
 	}
 	for _, p := range c.peers {
 		n.peerSet[p] = struct{}{}
