@@ -65,8 +65,11 @@ func (n *Node) handleBlocks(w http.ResponseWriter, r *http.Request) {
 	defer tx.Rollback()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	if err := n.store.writePage(tx, n.answerWriter(w), from, limit, MaxPageBytes); err != nil {
+	aw := n.answerWriter(w)
+	if err := n.store.writePage(tx, aw, from, limit, MaxPageBytes); err != nil {
 		n.log.Debug("streaming a page of blocks stopped", "err", err)
+	} else {
+		aw.done()
 	}
 }
 

@@ -224,7 +224,10 @@
 // stored JSON from one read transaction through a 64 KiB buffer: the first
 // byte goes out at once and the memory a request takes does not grow with
 // the chain. bbolt maps the file with room to spare (64 GiB of address
-// space), so that writers never wait for a long read to end. A data directory made for another
+// space), so that writers never wait for a long read to end; since that
+// mapping is never replaced, the node tells the kernel (madvise) which
+// mapped pages it no longer needs: those a /chain stream has sent, and all
+// of them after every 32 MiB written. The data stays in the page cache. A data directory made for another
 // difficulty or genesis block, or another store format (powchain-node/1
 // included: export it with the powchain that made it, and import the
 // dump), is refused with [ErrDataDirMismatch]; one that another process has

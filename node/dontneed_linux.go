@@ -62,3 +62,17 @@ func (d *pageDropper) drop() {
 	syscall.Syscall(syscall.SYS_MADVISE, lo, hi-lo, syscall.MADV_DONTNEED)
 	d.bytes, d.lo, d.hi = 0, 0, 0
 }
+
+// dropMapped advises every mapped page of the store away. Writes go to
+// the file (pwrite) but bbolt reads the pages it changes through the
+// mapping, and a mapping that is never replaced (see mmapSize) would keep
+// them all in the node's RSS; the store calls this after every
+// dropEvery bytes written.
+func (s *store) dropMapped() {
+	s.db.View(func(tx *bolt.Tx) error {
+		base := s.db.Info().Data
+		size := (uintptr(tx.Size()) + pageSize - 1) &^ (pageSize - 1)
+		syscall.Syscall(syscall.SYS_MADVISE, base, size, syscall.MADV_DONTNEED)
+		return nil
+	})
+}

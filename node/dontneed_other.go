@@ -12,3 +12,5 @@ func newPageDropper(*bolt.DB, *bolt.Tx) *pageDropper { return &pageDropper{} }
 
 func (*pageDropper) add([]byte) {}
 func (*pageDropper) drop()      {}
+
+func (s *store) dropMapped() {}

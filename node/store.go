@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -79,8 +80,21 @@ var mmapSize = func() int {
 // blocks, the chain index, the pending transactions and the peers (see
 // doc.go, Storage).
 type store struct {
-	db   *bolt.DB
-	path string
+	db      *bolt.DB
+	path    string
+	written atomic.Int64 // bytes written since the last dropMapped
+}
+
+// dropEvery is how many bytes of values the store writes between two
+// calls of dropMapped.
+const dropEvery = 32 << 20
+
+// wrote counts bytes written and drops the mapped pages every dropEvery.
+func (s *store) wrote(n int) {
+	if s.written.Add(int64(n)) >= dropEvery {
+		s.written.Store(0)
+		s.dropMapped()
+	}
 }
 
 // u64 is a bbolt key: big-endian, so keys sort in numeric order.
@@ -519,6 +533,7 @@ func (s *store) addPending(canon []byte) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("node: storing a transaction: %w", err)
 	}
+	s.wrote(len(canon))
 	return seq, nil
 }
 
@@ -595,6 +610,14 @@ func (s *store) commit(c *change) ([]uint64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: writing a chain change: %w", err)
 	}
+	n := 0
+	for _, b := range c.added {
+		n += len(b.wire) + 32
+	}
+	for _, r := range c.restore {
+		n += len(r)
+	}
+	s.wrote(n)
 	return seqs, nil
 }
 
