@@ -52,12 +52,12 @@ func (j *Job) template() (*hasher.Template, hasher.Target, error) {
 // on, the answer for the range it just finished (if any) and the leases it
 // gives back. The reply is a Lease for its next range.
 type Request struct {
-	Worker string  `json:"worker"`          // unique per worker process: name and a random suffix
-	Name   string  `json:"name"`            // as --name gave it
-	Kernel string  `json:"kernel"`          // the hashing kernel it runs
-	Cores  int     `json:"cores"`           // mining goroutines
-	Rate   float64 `json:"rate"`            // its measured hashes per second, 0 when unknown
-	Job    string  `json:"job"`             // the job it works on; "" for none
+	Worker string  `json:"worker"`           // unique per worker process: name and a random suffix
+	Name   string  `json:"name"`             // as --name gave it
+	Kernel string  `json:"kernel"`           // the hashing kernel it runs
+	Cores  int     `json:"cores"`            // mining goroutines
+	Rate   float64 `json:"rate"`             // its measured hashes per second, 0 when unknown
+	Job    string  `json:"job"`              // the job it works on; "" for none
 	Answer *Answer `json:"answer,omitempty"` // the range it just finished
 	// Release lists leases handed back unanswered (the worker is
 	// stopping). With Release set the worker wants no new range.
