@@ -91,6 +91,7 @@ type Stats struct {
 	Issued   uint64 // ranges handed out, reissues included
 	Reissued uint64 // ranges handed out again after a lease expired or was given back
 	Answered uint64 // answers received, late ones included
+	Hashes   uint64 // nonces hashed, by the answers
 	Late     uint64 // answers for a lease that had expired or a job that had ended
 	Refused  uint64 // solutions that did not re-hash to a valid proof of work
 	Garbage  uint64 // messages that were not well-formed requests
@@ -456,6 +457,7 @@ func (c *Coordinator) takeLocked(j *jobState, size uint64) (rng, bool) {
 // answerLocked records a worker's answer for a range.
 func (c *Coordinator) answerLocked(j *jobState, w *workerState, a *Answer) {
 	c.stats.Answered++
+	c.stats.Hashes += a.Hashes
 	w.Hashes += a.Hashes
 	if j == nil || a.Job != j.wire.ID {
 		c.stats.Late++

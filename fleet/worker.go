@@ -393,7 +393,7 @@ func (w *Worker) endJob(cur *active) {
 	}
 	el := time.Since(cur.start)
 	args := []any{"job", cur.job.ID, "ranges", cur.ranges, "hashes", cur.hashes,
-		"elapsed", el.Round(time.Millisecond), "rate", float64(cur.hashes) / el.Seconds()}
+		"elapsed", el.Round(time.Millisecond), "hashes_per_s", fmt.Sprintf("%.4g", float64(cur.hashes)/el.Seconds())}
 	if cur.found {
 		args = append(args, "lowest_found", cur.nonce)
 	}

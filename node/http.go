@@ -31,6 +31,7 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("POST /register_with", n.handleRegisterWith)
 	mux.HandleFunc("POST /add_block", n.handleAddBlock)
 	mux.HandleFunc("GET /health", n.handleHealth)
+	mux.HandleFunc("GET /workers", n.handleWorkers)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The reference node builds URLs as base + "/endpoint", which gives
