@@ -99,16 +99,17 @@ type Stats struct {
 
 // WorkerInfo describes one worker as the coordinator sees it.
 type WorkerInfo struct {
-	ID       string    // unique per worker process
-	Name     string    // as the worker named itself
-	Kernel   string    // its hashing kernel
-	Cores    int       // its mining goroutines
-	Rate     float64   // hashes per second, as it last measured
-	LastSeen time.Time // its last request
-	Ranges   uint64    // ranges it answered
-	Hashes   uint64    // nonces it hashed, by its answers
-	Refused  uint64    // its solutions that were refused
-	Local    bool      // the coordinator's own in-process worker
+	ID       string        // unique per worker process
+	Name     string        // as the worker named itself
+	Kernel   string        // its hashing kernel
+	Cores    int           // its mining goroutines
+	Rate     float64       // hashes per second, as it last measured
+	LastSeen time.Time     // its last request
+	Ranges   uint64        // ranges it answered
+	Hashes   uint64        // nonces it hashed, by its answers
+	Mining   time.Duration // time it spent mining, by its answers
+	Refused  uint64        // its solutions that were refused
+	Local    bool          // the coordinator's own in-process worker
 }
 
 // Coordinator hands out the ranges of one job at a time to the workers of
@@ -459,6 +460,7 @@ func (c *Coordinator) answerLocked(j *jobState, w *workerState, a *Answer) {
 	c.stats.Answered++
 	c.stats.Hashes += a.Hashes
 	w.Hashes += a.Hashes
+	w.Mining += time.Duration(a.Seconds * float64(time.Second))
 	if j == nil || a.Job != j.wire.ID {
 		c.stats.Late++
 		return

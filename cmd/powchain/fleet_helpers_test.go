@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,7 +32,7 @@ type child struct {
 	err            error
 }
 
-func startChild(t *testing.T, name, bin string, args ...string) *child {
+func startChild(t testing.TB, name, bin string, args ...string) *child {
 	t.Helper()
 	c := &child{name: name, cmd: exec.Command(bin, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	c.cmd.Stdout, c.cmd.Stderr = c.stdout, c.stderr
@@ -53,7 +54,7 @@ func startChild(t *testing.T, name, bin string, args ...string) *child {
 func (c *child) signal(sig syscall.Signal) { c.cmd.Process.Signal(sig) }
 
 // wait waits at most d for the process to exit and returns its exit code.
-func (c *child) wait(t *testing.T, d time.Duration) int {
+func (c *child) wait(t testing.TB, d time.Duration) int {
 	t.Helper()
 	select {
 	case <-c.done:
@@ -65,12 +66,12 @@ func (c *child) wait(t *testing.T, d time.Duration) int {
 }
 
 // startWorkerProc starts `powchain worker` with one mining goroutine.
-func startWorkerProc(t *testing.T, bin, url, name string) *child {
+func startWorkerProc(t testing.TB, bin, url, name string) *child {
 	return startChild(t, "worker "+name, bin, "worker", "--nats", url, "--workers", "1", "--name", name, "--progress", "never")
 }
 
 // freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -81,7 +82,7 @@ func freePort(t *testing.T) int {
 }
 
 // embeddedNATS starts a NATS server in the test process, on loopback.
-func embeddedNATS(t *testing.T) string {
+func embeddedNATS(t testing.TB) string {
 	t.Helper()
 	s, err := fleet.StartServer("127.0.0.1:0")
 	if err != nil {
@@ -92,7 +93,7 @@ func embeddedNATS(t *testing.T) string {
 }
 
 // natsServerBin finds Debian's nats-server, or skips the test.
-func natsServerBin(t *testing.T) string {
+func natsServerBin(t testing.TB) string {
 	t.Helper()
 	for _, p := range []string{"nats-server", "/usr/sbin/nats-server", "/usr/bin/nats-server"} {
 		if path, err := exec.LookPath(p); err == nil {
@@ -106,7 +107,7 @@ func natsServerBin(t *testing.T) string {
 // natsCluster starts n nats-server processes joined by routes on loopback
 // and returns their client URLs and processes once a message crosses from
 // the first to the last.
-func natsCluster(t *testing.T, n int) ([]string, []*child) {
+func natsCluster(t testing.TB, n int) ([]string, []*child) {
 	t.Helper()
 	bin := natsServerBin(t)
 	ports, cports := make([]int, n), make([]int, n)
@@ -158,7 +159,7 @@ func clusterWorks(a, b string) bool {
 
 // testCoordinator starts a coordinator in the test process on url, with
 // small ranges and short leases.
-func testCoordinator(t *testing.T, url string, opt fleet.Options) *fleet.Coordinator {
+func testCoordinator(t testing.TB, url string, opt fleet.Options) *fleet.Coordinator {
 	t.Helper()
 	nc, err := fleet.Connect(context.Background(), fleet.ConnectOptions{URLs: url, Name: "test coordinator"})
 	if err != nil {
@@ -174,7 +175,7 @@ func testCoordinator(t *testing.T, url string, opt fleet.Options) *fleet.Coordin
 }
 
 // waitConnected waits until the coordinator has heard from n workers.
-func waitConnected(t *testing.T, c *fleet.Coordinator, n int) {
+func waitConnected(t testing.TB, c *fleet.Coordinator, n int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for c.Connected() < n {
@@ -203,7 +204,7 @@ type fleetRow struct {
 	nonce  uint64
 }
 
-func fleetRows(t *testing.T) []fleetRow {
+func fleetRows(t testing.TB) []fleetRow {
 	var out []fleetRow
 	for _, r := range testvectors.Rows(t, "mining.jsonl") {
 		obj := fmt.Sprintf(`{"index": %s, "transactions": %s, "timestamp": %s, "previous_hash": %s}`,
@@ -336,4 +337,15 @@ func waitRanges(t *testing.T, c *fleet.Coordinator, name string, n uint64) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// buildBin builds the powchain binary into a temporary directory.
+func buildBin(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "powchain")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
