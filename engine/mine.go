@@ -15,8 +15,12 @@ type Solver interface {
 
 // MineBlock mines b with m: it serializes b once into a template, finds the
 // lowest nonce whose hash meets target, and returns a copy of b with Nonce
-// and Hash set. b itself is not modified.
+// and Hash set. b itself is not modified. A target of 0 bits is refused
+// with ErrZeroTarget.
 func MineBlock(ctx context.Context, m Solver, b *Block, target hasher.Target) (*Block, Result, error) {
+	if target.Bits() <= 0 {
+		return nil, Result{}, ErrZeroTarget
+	}
 	t, err := b.Template()
 	if err != nil {
 		return nil, Result{}, err

@@ -37,6 +37,11 @@ func (e *RuleError) Error() string {
 // ErrEmptyChain is returned when a chain to validate has no blocks.
 var ErrEmptyChain = errors.New("engine: chain has no blocks")
 
+// ErrZeroTarget is returned when a chain is validated or a block mined
+// against a target of 0 bits (the zero Target among them): every hash
+// meets it, so it asks for no proof of work at all.
+var ErrZeroTarget = errors.New("engine: the target is 0 bits, which asks for no proof of work; want a difficulty of at least 1 bit")
+
 // Difficulty returns the target of the seed's difficulty d: the hex digest
 // starts with d '0' characters.
 func Difficulty(d int) (hasher.Target, error) { return hasher.TargetHexZeros(d) }
@@ -77,6 +82,9 @@ func checkProof(pos int, b *Block, target hasher.Target) error {
 // it carries is its own, and that hash meets the target. pos is b's
 // position, for the error.
 func ValidateNext(prev *Block, pos int, b *Block, target hasher.Target) error {
+	if target.Bits() <= 0 {
+		return ErrZeroTarget
+	}
 	if b.Index != prev.Index+1 {
 		return &RuleError{Position: pos, Index: b.Index, Rule: RuleIndex,
 			Detail: fmt.Sprintf("is %d, want %d (one more than the previous block)", b.Index, prev.Index+1)}
@@ -113,6 +121,9 @@ func validateGenesis(b *Block) error {
 // genesis block and every later block may follow the one before it. The
 // error for the first bad block is a *RuleError.
 func ValidateChain(blocks []*Block, target hasher.Target) error {
+	if target.Bits() <= 0 {
+		return ErrZeroTarget
+	}
 	if len(blocks) == 0 {
 		return ErrEmptyChain
 	}

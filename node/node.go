@@ -1,9 +1,12 @@
 package node
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"slices"
@@ -22,6 +25,7 @@ const (
 	DefaultPeerTimeout     = 5 * time.Second
 	DefaultSyncInterval    = 30 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
+	DefaultAnswerTimeout   = 30 * time.Second
 )
 
 // Config configures a Node. Every field but DataDir and Target has a
@@ -65,19 +69,43 @@ type Config struct {
 	// ShutdownTimeout bounds how long Run waits for in-flight requests
 	// when its context is cancelled. Default DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// AnswerTimeout is how long a client may take to take each piece (32
+	// KiB) of an answer of the node's chain or pool; a client that stops
+	// reading is cut off, so that it cannot hold the node's memory.
+	// Default DefaultAnswerTimeout.
+	AnswerTimeout time.Duration
 	// Limits bounds request and answer sizes and the pool.
 	Limits Limits
+	// PeerPolicy says which addresses may be peers; nil means the policy
+	// of a node served on loopback with nothing more allowed,
+	// NewPeerPolicy("127.0.0.1", nil).
+	PeerPolicy *PeerPolicy
+	// AdminToken, when set, is required (as "Authorization: Bearer
+	// TOKEN") by the endpoints that change the peer list: POST
+	// /register_node, POST /register_with and DELETE /peers/{url}.
+	AdminToken string
+	// RateLimit is how many requests per second one client address may
+	// make to the endpoints that change state (POST /new_transaction,
+	// /mine, /register_node, /register_with, /add_block, DELETE /peers),
+	// with bursts of RateBurst; 0 means no limit. Loopback clients are
+	// not limited unless RateLoopback is set.
+	RateLimit    float64
+	RateBurst    int
+	RateLoopback bool
 }
 
 // Limits bounds what a node accepts. Zero fields take their defaults.
 type Limits struct {
 	TxBytes      int64 // body of POST /new_transaction; default 64 KiB
-	BlockBytes   int64 // body of POST /add_block; default 16 MiB
+	BlockBytes   int64 // body of POST /add_block, and one block of a peer's chain; default 2 MiB
 	ControlBytes int64 // bodies of /register_node and /register_with; default 16 KiB
-	ChainBytes   int64 // a peer's chain answer; default 256 MiB
+	ChainBytes   int64 // a peer's chain answer, decompressed; default 256 MiB
 	BlockTxBytes int   // canonical JSON of the transactions in a mined block; default 1 MiB
 	BlockTxs     int   // transactions in a mined block; default 10000
 	Pending      int   // pending transactions; more are refused with 503; default 1000000
+	Peers        int   // known peers; more are refused with 503; default 128
+	PoolBytes    int   // canonical JSON of the pending transactions; more is refused with 503; default 128 MiB
+	DecodeBytes  int64 // large bodies (over 64 KiB) decoding at once; default 8 MiB
 }
 
 func (l *Limits) setDefaults() {
@@ -87,7 +115,7 @@ func (l *Limits) setDefaults() {
 		}
 	}
 	def(&l.TxBytes, 64<<10)
-	def(&l.BlockBytes, 16<<20)
+	def(&l.BlockBytes, 2<<20)
 	def(&l.ControlBytes, 16<<10)
 	def(&l.ChainBytes, 256<<20)
 	if l.BlockTxBytes <= 0 {
@@ -98,6 +126,13 @@ func (l *Limits) setDefaults() {
 	}
 	if l.Pending <= 0 {
 		l.Pending = 1000000
+	}
+	if l.PoolBytes <= 0 {
+		l.PoolBytes = 128 << 20
+	}
+	def(&l.DecodeBytes, 8<<20)
+	if l.Peers <= 0 {
+		l.Peers = 128
 	}
 }
 
@@ -127,6 +162,14 @@ type Node struct {
 	store   *store
 	peers   *peerClient
 	metrics *metrics
+
+	decodeBudget *budget // bytes of large bodies decoding at once
+	chainBudget  *budget // bytes of peers' chain answers being read at once
+	policy       *PeerPolicy
+	health       peerHealth // peers in back-off
+	peerMu       sync.Mutex // serializes changes of the peer list
+	intros       chan intro // registrations for Run's introducers
+	limiter      *rateLimiter
 
 	// mineFunc mines a template; tests replace it.
 	mineFunc func(ctx context.Context, b *engine.Block) (*engine.Block, engine.Result, error)
@@ -160,6 +203,9 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("node: no data dir")
 	}
+	if cfg.Target.Bits() <= 0 {
+		return nil, fmt.Errorf("node: difficulty: %w", engine.ErrZeroTarget)
+	}
 	if cfg.Miner == nil {
 		cfg.Miner = engine.NewMiner(nil, 0)
 	}
@@ -177,6 +223,9 @@ func Open(cfg Config) (*Node, error) {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.AnswerTimeout <= 0 {
+		cfg.AnswerTimeout = DefaultAnswerTimeout
 	}
 	cfg.Limits.setDefaults()
 	if cfg.AdvertiseURL != "" {
@@ -212,21 +261,41 @@ func Open(cfg Config) (*Node, error) {
 	n.mineFunc = func(ctx context.Context, b *engine.Block) (*engine.Block, engine.Result, error) {
 		return engine.MineBlock(ctx, n.solver(), b, n.target)
 	}
-	n.peers = newPeerClient(cfg.PeerTimeout, cfg.Limits.ChainBytes)
+	if n.policy = cfg.PeerPolicy; n.policy == nil {
+		n.policy, _ = NewPeerPolicy("127.0.0.1", nil)
+	}
+	n.peers = newPeerClient(cfg.PeerTimeout, n.policy)
+	n.intros = make(chan intro, 64)
 	if cfg.AdvertiseURL != "" {
 		n.selfURLs[cfg.AdvertiseURL] = struct{}{}
 	}
+	var unminable []uint64
 	for _, r := range c.pending {
 		tx, err := pyjson.Decode(r.canon)
 		if err != nil {
 			st.close()
 			return nil, fmt.Errorf("node: store %s is corrupt: pending transaction %d: %w", st.path, r.seq, err)
 		}
-		n.pool.add(string(r.canon), tx, r.seq)
+		if err := checkMinable(tx); err != nil {
+			// An older version accepted it; it would stop mining for ever.
+			n.log.Warn("dropping a pending transaction that cannot be mined", "seq", r.seq, "bytes", len(r.canon), "err", err)
+			unminable = append(unminable, r.seq)
+			continue
+		}
+		n.pool.add(string(r.canon), r.seq)
+	}
+	if len(unminable) > 0 {
+		if _, err := st.commit(&change{oldLen: len(c.blocks), fork: len(c.blocks), drop: unminable}); err != nil {
+			st.close()
+			return nil, err
+		}
 	}
 	for _, p := range c.peers {
 		n.peerSet[p] = struct{}{}
 	}
+	n.decodeBudget = newBudget(cfg.Limits.DecodeBytes)
+	n.chainBudget = newBudget(cfg.Limits.ChainBytes)
+	n.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLoopback)
 	n.metrics = newMetrics(n)
 	return n, nil
 }
@@ -278,7 +347,10 @@ func (n *Node) Pending() []pyjson.Value {
 	defer n.mu.RUnlock()
 	out := make([]pyjson.Value, 0, n.pool.len())
 	for el := n.pool.order.Front(); el != nil; el = el.Next() {
-		out = append(out, el.Value.(*poolEntry).tx)
+		tx, err := pyjson.Decode([]byte(el.Value.(*poolEntry).canon))
+		if err == nil {
+			out = append(out, tx)
+		}
 	}
 	return out
 }
@@ -308,34 +380,61 @@ func (n *Node) ChainJSON() []byte {
 	return encodeDump(wires, n.Peers())
 }
 
-// encodeDump writes a chain dump in the reference node's key order.
+// encodeDump returns a chain dump in the reference node's key order.
 func encodeDump(wires [][]byte, peers []string) []byte {
-	size := 64
-	for _, w := range wires {
-		size += len(w) + 2
-	}
-	out := make([]byte, 0, size)
-	out = append(out, `{"length": `...)
-	out = fmt.Appendf(out, "%d", len(wires))
-	out = append(out, `, "chain": [`...)
+	head, size := dumpHead(wires, peers)
+	var buf bytes.Buffer
+	buf.Grow(size)
+	writeDump(&buf, head, wires, peers)
+	return buf.Bytes()
+}
+
+// dumpHead returns the start of a chain dump, up to its first block, and
+// the size of the whole dump.
+func dumpHead(wires [][]byte, peers []string) ([]byte, int) {
+	head := fmt.Appendf(nil, `{"length": %d, "chain": [`, len(wires))
+	size := len(head) + len(`], "peers": [`) + len("]}")
 	for i, w := range wires {
 		if i > 0 {
-			out = append(out, ", "...)
+			size += 2
 		}
-		out = append(out, w...)
+		size += len(w)
 	}
-	out = append(out, `], "peers": [`...)
 	for i, p := range peers {
 		if i > 0 {
-			out = append(out, ", "...)
+			size += 2
 		}
-		out = pyjson.AppendString(out, p)
+		size += len(pyjson.AppendString(nil, p))
 	}
-	return append(out, "]}"...)
+	return head, size
+}
+
+// writeDump writes a chain dump in pieces, the blocks from their shared
+// wire form. It stops at the first write error.
+func writeDump(w io.Writer, head []byte, wires [][]byte, peers []string) error {
+	bw := bufio.NewWriterSize(w, 32<<10)
+	bw.Write(head)
+	for i, wire := range wires {
+		if i > 0 {
+			bw.WriteString(", ")
+		}
+		if _, err := bw.Write(wire); err != nil {
+			return err
+		}
+	}
+	bw.WriteString(`], "peers": [`)
+	for i, p := range peers {
+		if i > 0 {
+			bw.WriteString(", ")
+		}
+		bw.Write(pyjson.AppendString(nil, p))
+	}
+	bw.WriteString("]}")
+	return bw.Flush()
 }
 
 // ErrPoolFull is returned by AddTransaction when the pending pool holds
-// Limits.Pending transactions.
+// Limits.Pending transactions or Limits.PoolBytes bytes of them.
 var ErrPoolFull = errors.New("node: the pending pool is full")
 
 // InputError is returned when a request or a transaction is malformed: a
@@ -374,7 +473,20 @@ func CheckTransaction(v pyjson.Value) (pyjson.Object, error) {
 			return nil, &InputError{Field: f, Msg: "is empty"}
 		}
 	}
+	if valueDepth(obj, MaxTxDepth) > MaxTxDepth {
+		return nil, &InputError{Msg: fmt.Sprintf("the transaction is nested deeper than %d levels", MaxTxDepth)}
+	}
 	return obj, nil
+}
+
+// checkMinable reports why a transaction could not go into a block: it is
+// nested too deep, or a block holding it does not encode.
+func checkMinable(tx pyjson.Value) error {
+	if valueDepth(tx, MaxTxDepth) > MaxTxDepth {
+		return fmt.Errorf("nested deeper than %d levels", MaxTxDepth)
+	}
+	_, err := (&engine.Block{Transactions: []pyjson.Value{tx}, PreviousHash: "0"}).Template()
+	return err
 }
 
 // now returns the current time as the reference node's time.time() does:
@@ -405,12 +517,6 @@ func (n *Node) AddTransaction(tx pyjson.Object) (pyjson.Object, error) {
 	if _, err := CheckTransaction(tx); err != nil {
 		return nil, err
 	}
-	n.mu.RLock()
-	full := n.pool.len() >= n.cfg.Limits.Pending
-	n.mu.RUnlock()
-	if full {
-		return nil, ErrPoolFull
-	}
 	stamped := make(pyjson.Object, len(tx)+1)
 	for k, v := range tx {
 		stamped[k] = v
@@ -420,13 +526,22 @@ func (n *Node) AddTransaction(tx pyjson.Object) (pyjson.Object, error) {
 	if err != nil {
 		return nil, &InputError{Msg: err.Error()}
 	}
+	n.mu.Lock()
+	ok := n.pool.reserve(len(canon), n.cfg.Limits.Pending, n.cfg.Limits.PoolBytes)
+	n.mu.Unlock()
+	if !ok {
+		return nil, ErrPoolFull
+	}
 	seq, err := n.store.addPending(canon)
+	n.mu.Lock()
+	n.pool.unreserve(len(canon))
+	if err == nil {
+		n.pool.add(string(canon), seq)
+	}
+	n.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	n.mu.Lock()
-	n.pool.add(string(canon), stamped, seq)
-	n.mu.Unlock()
 	n.metrics.txs.Inc()
 	n.wake()
 	return stamped, nil
@@ -521,10 +636,7 @@ func (n *Node) apply(fork int, added []*block) (applyResult, error) {
 		n.pool.remove(c)
 	}
 	for i, c := range restore {
-		tx, err := pyjson.Decode(c)
-		if err == nil {
-			n.pool.add(string(c), tx, seqs[i])
-		}
+		n.pool.add(string(c), seqs[i])
 	}
 	n.tipGen++
 	if n.cancelMining != nil {
@@ -550,6 +662,9 @@ var ErrKnownBlock = errors.New("node: block already in the chain")
 // our tip, or it is the next index on another branch) makes Run's syncer
 // ask the peers for their chains.
 func (n *Node) AddBlock(b *engine.Block) error {
+	if err := checkBlockDepth(b); err != nil {
+		return err
+	}
 	nb, err := newBlock(b)
 	if err != nil {
 		return &InputError{Field: "block", Msg: err.Error()}
@@ -594,6 +709,11 @@ func (n *Node) AddBlock(b *engine.Block) error {
 // It reports whether the chain was replaced; origin names the source in
 // the log.
 func (n *Node) Adopt(blocks []*engine.Block, origin string) (bool, error) {
+	for i, b := range blocks {
+		if err := checkBlockDepth(b); err != nil {
+			return false, fmt.Errorf("node: block %d: %w", i, err)
+		}
+	}
 	if err := engine.ValidateChain(blocks, n.target); err != nil {
 		var re *engine.RuleError
 		if errors.As(err, &re) {
@@ -663,14 +783,38 @@ func (n *Node) mineOne(ctx context.Context) (*block, error) {
 		}
 		last := n.chain[len(n.chain)-1]
 		gen := n.tipGen
+		n.mu.Unlock()
+
+		txs := make([]pyjson.Value, 0, len(entries))
+		var bad []*poolEntry
+		for _, e := range entries {
+			tx, err := pyjson.Decode([]byte(e.canon))
+			if err == nil {
+				err = checkMinable(tx)
+			}
+			if err != nil {
+				n.log.Warn("dropping a pending transaction that cannot be mined", "seq", e.seqs[0], "bytes", len(e.canon), "err", err)
+				bad = append(bad, e)
+				continue
+			}
+			txs = append(txs, tx)
+		}
+		if len(bad) > 0 {
+			if err := n.dropPending(bad); err != nil {
+				return nil, err
+			}
+			continue
+		}
+
+		n.mu.Lock()
+		if n.tipGen != gen {
+			n.mu.Unlock()
+			continue
+		}
 		mctx, cancel := context.WithCancel(ctx)
 		n.cancelMining = cancel
 		n.mu.Unlock()
 
-		txs := make([]pyjson.Value, len(entries))
-		for i, e := range entries {
-			txs[i] = e.tx
-		}
 		tpl := &engine.Block{Index: last.Index + 1, Transactions: txs, Timestamp: now(), PreviousHash: last.Hash}
 		mined, res, err := n.mineFunc(mctx, tpl)
 		n.mu.Lock()
@@ -714,4 +858,26 @@ func (n *Node) mineOne(ctx context.Context) (*block, error) {
 			"hashes", res.Hashes, "hash_rate", math.Round(rate), "elapsed", res.Elapsed, "txs", len(txs))
 		return nb, nil
 	}
+}
+
+// dropPending removes pending transactions from the store and the pool.
+func (n *Node) dropPending(entries []*poolEntry) error {
+	n.chainMu.Lock()
+	defer n.chainMu.Unlock()
+	n.mu.RLock()
+	pos := len(n.chain)
+	var drop []uint64
+	for _, e := range entries {
+		drop = append(drop, e.seqs...)
+	}
+	n.mu.RUnlock()
+	if _, err := n.store.commit(&change{oldLen: pos, fork: pos, drop: drop}); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	for _, e := range entries {
+		n.pool.remove(e.canon)
+	}
+	n.mu.Unlock()
+	return nil
 }

@@ -1,17 +1,14 @@
 package node
 
-import (
-	"container/list"
-
-	"github.com/powchain/powchain/engine/pyjson"
-)
+import "container/list"
 
 // poolEntry is one pending transaction. Its identity is its canonical JSON
 // (pyjson.Encode, sorted keys): two transactions with the same canonical
-// JSON are the same transaction.
+// JSON are the same transaction. Only the canonical JSON is kept: a
+// decoded transaction can take many times its size, and the pool is
+// bounded in bytes of canonical JSON. Mining decodes the few it takes.
 type poolEntry struct {
 	canon string
-	tx    pyjson.Value
 	seqs  []uint64 // keys of its records in the pending bucket, lowest first
 	elem  *list.Element
 }
@@ -23,6 +20,29 @@ type pool struct {
 	byCanon map[string]*poolEntry
 	order   list.List // of *poolEntry
 	bytes   int       // sum of len(canon)
+
+	// Room taken by transactions on their way to the store, so that the
+	// limits hold for requests that run at once (see reserve).
+	resCount, resBytes int
+}
+
+// reserve takes room for one transaction of size bytes if the pool, with
+// what is already reserved, stays within maxCount transactions and
+// maxBytes bytes; it reports whether it did. Check and reservation happen
+// under Node.mu, so the limits are never overrun by concurrent requests.
+func (p *pool) reserve(size, maxCount, maxBytes int) bool {
+	if p.len()+p.resCount >= maxCount || p.bytes+p.resBytes+size > maxBytes {
+		return false
+	}
+	p.resCount++
+	p.resBytes += size
+	return true
+}
+
+// unreserve gives back room taken by reserve.
+func (p *pool) unreserve(size int) {
+	p.resCount--
+	p.resBytes -= size
 }
 
 func newPool() *pool { return &pool{byCanon: map[string]*poolEntry{}} }
@@ -33,14 +53,14 @@ func (p *pool) len() int { return len(p.byCanon) }
 // has reports whether a transaction with this canonical JSON is pending.
 func (p *pool) has(canon string) bool { _, ok := p.byCanon[canon]; return ok }
 
-// add records that the store holds tx under key seq. A transaction that is
-// already pending only gains the key.
-func (p *pool) add(canon string, tx pyjson.Value, seq uint64) {
+// add records that the store holds the transaction under key seq. A
+// transaction that is already pending only gains the key.
+func (p *pool) add(canon string, seq uint64) {
 	if e, ok := p.byCanon[canon]; ok {
 		e.seqs = append(e.seqs, seq)
 		return
 	}
-	e := &poolEntry{canon: canon, tx: tx, seqs: []uint64{seq}}
+	e := &poolEntry{canon: canon, seqs: []uint64{seq}}
 	p.byCanon[canon] = e
 	p.bytes += len(canon)
 	// Acknowledgements finish nearly in key order: look from the back.

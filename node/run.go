@@ -59,6 +59,9 @@ func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 		n.wg.Go(func() { n.autoMine(runCtx) })
 	}
 	n.wg.Go(func() { n.bootstrap(runCtx) })
+	for range 2 {
+		n.wg.Go(func() { n.introducer(runCtx) })
+	}
 
 	var err error
 	select {

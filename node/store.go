@@ -351,3 +351,12 @@ func (s *store) addPeers(urls []string) error {
 	}
 	return nil
 }
+
+// removePeer deletes a peer URL.
+func (s *store) removePeer(u string) error {
+	err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketPeers).Delete([]byte(u)) })
+	if err != nil {
+		return fmt.Errorf("node: removing a peer: %w", err)
+	}
+	return nil
+}

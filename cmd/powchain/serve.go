@@ -57,6 +57,13 @@ type serveOptions struct {
 	batchDelay   time.Duration
 	logFormat    string
 	logLevel     string
+	poolBytes    int
+	blockBytes   int64
+	maxPeers     int
+	peerAllow    string
+	adminToken   string
+	rateLimit    float64
+	rateBurst    int
 
 	onListen func(addr string) // tests: called with the address served
 }
@@ -77,6 +84,13 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.batchDelay, "batch-delay", node.DefaultBatchDelay, "group commit: how long to gather concurrent transactions into one fsync")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.IntVar(&o.poolBytes, "pool-bytes", 128<<20, "bytes of pending transactions (canonical JSON) the pool holds; more get 503 with Retry-After")
+	fs.Int64Var(&o.blockBytes, "block-bytes", 2<<20, "largest block accepted, in a POST /add_block body or a peer's chain")
+	fs.IntVar(&o.maxPeers, "max-peers", 128, "most peers the node keeps; more registrations get 503")
+	fs.StringVar(&o.peerAllow, "peer-allow", "", "comma-separated CIDRs, addresses and host names allowed as peers besides public addresses (and loopback when --addr is loopback)")
+	fs.StringVar(&o.adminToken, "admin-token", "", "require \"Authorization: Bearer TOKEN\" on /register_node, /register_with and DELETE /peers/{url} (default: open, as the reference node)")
+	fs.Float64Var(&o.rateLimit, "rate-limit", 20, "requests per second per client address on the endpoints that change state; 0 disables; loopback clients are never limited")
+	fs.IntVar(&o.rateBurst, "rate-burst", 40, "burst allowed over --rate-limit")
 }
 
 // logger makes the slog logger of --log-format and --log-level.
@@ -145,6 +159,13 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 			return usagef("--advertise: %v", err)
 		}
 	}
+	policy, err := node.NewPeerPolicy(o.addr, splitList(o.peerAllow))
+	if err != nil {
+		return usagef("--peer-allow: %v", err)
+	}
+	if o.poolBytes < 0 || o.blockBytes < 0 || o.maxPeers < 0 {
+		return usagef("--pool-bytes, --block-bytes and --max-peers must not be negative")
+	}
 	sync := o.syncInterval
 	if sync == 0 {
 		sync = -1 // node.Config: negative disables
@@ -198,6 +219,11 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 		SyncInterval: sync,
 		PeerTimeout:  o.peerTimeout,
 		BatchDelay:   o.batchDelay,
+		Limits:       node.Limits{PoolBytes: o.poolBytes, BlockBytes: o.blockBytes, Peers: o.maxPeers},
+		PeerPolicy:   policy,
+		AdminToken:   o.adminToken,
+		RateLimit:    o.rateLimit,
+		RateBurst:    o.rateBurst,
 	})
 	if err != nil {
 		return err
