@@ -2,8 +2,8 @@ package fleet
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -42,15 +42,6 @@ func benchCapacity(b *testing.B, fakes int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go c.Mine(ctx, v.tpl, never)
-	for c.Stats().Issued == 0 && len(c.Workers()) == 0 {
-		time.Sleep(time.Millisecond)
-		c.mu.Lock()
-		started := c.job != nil
-		c.mu.Unlock()
-		if started {
-			break
-		}
-	}
 	const conns = 8
 	ncs := make([]*natsTransport, conns)
 	for i := range ncs {
@@ -93,5 +84,64 @@ func benchCapacity(b *testing.B, fakes int) {
 	perSec := float64(st.Answered) / el.Seconds()
 	b.ReportMetric(perSec, "answers/s")
 	b.ReportMetric(perSec*DefaultRangeTime.Seconds(), "machines/coordinator")
-	_ = json.Marshal
+}
+
+// BenchmarkJobSwitch measures how long a new job takes to replace the old
+// one on every worker: from the start of the new job (its announcement)
+// until each of 2 workers, busy on the old job's ranges, holds a range of
+// the new one, which it asks for only after it has stopped mining the
+// old job. Workers run in this process over a real NATS server.
+func BenchmarkJobSwitch(b *testing.B) {
+	s := embedded(b, "127.0.0.1:0")
+	url := "nats://" + s.Addr()
+	c, err := NewCoordinator(connect(b, url), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	startWorker(b, url, 1)
+	startWorker(b, url, 1)
+	vs := miningVectors(b)
+	never, _ := hasher.TargetBits(200)
+	var worst []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { c.Mine(ctx, vs[i%len(vs)].tpl, never); close(done) }()
+		for c.Stats().Answered < uint64(2*(i+1)) { // both workers are busy on it
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		<-done
+		ctx, cancel = context.WithCancel(context.Background())
+		done = make(chan struct{})
+		start := time.Now()
+		go func() { c.Mine(ctx, vs[(i+1)%len(vs)].tpl, never); close(done) }()
+		for !c.allHold(2) {
+			time.Sleep(100 * time.Microsecond)
+		}
+		worst = append(worst, time.Since(start))
+		cancel()
+		<-done
+	}
+	b.StopTimer()
+	sort.Slice(worst, func(i, j int) bool { return worst[i] < worst[j] })
+	b.ReportMetric(float64(worst[len(worst)/2].Microseconds())/1000, "ms-median")
+	b.ReportMetric(float64(worst[len(worst)-1].Microseconds())/1000, "ms-max")
+}
+
+// allHold reports whether n distinct workers hold a lease of the current
+// job.
+func (c *Coordinator) allHold(n int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.job == nil {
+		return false
+	}
+	seen := map[*workerState]bool{}
+	for _, l := range c.job.open {
+		seen[l.worker] = true
+	}
+	return len(seen) >= n
 }

@@ -245,12 +245,19 @@ func (w *Worker) Run(ctx context.Context) error {
 			retryAt = now.Add(time.Second)
 			return
 		}
-		if r.gen == seenGen { // no announcement since: the reply is current
-			if l.NewJob != nil && (cur == nil || l.NewJob.ID != cur.job.ID) {
-				switchTo(l.NewJob)
-			} else if l.Job == "" && cur != nil {
-				switchTo(nil)
+		if r.gen != seenGen {
+			// A job was announced after the request left: the reply
+			// says nothing about it, only its lease (of the job it
+			// names) may still be of use.
+			if !l.Idle && cur != nil && l.Job == cur.job.ID && l.Hi > l.Lo {
+				queue = append(queue, l)
 			}
+			return
+		}
+		if l.NewJob != nil && (cur == nil || l.NewJob.ID != cur.job.ID) {
+			switchTo(l.NewJob)
+		} else if l.Job == "" && cur != nil {
+			switchTo(nil)
 		}
 		if l.Idle {
 			retryAt = now.Add(time.Duration(max(l.RetryMs, 10)) * time.Millisecond)

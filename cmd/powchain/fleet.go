@@ -73,6 +73,7 @@ func (f *natsFlags) coordinator(ctx context.Context, m *engine.Miner, log *slog.
 	if err != nil {
 		return nil, nil, err
 	}
+	spareProc(m)
 	c, err := fleet.NewCoordinator(nc, fleet.Options{Subject: f.subject, Local: m, Logger: log, RangeTime: f.rangeTime, Lease: f.lease})
 	if err != nil {
 		closeNC()
