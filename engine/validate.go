@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/powchain/powchain/engine/pyjson"
 	"github.com/powchain/powchain/hasher"
@@ -202,20 +203,47 @@ func DecodeDump(data []byte) (*Dump, error) {
 	return d, nil
 }
 
-// EncodeDump returns the reference node's GET /chain answer for blocks and
-// peers: {"chain": [...], "length": N, "peers": [...]}, keys sorted.
-func EncodeDump(blocks []*Block, peers []string) ([]byte, error) {
-	chain := make([]pyjson.Value, len(blocks))
-	for i, b := range blocks {
-		chain[i] = b.Object()
-	}
-	ps := make([]pyjson.Value, len(peers))
+// AppendDumpHead appends the start of a chain dump of n blocks, in the
+// reference node's key order: {"length": N, "chain": [. The blocks follow,
+// each as its wire JSON (Block.MarshalWire), separated by DumpSeparator,
+// and then AppendDumpTail. EncodeDump and the node's GET /chain and export,
+// which stream the blocks from their store, write dumps this one way.
+func AppendDumpHead(dst []byte, n int) []byte {
+	dst = append(dst, `{"length": `...)
+	dst = strconv.AppendInt(dst, int64(n), 10)
+	return append(dst, `, "chain": [`...)
+}
+
+// DumpSeparator stands between two blocks of a chain dump.
+const DumpSeparator = ", "
+
+// AppendDumpTail appends the end of a chain dump: the peers and the
+// closing brackets.
+func AppendDumpTail(dst []byte, peers []string) []byte {
+	dst = append(dst, `], "peers": [`...)
 	for i, p := range peers {
-		ps[i] = p
+		if i > 0 {
+			dst = append(dst, ", "...)
+		}
+		dst = pyjson.AppendString(dst, p)
 	}
-	return pyjson.Encode(pyjson.Object{
-		"length": pyjson.IntFromInt64(int64(len(blocks))),
-		"chain":  chain,
-		"peers":  ps,
-	})
+	return append(dst, "]}"...)
+}
+
+// EncodeDump returns the reference node's GET /chain answer for blocks and
+// peers, {"length": N, "chain": [...], "peers": [...]}, in its key order,
+// each block with its hash and its keys sorted.
+func EncodeDump(blocks []*Block, peers []string) ([]byte, error) {
+	dst := AppendDumpHead(nil, len(blocks))
+	for i, b := range blocks {
+		if i > 0 {
+			dst = append(dst, DumpSeparator...)
+		}
+		w, err := b.MarshalWire()
+		if err != nil {
+			return nil, err
+		}
+		dst = append(dst, w...)
+	}
+	return AppendDumpTail(dst, peers), nil
 }

@@ -43,6 +43,9 @@ type chainReader struct {
 	blockMax int64 // one block's bytes
 	target   hasher.Target
 	buf      []byte
+
+	allowLength bool // an object with "length" and no "chain" is an answer
+	length      int  // its length, when it was one; -1 otherwise
 }
 
 const budgetStep = 1 << 20
@@ -225,7 +228,7 @@ func (c *chainReader) dump() (*engine.Dump, error) {
 			return nil, errors.New("extra data after the chain dump")
 		}
 	}
-	if len(d.Blocks) == 0 {
+	if len(d.Blocks) == 0 && c.length < 0 {
 		return nil, engine.ErrEmptyChain
 	}
 	return d, nil
@@ -299,6 +302,12 @@ func (c *chainReader) object(d *engine.Dump) error {
 		}
 	}
 	if !seen["chain"] {
+		if n, ok := length.(pyjson.Int); ok && c.allowLength {
+			if l, ok := n.Int64(); ok && l >= 1 && l <= 1<<40 {
+				c.length = int(l)
+				return nil
+			}
+		}
 		return &engine.FieldError{Field: "chain", Msg: "missing from the chain dump"}
 	}
 	if length != nil {
@@ -396,10 +405,20 @@ func (c *chainReader) blocks() ([]*engine.Block, error) {
 // readChain reads a peer's chain answer from r (see chainReader): the
 // blocks it returns form a valid chain.
 func (n *Node) readChain(ctx context.Context, r io.Reader) (*engine.Dump, error) {
+	d, _, err := n.readChainOrLength(ctx, r, false)
+	return d, err
+}
+
+// readChainOrLength is readChain that, with allowLength, also takes
+// {"length": N, "peers": [...]} without a chain (a powchain peer's answer
+// to POST /register_node?paged=1): it returns N, and -1 for a chain.
+func (n *Node) readChainOrLength(ctx context.Context, r io.Reader, allowLength bool) (*engine.Dump, int, error) {
 	c := &chainReader{
 		r: bufio.NewReaderSize(r, 32<<10), ctx: ctx, budget: n.chainBudget,
 		limit: n.cfg.Limits.ChainBytes, blockMax: n.cfg.Limits.BlockBytes, target: n.target,
+		allowLength: allowLength, length: -1,
 	}
 	defer c.release()
-	return c.dump()
+	d, err := c.dump()
+	return d, c.length, err
 }

@@ -7,8 +7,9 @@
 // # Lifecycle
 //
 // [Open] opens (or creates) the store in a data directory, checks that it
-// was made for the same difficulty and genesis block, and loads and
-// validates the chain, the pending transactions and the peers. [Node.Run]
+// was made for the same difficulty and genesis block, and loads the chain
+// index (checked against its checksum; every block is validated again only
+// with [Config.Revalidate]), the pending transactions and the peers. [Node.Run]
 // serves the API on a listener and runs the background work until its
 // context is cancelled, then shuts down cleanly: mining stops, in-flight
 // requests finish, every goroutine it started returns. [Node.Close]
@@ -28,6 +29,22 @@
 //	POST /add_block        a block with its hash, as peers announce it  201
 //	GET  /health           200 {"status": "ok", "length": ..., ...}
 //	GET  /metrics          200 Prometheus text format
+//
+// and two of powchain's own, for peers that sync in pages and for the
+// dashboard:
+//
+//	GET  /blocks?from=H&limit=N   200 {"length": L, "blocks": [blocks]}
+//	GET  /headers?from=H&limit=N  200 {"length": L, "hashes": [hex hashes]}
+//
+// /blocks lists the blocks from height H (default 0) on, exactly as
+// elements of /chain, at most N of them (default 100, capped at 1000)
+// and, past the first, at most [MaxPageBytes] of them; L is the chain's
+// length, and a page from H >= L is empty. /headers lists the hashes of the
+// blocks from H on (default 1000, capped at 10000), from memory. A
+// parameter that is not an integer, a negative from or a limit below 1 is
+// 400 naming the parameter. POST /register_node?paged=1, which powchain
+// nodes send, answers {"length": L, "peers": [...]} without the chain;
+// the reference node ignores the query and answers with its chain.
 //
 // The node sets a transaction's "timestamp" to its own time as a float,
 // strictly increasing, so no two transactions it stamps are the same.
@@ -53,9 +70,27 @@
 //
 // The longest valid chain wins. A chain from a peer (at registration, or
 // when the syncer asks every peer, see Run) replaces ours only if it is
-// longer and fully valid ([engine.ValidateChain]); an invalid one is
-// refused, logged with its first bad block and rule, and counted in
-// powchain_blocks_rejected_total, and ours is unchanged. A block a peer
+// longer and valid; an invalid one is refused, logged with its first bad
+// block and rule, and counted in powchain_blocks_rejected_total, and ours
+// is unchanged.
+//
+// With a powchain peer the chain comes in pages ([Node.Sync]): the node
+// asks for the peer's length and latest hashes (GET /headers), finds the
+// common ancestor (looking further back, 64 hashes, then 512, then 4096
+// ..., when our tip is not among them), and fetches the blocks after it
+// (GET /blocks, 1000 at a time), validating each page against the block
+// before it ([engine.ValidateNext]). Each request has its own timeout
+// (twice [Config.PeerTimeout]); one that fails to connect, times out or
+// gets a 5xx is tried again up to five times, after 0.2 s, 0.4 s, 0.8 s
+// and 1.6 s. Pages that extend our chain are appended as they arrive, so
+// a sync that is stopped or killed resumes from where it was. Pages of a
+// fork are held in memory (at most Limits.ChainBytes of them) until the
+// fork is longer than our chain, and then replace our blocks after the
+// common ancestor in one store transaction. In steady state a sync costs
+// one small /headers request per peer. A peer that answers 404 to
+// /headers speaks the reference protocol only: its whole chain is
+// fetched with GET /chain (at most Limits.ChainBytes) and adopted if it is
+// longer and fully valid ([engine.ValidateChain]). A block a peer
 // announces is appended if it follows our tip ([engine.ValidateNext]); if
 // it is beyond our tip, or the next index on another branch, the syncer
 // fetches the peers' chains. When blocks leave our chain, their
@@ -80,10 +115,14 @@
 //
 // The store is one bbolt file, powchain.db, in the data directory:
 //
-//	meta     format "powchain-node/1", bits (the difficulty in leading zero
-//	         bits), genesis (its hash), created (RFC 3339)
+//	meta     format "powchain-node/2", bits (the difficulty in leading zero
+//	         bits), genesis (its hash), created (RFC 3339), length (the
+//	         chain's length, 8 bytes big-endian), sum (the checksum: the
+//	         state of a SHA-256 over the 32-byte hashes of blocks 0..N-1)
 //	blocks   8-byte big-endian height -> the block's wire JSON (sorted
-//	         keys, with hash), heights 0..N-1 without gaps
+//	         keys, with hash), heights 0..N-1 without gaps, exactly as
+//	         /chain serves it
+//	hashes   8-byte big-endian height -> the block's hash (32 bytes)
 //	pending  8-byte big-endian sequence -> the transaction's canonical JSON,
 //	         in the order transactions were acknowledged
 //	peers    normalized base URL -> the time it was added
@@ -96,12 +135,28 @@
 // the blocks and removes (or returns) their transactions from the pending
 // bucket, so a crash at any moment, kill -9 included, leaves either the
 // state before the change or the one after it: every acknowledged
-// transaction is in the chain or pending, never both, never neither. Open
-// revalidates the whole chain. A data directory made for another
-// difficulty or genesis block, or another store format, is refused with
-// [ErrDataDirMismatch]; one that another process has open, with
-// [ErrDataDirLocked]. [Export] reads a store without writing;
-// [Node.Import] adopts a dump as a peer's chain would be.
+// transaction is in the chain or pending, never both, never neither.
+//
+// Memory holds the index, the hash of each block (32 bytes a block), and
+// the last block; other blocks are read from the store when asked for.
+// An append writes its blocks, their hashes, the length and the checksum
+// state, so it costs the same at any length; blocks and hashes are
+// written with bbolt's FillPercent at 1, since their keys only grow, which
+// keeps pages full. Open reads the index, checks it against the checksum
+// and checks the last block, and so trusts what the node wrote and
+// fsync'd; [Config.Revalidate] (serve --revalidate) decodes and validates
+// every block as well. GET /chain, GET /blocks and export stream the
+// stored JSON from one read transaction through a 64 KiB buffer: the first
+// byte goes out at once and the memory a request takes does not grow with
+// the chain. bbolt maps the file with room to spare (64 GiB of address
+// space), so that writers never wait for a long read to end. A data directory made for another
+// difficulty or genesis block, or another store format (powchain-node/1
+// included: export it with the powchain that made it, and import the
+// dump), is refused with [ErrDataDirMismatch]; one that another process has
+// open, with [ErrDataDirLocked]; one whose index does not match its
+// checksum, with [ErrCorrupt]. [ExportTo] streams a store's dump without
+// writing; [Node.Import] adopts a dump as a peer's chain would be.
+// [Synthesize] (powchain loadgen chain) builds big valid chains quickly.
 //
 // # Logs and metrics
 //
@@ -109,13 +164,18 @@
 // height, hash, nonce, the hashes tried, the hash rate and the time taken;
 // "block accepted" (from a peer) with height, hash, nonce and hashes =
 // nonce+1, the hashes the sequential search needed; "chain replaced" with
-// the fork point and how many blocks and transactions moved. GET /metrics
+// the fork point and how many blocks and transactions moved; "sync
+// started", "sync progress" (every 5 s, with the height, the peer's and
+// the rate) and "sync done" for a paged sync. GET /metrics
 // serves, from a registry of the node's own: powchain_hash_rate (hashes
 // per second over the last 10 s), powchain_hashes_total,
 // powchain_blocks_mined_total, powchain_blocks_accepted_total,
 // powchain_blocks_rejected_total{rule}, powchain_chain_replacements_total,
 // powchain_chain_height, powchain_pending_transactions, powchain_peers,
-// powchain_transactions_total, and the Go and process collectors.
+// powchain_transactions_total, powchain_sync_blocks_total,
+// powchain_sync_pages_total, powchain_sync_retries_total,
+// powchain_sync_target_height (the peer's last height while a paged sync
+// runs), and the Go and process collectors.
 // net/http/pprof is not on the API; `powchain serve --debug-addr` serves
 // it on an address of its own.
 //
@@ -125,14 +185,19 @@
 //
 // # Concurrency
 //
-// A Node is safe for concurrent use. Three locks, always taken in this
-// order when nested: mineMu lets one mining attempt run at a time;
-// chainMu serializes chain changes from their check to their commit; mu
-// (a read-write lock) guards the in-memory state and is never held during
-// disk I/O or mining. The chain slice is never modified below its length
-// (a change that removes blocks builds a new one), so readers copy the
-// slice header under the read lock and read without it. No bbolt
-// transaction function takes a node lock. A transaction's record is
+// A Node is safe for concurrent use. Five locks, always taken in this
+// order when nested: syncMu lets one paged sync run at a time (a second
+// one returns at once; mineMu and syncMu are never held together);
+// mineMu lets one mining attempt run at a time;
+// chainMu serializes chain changes from their check to their commit;
+// viewMu (a read-write lock) is held by a chain change from its store
+// commit to its memory update, and briefly by readers that begin a store
+// read transaction, so that what they read from the store is the chain in
+// memory; mu (a read-write lock) guards the in-memory state and is never
+// held during disk I/O or mining. The index is never modified below its
+// length (appends write past it, and a change that removes blocks copies
+// the chunk it cuts), so readers copy it under the read lock and read
+// without it. No bbolt transaction function takes a node lock. A transaction's record is
 // written before it enters the in-memory pool, so a block can only take
 // transactions already on disk.
 package node

@@ -35,7 +35,9 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("DELETE /peers/{url...}", n.limited(n.admin(n.handleRemovePeer)))
 	mux.HandleFunc("POST /add_block", n.limited(n.handleAddBlock))
 	mux.HandleFunc("GET /health", n.handleHealth)
-	mux.HandleFunc("GET /workers", n.handleWorkers)
+	mux.HandleFunc("GET /blocks", n.handleBlocks)
+	mux.HandleFunc("GET /headers", n.handleHeaders)
+	mux.HandleFunc("GET /workers", n.limited(n.handleWorkers))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The reference node builds URLs as base + "/endpoint", which gives
@@ -92,23 +94,24 @@ func (n *Node) handleChain(w http.ResponseWriter, _ *http.Request) {
 	n.writeChain(w)
 }
 
-// writeChain answers with the chain dump, written from the blocks' shared
-// wire form: a client that reads slowly holds no copy of the chain, and
-// one that stops reading is cut off by the write deadline.
+// writeChain answers 200 with the chain dump, streamed from the store
+// (Node.WriteChain) through the answer writer: a client that reads slowly
+// holds nothing but a read transaction and a 64 KiB buffer, and one that
+// stops reading is cut off by the write deadline. An error after the
+// first byte can only cut the answer short, and is logged.
 func (n *Node) writeChain(w http.ResponseWriter) {
-	n.mu.RLock()
-	ch := n.chain
-	n.mu.RUnlock()
-	wires := make([][]byte, len(ch))
-	for i, b := range ch {
-		wires[i] = b.wire
+	tx, peers, err := n.view()
+	if err != nil {
+		n.log.Error("reading the chain failed", "err", err)
+		writeText(w, http.StatusInternalServerError, "reading the chain failed")
+		return
 	}
-	peers := n.Peers()
-	head, size := dumpHead(wires, peers)
+	defer tx.Rollback()
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(size))
 	w.WriteHeader(http.StatusOK)
-	writeDump(n.answerWriter(w), head, wires, peers)
+	if err := n.store.writeDump(tx, n.answerWriter(w), peers); err != nil {
+		n.log.Debug("streaming the chain stopped", "err", err)
+	}
 }
 
 // answerWriter writes a large answer with a deadline for each piece:
@@ -229,6 +232,11 @@ func (n *Node) handleRegisterNode(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		n.log.Error("storing a peer failed", "err", err)
 		writeText(w, http.StatusInternalServerError, "storing the peer failed")
+		return
+	}
+	if r.URL.Query().Get("paged") == "1" {
+		// A powchain peer fetches the blocks in pages (GET /blocks).
+		writeJSON(w, http.StatusOK, pagedRegistration(n.Len(), n.Peers()))
 		return
 	}
 	n.writeChain(w)
@@ -360,9 +368,9 @@ type Health struct {
 func (n *Node) Health() Health {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	last := n.chain[len(n.chain)-1]
+	last := n.tip
 	return Health{
-		Status: "ok", Length: len(n.chain), Height: last.Index, LastHash: last.Hash,
+		Status: "ok", Length: n.index.len(), Height: last.Index, LastHash: last.Hash,
 		Pending: n.pool.len(), Peers: len(n.peerSet), Difficulty: n.target.String(),
 		AutoMine: n.cfg.AutoMine, Hasher: n.miner.Hasher().Name(), Workers: n.miner.Workers(),
 	}

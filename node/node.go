@@ -1,18 +1,18 @@
 package node
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/powchain/powchain/engine"
 	"github.com/powchain/powchain/engine/pyjson"
@@ -92,6 +92,11 @@ type Config struct {
 	RateLimit    float64
 	RateBurst    int
 	RateLoopback bool
+	// Revalidate makes Open read and validate every block of the store.
+	// Without it Open trusts what this node wrote and fsync'd: it checks
+	// the chain index against its stored checksum and reads the last
+	// block, which takes well under a second at a million blocks.
+	Revalidate bool
 }
 
 // Limits bounds what a node accepts. Zero fields take their defaults.
@@ -136,21 +141,6 @@ func (l *Limits) setDefaults() {
 	}
 }
 
-// block is a block of our chain with its wire form (sorted keys, with
-// hash), which is what the store holds and /chain serves.
-type block struct {
-	*engine.Block
-	wire []byte
-}
-
-func newBlock(b *engine.Block) (*block, error) {
-	wire, err := b.MarshalWire()
-	if err != nil {
-		return nil, fmt.Errorf("node: encoding block %d: %w", b.Index, err)
-	}
-	return &block{Block: b, wire: wire}, nil
-}
-
 // Node is a powchain node: a chain, its pending pool and its peers, kept
 // in a durable store, served over the reference node's REST API (Handler,
 // Run). All methods are safe for concurrent use.
@@ -174,11 +164,15 @@ type Node struct {
 	// mineFunc mines a template; tests replace it.
 	mineFunc func(ctx context.Context, b *engine.Block) (*engine.Block, engine.Result, error)
 
-	chainMu sync.Mutex // serializes chain changes, from check to commit
-	mineMu  sync.Mutex // one mining attempt at a time
+	syncMu  sync.Mutex   // one paged sync at a time (TryLock)
+	chainMu sync.Mutex   // serializes chain changes, from check to commit
+	viewMu  sync.RWMutex // held by a chain change from its commit to its memory update
+	mineMu  sync.Mutex   // one mining attempt at a time
 
 	mu           sync.RWMutex // guards the fields below
-	chain        []*block     // never modified in place below its length
+	index        hashIndex    // the chain's hashes; never modified below its length
+	sum          []byte       // the checksum state of index (see extendSum)
+	tip          *block       // the last block
 	pool         *pool
 	peerSet      map[string]struct{}
 	selfURLs     map[string]struct{}
@@ -239,7 +233,7 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := st.load(cfg.Target)
+	c, err := st.load(cfg.Target, cfg.Revalidate)
 	if err != nil {
 		st.close()
 		return nil, err
@@ -250,7 +244,9 @@ func Open(cfg Config) (*Node, error) {
 		miner:    cfg.Miner,
 		log:      cfg.Logger,
 		store:    st,
-		chain:    c.blocks,
+		index:    c.index,
+		sum:      c.sum,
+		tip:      c.tip,
 		pool:     newPool(),
 		peerSet:  map[string]struct{}{},
 		selfURLs: map[string]struct{}{},
@@ -285,7 +281,7 @@ func Open(cfg Config) (*Node, error) {
 		n.pool.add(string(r.canon), r.seq)
 	}
 	if len(unminable) > 0 {
-		if _, err := st.commit(&change{oldLen: len(c.blocks), fork: len(c.blocks), drop: unminable}); err != nil {
+		if _, err := st.commit(&change{drop: unminable}); err != nil {
 			st.close()
 			return nil, err
 		}
@@ -325,20 +321,58 @@ func (n *Node) Target() hasher.Target { return n.target }
 func (n *Node) Len() int {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	return len(n.chain)
+	return n.index.len()
 }
 
-// Blocks returns the chain, genesis first. The blocks are shared and must
-// not be modified.
+// Blocks reads the whole chain from the store, genesis first. It decodes
+// every block: use WriteChain to serve a long chain.
 func (n *Node) Blocks() []*engine.Block {
-	n.mu.RLock()
-	ch := n.chain
-	n.mu.RUnlock()
-	out := make([]*engine.Block, len(ch))
-	for i, b := range ch {
+	bs, err := n.store.blocks(0, n.Len())
+	if err != nil {
+		n.log.Error("reading the chain failed", "err", err)
+		return nil
+	}
+	out := make([]*engine.Block, len(bs))
+	for i, b := range bs {
 		out[i] = b.Block
 	}
 	return out
+}
+
+// WriteChain writes the node's GET /chain answer, the reference node's
+// chain dump {"length": N, "chain": [blocks with hash], "peers": [urls]},
+// streamed from the store: the blocks as stored, in one read transaction,
+// through a buffer of 64 KiB.
+func (n *Node) WriteChain(w io.Writer) error {
+	tx, peers, err := n.view()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return n.store.writeDump(tx, w, peers)
+}
+
+// view begins a read transaction of the store that holds exactly the
+// chain in memory (no chain change is between its commit and its memory
+// update), and returns it with the peers. The caller rolls it back.
+func (n *Node) view() (*bolt.Tx, []string, error) {
+	n.viewMu.RLock()
+	defer n.viewMu.RUnlock()
+	tx, err := n.store.db.Begin(false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("node: reading the store: %w", err)
+	}
+	return tx, n.Peers(), nil
+}
+
+// ChainJSON returns the node's GET /chain answer (see WriteChain) in
+// memory.
+func (n *Node) ChainJSON() []byte {
+	var b bytes.Buffer
+	if err := n.WriteChain(&b); err != nil {
+		n.log.Error("reading the chain failed", "err", err)
+	}
+	return b.Bytes()
 }
 
 // Pending returns the pending transactions, oldest first.
@@ -366,76 +400,6 @@ func (n *Node) Peers() []string {
 	slices.Sort(out)
 	return out
 }
-
-// ChainJSON returns the node's GET /chain answer, the reference node's
-// chain dump: {"length": N, "chain": [blocks with hash], "peers": [urls]}.
-func (n *Node) ChainJSON() []byte {
-	n.mu.RLock()
-	ch := n.chain
-	n.mu.RUnlock()
-	wires := make([][]byte, len(ch))
-	for i, b := range ch {
-		wires[i] = b.wire
-	}
-	return encodeDump(wires, n.Peers())
-}
-
-// encodeDump returns a chain dump in the reference node's key order.
-func encodeDump(wires [][]byte, peers []string) []byte {
-	head, size := dumpHead(wires, peers)
-	var buf bytes.Buffer
-	buf.Grow(size)
-	writeDump(&buf, head, wires, peers)
-	return buf.Bytes()
-}
-
-// dumpHead returns the start of a chain dump, up to its first block, and
-// the size of the whole dump.
-func dumpHead(wires [][]byte, peers []string) ([]byte, int) {
-	head := fmt.Appendf(nil, `{"length": %d, "chain": [`, len(wires))
-	size := len(head) + len(`], "peers": [`) + len("]}")
-	for i, w := range wires {
-		if i > 0 {
-			size += 2
-		}
-		size += len(w)
-	}
-	for i, p := range peers {
-		if i > 0 {
-			size += 2
-		}
-		size += len(pyjson.AppendString(nil, p))
-	}
-	return head, size
-}
-
-// writeDump writes a chain dump in pieces, the blocks from their shared
-// wire form. It stops at the first write error.
-func writeDump(w io.Writer, head []byte, wires [][]byte, peers []string) error {
-	bw := bufio.NewWriterSize(w, 32<<10)
-	bw.Write(head)
-	for i, wire := range wires {
-		if i > 0 {
-			bw.WriteString(", ")
-		}
-		if _, err := bw.Write(wire); err != nil {
-			return err
-		}
-	}
-	bw.WriteString(`], "peers": [`)
-	for i, p := range peers {
-		if i > 0 {
-			bw.WriteString(", ")
-		}
-		bw.Write(pyjson.AppendString(nil, p))
-	}
-	bw.WriteString("]}")
-	return bw.Flush()
-}
-
-// ErrPoolFull is returned by AddTransaction when the pending pool holds
-// Limits.Pending transactions or Limits.PoolBytes bytes of them.
-var ErrPoolFull = errors.New("node: the pending pool is full")
 
 // InputError is returned when a request or a transaction is malformed: a
 // missing or mistyped field, invalid JSON, a bad peer URL.
@@ -489,395 +453,9 @@ func checkMinable(tx pyjson.Value) error {
 	return err
 }
 
-// now returns the current time as the reference node's time.time() does:
-// seconds since the epoch as a float.
-func now() pyjson.Float { return pyjson.Float(float64(time.Now().UnixNano()) / 1e9) }
-
-// txTimestamp returns the current time as a float, strictly greater than
-// every timestamp it returned before, so that two transactions this node
-// stamps never have the same canonical JSON.
-func (n *Node) txTimestamp() pyjson.Float {
-	for {
-		old := n.lastTS.Load()
-		t := float64(now())
-		if prev := math.Float64frombits(old); t <= prev {
-			t = math.Nextafter(prev, math.Inf(1))
-		}
-		if n.lastTS.CompareAndSwap(old, math.Float64bits(t)) {
-			return pyjson.Float(t)
-		}
-	}
-}
-
-// AddTransaction stamps tx (checked with CheckTransaction) with the node's
-// time, stores it durably and adds it to the pending pool. It returns the
-// transaction as stored once it is on disk. Concurrent calls share an
-// fsync (bbolt's group commit).
-func (n *Node) AddTransaction(tx pyjson.Object) (pyjson.Object, error) {
-	if _, err := CheckTransaction(tx); err != nil {
-		return nil, err
-	}
-	stamped := make(pyjson.Object, len(tx)+1)
-	for k, v := range tx {
-		stamped[k] = v
-	}
-	stamped["timestamp"] = n.txTimestamp()
-	canon, err := pyjson.Encode(stamped)
-	if err != nil {
-		return nil, &InputError{Msg: err.Error()}
-	}
-	n.mu.Lock()
-	ok := n.pool.reserve(len(canon), n.cfg.Limits.Pending, n.cfg.Limits.PoolBytes)
-	n.mu.Unlock()
-	if !ok {
-		return nil, ErrPoolFull
-	}
-	seq, err := n.store.addPending(canon)
-	n.mu.Lock()
-	n.pool.unreserve(len(canon))
-	if err == nil {
-		n.pool.add(string(canon), seq)
-	}
-	n.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	n.metrics.txs.Inc()
-	n.wake()
-	return stamped, nil
-}
-
-// wake tells the auto-miner that the pool grew.
-func (n *Node) wake() {
-	select {
-	case n.work <- struct{}{}:
-	default:
-	}
-}
-
-// kickSync asks Run's syncer to look for a longer chain at the peers.
-func (n *Node) kickSync() {
-	select {
-	case n.syncKick <- struct{}{}:
-	default:
-	}
-}
-
-// canonTxs returns the canonical JSON of each transaction of the blocks.
-func canonTxs(blocks []*block) []string {
-	var out []string
-	for _, b := range blocks {
-		for _, tx := range b.Transactions {
-			c, err := pyjson.Encode(tx)
-			if err != nil {
-				continue // a stored or validated block always encodes
-			}
-			out = append(out, string(c))
-		}
-	}
-	return out
-}
-
-// applyResult says what a chain change did.
-type applyResult struct {
-	removed  int // blocks that left the chain
-	orphaned int // their transactions that returned to the pool
-	cleared  int // pending transactions found in the new blocks
-}
-
-// apply replaces the blocks from height fork on with added, durably and in
-// memory: the new blocks' transactions leave the pool, the transactions of
-// the blocks that leave the chain and are not in the new ones return to
-// it, all in one store transaction. The mining in progress is cancelled.
-// The caller holds chainMu and has validated added against the chain.
-func (n *Node) apply(fork int, added []*block) (applyResult, error) {
-	in := canonTxs(added)
-	inSet := make(map[string]struct{}, len(in))
-	for _, c := range in {
-		inSet[c] = struct{}{}
-	}
+// tipBlock returns the last block of the chain.
+func (n *Node) tipBlock() *engine.Block {
 	n.mu.RLock()
-	oldLen := len(n.chain)
-	removed := n.chain[fork:]
-	var drop []uint64
-	var res applyResult
-	for c := range inSet {
-		if e, ok := n.pool.byCanon[c]; ok {
-			drop = append(drop, e.seqs...)
-			res.cleared++
-		}
-	}
-	var restore [][]byte
-	seen := map[string]struct{}{}
-	for _, c := range canonTxs(removed) {
-		if _, ok := inSet[c]; ok {
-			continue
-		}
-		if _, ok := seen[c]; ok || n.pool.has(c) {
-			continue
-		}
-		seen[c] = struct{}{}
-		restore = append(restore, []byte(c))
-	}
-	n.mu.RUnlock()
-
-	seqs, err := n.store.commit(&change{oldLen: oldLen, fork: fork, added: added, drop: drop, restore: restore})
-	if err != nil {
-		return res, err
-	}
-	res.removed = len(removed)
-	res.orphaned = len(restore)
-
-	n.mu.Lock()
-	// A new backing array when blocks leave, so readers holding the old
-	// slice keep a consistent chain.
-	n.chain = append(n.chain[:fork:fork], added...)
-	for c := range inSet {
-		n.pool.remove(c)
-	}
-	for i, c := range restore {
-		n.pool.add(string(c), seqs[i])
-	}
-	n.tipGen++
-	if n.cancelMining != nil {
-		n.cancelMining()
-		n.cancelMining = nil
-	}
-	n.mu.Unlock()
-	if len(restore) > 0 {
-		n.wake()
-	}
-	return res, nil
-}
-
-// ErrKnownBlock is returned by AddBlock when the block is already on the
-// chain.
-var ErrKnownBlock = errors.New("node: block already in the chain")
-
-// AddBlock appends a block a peer announced, after checking that it
-// follows our last block (engine.ValidateNext): on a broken rule the error
-// is an *engine.RuleError and the chain is unchanged. Its transactions
-// leave the pending pool, and mining in progress restarts on the new tip.
-// A block that would extend a longer chain than ours (its index is beyond
-// our tip, or it is the next index on another branch) makes Run's syncer
-// ask the peers for their chains.
-func (n *Node) AddBlock(b *engine.Block) error {
-	if err := checkBlockDepth(b); err != nil {
-		return err
-	}
-	nb, err := newBlock(b)
-	if err != nil {
-		return &InputError{Field: "block", Msg: err.Error()}
-	}
-	n.chainMu.Lock()
-	defer n.chainMu.Unlock()
-	n.mu.RLock()
-	pos := len(n.chain)
-	last := n.chain[pos-1]
-	var known bool
-	if b.Index >= 0 && b.Index < int64(pos) {
-		known = string(n.chain[b.Index].wire) == string(nb.wire)
-	}
-	n.mu.RUnlock()
-	if known {
-		return ErrKnownBlock
-	}
-	if err := engine.ValidateNext(last.Block, pos, b, n.target); err != nil {
-		var re *engine.RuleError
-		if errors.As(err, &re) {
-			n.metrics.rejected.WithLabelValues(string(re.Rule)).Inc()
-			if b.Index > last.Index+1 || (b.Index == last.Index+1 && re.Rule == engine.RulePreviousHash) {
-				n.kickSync()
-			}
-		}
-		return err
-	}
-	res, err := n.apply(pos, []*block{nb})
-	if err != nil {
-		return err
-	}
-	n.metrics.accepted.Inc()
-	n.log.Info("block accepted", "height", b.Index, "hash", b.Hash, "nonce", b.Nonce,
-		"hashes", b.Nonce+1, "txs", len(b.Transactions), "cleared", res.cleared)
-	return nil
-}
-
-// Adopt replaces our chain with blocks if they form a valid chain
-// (engine.ValidateChain, the first error is returned) longer than ours:
-// the longest valid chain wins. Transactions of our blocks that leave the
-// chain return to the pending pool and those in the new blocks leave it.
-// It reports whether the chain was replaced; origin names the source in
-// the log.
-func (n *Node) Adopt(blocks []*engine.Block, origin string) (bool, error) {
-	for i, b := range blocks {
-		if err := checkBlockDepth(b); err != nil {
-			return false, fmt.Errorf("node: block %d: %w", i, err)
-		}
-	}
-	if err := engine.ValidateChain(blocks, n.target); err != nil {
-		var re *engine.RuleError
-		if errors.As(err, &re) {
-			n.metrics.rejected.WithLabelValues(string(re.Rule)).Inc()
-		}
-		return false, err
-	}
-	return n.adoptValid(blocks, origin)
-}
-
-// adoptValid is Adopt for a chain already validated.
-func (n *Node) adoptValid(blocks []*engine.Block, origin string) (bool, error) {
-	n.chainMu.Lock()
-	defer n.chainMu.Unlock()
-	n.mu.RLock()
-	ours := n.chain
-	n.mu.RUnlock()
-	if len(blocks) <= len(ours) {
-		return false, nil
-	}
-	fork := 0
-	for fork < len(ours) && ours[fork].Hash == blocks[fork].Hash {
-		fork++
-	}
-	added := make([]*block, 0, len(blocks)-fork)
-	for _, b := range blocks[fork:] {
-		nb, err := newBlock(b)
-		if err != nil {
-			return false, err
-		}
-		added = append(added, nb)
-	}
-	res, err := n.apply(fork, added)
-	if err != nil {
-		return false, err
-	}
-	n.metrics.replacements.Inc()
-	last := blocks[len(blocks)-1]
-	n.log.Info("chain replaced", "from", origin, "height", last.Index, "hash", last.Hash,
-		"fork", fork, "removed", res.removed, "added", len(added), "orphaned", res.orphaned, "cleared", res.cleared)
-	return true, nil
-}
-
-// Mine seals pending transactions (the oldest, up to Limits.BlockTxBytes
-// and Limits.BlockTxs) into the next block with the node's miner and
-// appends it, as the reference node's /mine does. It returns nil when
-// nothing is pending. When the tip changes while it mines (a peer's block
-// or chain), the attempt is cancelled and it starts over on the new tip.
-// The block is not announced; see Run and /mine.
-func (n *Node) Mine(ctx context.Context) (*engine.Block, error) {
-	b, err := n.mineOne(ctx)
-	if b == nil {
-		return nil, err
-	}
-	return b.Block, err
-}
-
-func (n *Node) mineOne(ctx context.Context) (*block, error) {
-	n.mineMu.Lock()
-	defer n.mineMu.Unlock()
-	for {
-		n.mu.Lock()
-		entries := n.pool.take(n.cfg.Limits.BlockTxBytes, n.cfg.Limits.BlockTxs)
-		if len(entries) == 0 {
-			n.mu.Unlock()
-			return nil, nil
-		}
-		last := n.chain[len(n.chain)-1]
-		gen := n.tipGen
-		n.mu.Unlock()
-
-		txs := make([]pyjson.Value, 0, len(entries))
-		var bad []*poolEntry
-		for _, e := range entries {
-			tx, err := pyjson.Decode([]byte(e.canon))
-			if err == nil {
-				err = checkMinable(tx)
-			}
-			if err != nil {
-				n.log.Warn("dropping a pending transaction that cannot be mined", "seq", e.seqs[0], "bytes", len(e.canon), "err", err)
-				bad = append(bad, e)
-				continue
-			}
-			txs = append(txs, tx)
-		}
-		if len(bad) > 0 {
-			if err := n.dropPending(bad); err != nil {
-				return nil, err
-			}
-			continue
-		}
-
-		n.mu.Lock()
-		if n.tipGen != gen {
-			n.mu.Unlock()
-			continue
-		}
-		mctx, cancel := context.WithCancel(ctx)
-		n.cancelMining = cancel
-		n.mu.Unlock()
-
-		tpl := &engine.Block{Index: last.Index + 1, Transactions: txs, Timestamp: now(), PreviousHash: last.Hash}
-		mined, res, err := n.mineFunc(mctx, tpl)
-		n.mu.Lock()
-		n.cancelMining = nil
-		n.mu.Unlock()
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("node: mining stopped: %w", context.Cause(ctx))
-			}
-			if errors.Is(err, engine.ErrCanceled) {
-				n.log.Debug("mining restarted on a new tip", "height", tpl.Index)
-				continue
-			}
-			return nil, err
-		}
-		nb, err := newBlock(mined)
-		if err != nil {
-			return nil, err
-		}
-		n.chainMu.Lock()
-		n.mu.RLock()
-		stale := n.tipGen != gen
-		pos := len(n.chain)
-		n.mu.RUnlock()
-		if stale {
-			n.chainMu.Unlock()
-			continue
-		}
-		_, err = n.apply(pos, []*block{nb})
-		n.chainMu.Unlock()
-		if err != nil {
-			return nil, err
-		}
-		n.metrics.mined.Inc()
-		rate := 0.0
-		if s := res.Elapsed.Seconds(); s > 0 {
-			rate = float64(res.Hashes) / s
-		}
-		n.log.Info("block mined", "height", mined.Index, "hash", mined.Hash, "nonce", mined.Nonce,
-			"hashes", res.Hashes, "hash_rate", math.Round(rate), "elapsed", res.Elapsed, "txs", len(txs))
-		return nb, nil
-	}
-}
-
-// dropPending removes pending transactions from the store and the pool.
-func (n *Node) dropPending(entries []*poolEntry) error {
-	n.chainMu.Lock()
-	defer n.chainMu.Unlock()
-	n.mu.RLock()
-	pos := len(n.chain)
-	var drop []uint64
-	for _, e := range entries {
-		drop = append(drop, e.seqs...)
-	}
-	n.mu.RUnlock()
-	if _, err := n.store.commit(&change{oldLen: pos, fork: pos, drop: drop}); err != nil {
-		return err
-	}
-	n.mu.Lock()
-	for _, e := range entries {
-		n.pool.remove(e.canon)
-	}
-	n.mu.Unlock()
-	return nil
+	defer n.mu.RUnlock()
+	return n.tip.Block
 }

@@ -284,30 +284,39 @@ func (c *peerClient) do(ctx context.Context, peer, method, endpoint string, body
 	return data, nil
 }
 
-// chain sends a request whose answer is a chain dump and reads it as a
-// stream (see chainReader). An invalid chain is a *PeerError wrapping the
-// *engine.RuleError.
+// peerChain sends a request whose answer is a chain dump and reads it as
+// a stream (see chainReader). An invalid chain is a *PeerError wrapping
+// the *engine.RuleError.
 func (n *Node) peerChain(ctx context.Context, peer, method, endpoint string, body []byte) (*engine.Dump, error) {
+	dump, _, err := n.peerChainOrLength(ctx, peer, method, endpoint, body, false)
+	return dump, err
+}
+
+// peerChainOrLength is peerChain that, with paged, also takes the answer
+// of a powchain peer to POST /register_node?paged=1, {"length": N,
+// "peers": [...]} without the chain: then it returns the dump's peers and
+// N, and -1 for a chain dump.
+func (n *Node) peerChainOrLength(ctx context.Context, peer, method, endpoint string, body []byte, paged bool) (*engine.Dump, int, error) {
 	a, err := n.peers.open(ctx, peer, method, endpoint, body, http.StatusOK, 10*n.peers.timeout)
 	if err != nil {
-		return nil, err
+		return nil, -1, err
 	}
 	defer a.Close()
 	op := method + " " + endpoint
-	dump, err := n.readChain(ctx, a)
+	dump, length, err := n.readChainOrLength(ctx, a, paged)
 	if err != nil {
 		var re *engine.RuleError
 		var ne net.Error
 		switch {
 		case errors.As(err, &re):
 			n.metrics.rejected.WithLabelValues(string(re.Rule)).Inc()
-			return nil, &PeerError{Peer: peer, Op: op, Err: fmt.Errorf("its chain is invalid (%s), ours is unchanged: %w", ruleText(err), err)}
+			return nil, -1, &PeerError{Peer: peer, Op: op, Err: fmt.Errorf("its chain is invalid (%s), ours is unchanged: %w", ruleText(err), err)}
 		case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
-			return nil, peerFail(peer, op, fmt.Errorf("reading the answer: %w", err))
+			return nil, -1, peerFail(peer, op, fmt.Errorf("reading the answer: %w", err))
 		}
-		return nil, &PeerError{Peer: peer, Op: op, Err: fmt.Errorf("its answer is not a valid chain dump: %w", err)}
+		return nil, -1, &PeerError{Peer: peer, Op: op, Err: fmt.Errorf("its answer is not a valid chain dump: %w", err)}
 	}
-	return dump, nil
+	return dump, length, nil
 }
 
 // isSelf reports whether a normalized URL is this node's own.
@@ -455,7 +464,10 @@ func (n *Node) RegisterWith(ctx context.Context, peerURL, self string) (*Registr
 		return nil, err
 	}
 	body, _ := pyjson.Encode(pyjson.Object{"node_address": self})
-	dump, err := n.peerChain(ctx, peer, "POST", "register_node", body)
+	// paged=1 asks a powchain peer for its length and peers only, and the
+	// chain is then fetched in pages; the reference node ignores it and
+	// answers with its chain.
+	dump, pagedLength, err := n.peerChainOrLength(ctx, peer, "POST", "register_node?paged=1", body, true)
 	if err != nil {
 		var re *engine.RuleError
 		if errors.As(err, &re) {
@@ -464,6 +476,9 @@ func (n *Node) RegisterWith(ctx context.Context, peerURL, self string) (*Registr
 		return nil, err
 	}
 	reg := &Registration{Peer: peer, TheirLength: len(dump.Blocks)}
+	if pagedLength >= 0 {
+		reg.TheirLength = pagedLength
+	}
 	learned := []string{peer}
 	for _, p := range dump.Peers {
 		q, err := NormalizePeer(p)
@@ -477,8 +492,14 @@ func (n *Node) RegisterWith(ctx context.Context, peerURL, self string) (*Registr
 	if reg.NewPeers, err = n.addPeers(learned, true); err != nil {
 		return nil, err
 	}
-	if reg.Adopted, err = n.adoptValid(dump.Blocks, peer); err != nil {
-		return nil, err
+	if pagedLength < 0 {
+		if reg.Adopted, err = n.adoptValid(dump.Blocks, peer); err != nil {
+			return nil, err
+		}
+	} else if pagedLength > n.Len() {
+		if reg.Adopted, err = n.syncFrom(ctx, peer, nil); err != nil {
+			return nil, err
+		}
 	}
 	n.introduce(reg.NewPeers, peer, self)
 	return reg, nil
@@ -564,48 +585,6 @@ func fanOut(peers []string, workers int, fn func(peer string)) {
 // fanOutWorkers is how many peers a sync round or an announcement talks to
 // at once.
 const fanOutWorkers = 8
-
-// Sync is the consensus step: it asks every peer for its chain, a few at
-// a time, each within its own deadline, and adopts a valid chain longer
-// than ours as soon as one arrives, so one slow peer delays nobody. Peers
-// that fail or answer with an invalid chain are logged and skipped, and a
-// peer that keeps failing is asked again only after a pause that doubles
-// with each failure (from Config.PeerTimeout up to 10 minutes). It
-// reports whether our chain was replaced.
-func (n *Node) Sync(ctx context.Context) (bool, error) {
-	peers := n.health.due(n.Peers(), time.Now())
-	var mu sync.Mutex
-	var adopted bool
-	var firstErr error
-	fanOut(peers, fanOutWorkers, func(p string) {
-		if ctx.Err() != nil {
-			return
-		}
-		blocks, err := n.fetchChain(ctx, p)
-		if err != nil {
-			if ctx.Err() == nil {
-				n.health.failed(p, time.Now(), n.peers.timeout)
-				n.log.Warn("sync: peer failed", "peer", p, "err", err)
-			}
-			return
-		}
-		n.health.ok(p)
-		if len(blocks) <= n.Len() {
-			return
-		}
-		ok, err := n.adoptValid(blocks, p)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-		adopted = adopted || ok
-	})
-	if err := ctx.Err(); err != nil {
-		return adopted, err
-	}
-	return adopted, firstErr
-}
 
 // Announce posts a block to every peer's /add_block (keys sorted, with
 // hash, as the reference node announces), a few peers at a time, and

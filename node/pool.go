@@ -1,6 +1,13 @@
 package node
 
-import "container/list"
+import (
+	"container/list"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/powchain/powchain/engine/pyjson"
+)
 
 // poolEntry is one pending transaction. Its identity is its canonical JSON
 // (pyjson.Encode, sorted keys): two transactions with the same canonical
@@ -112,4 +119,82 @@ func (p *pool) all() []string {
 		out = append(out, el.Value.(*poolEntry).canon)
 	}
 	return out
+}
+
+// ErrPoolFull is returned by AddTransaction when the pending pool holds
+// Limits.Pending transactions or Limits.PoolBytes bytes of them.
+var ErrPoolFull = errors.New("node: the pending pool is full")
+
+// now returns the current time as the reference node's time.time() does:
+// seconds since the epoch as a float.
+func now() pyjson.Float { return pyjson.Float(float64(time.Now().UnixNano()) / 1e9) }
+
+// txTimestamp returns the current time as a float, strictly greater than
+// every timestamp it returned before, so that two transactions this node
+// stamps never have the same canonical JSON.
+func (n *Node) txTimestamp() pyjson.Float {
+	for {
+		old := n.lastTS.Load()
+		t := float64(now())
+		if prev := math.Float64frombits(old); t <= prev {
+			t = math.Nextafter(prev, math.Inf(1))
+		}
+		if n.lastTS.CompareAndSwap(old, math.Float64bits(t)) {
+			return pyjson.Float(t)
+		}
+	}
+}
+
+// AddTransaction stamps tx (checked with CheckTransaction) with the node's
+// time, stores it durably and adds it to the pending pool. It returns the
+// transaction as stored once it is on disk. Concurrent calls share an
+// fsync (bbolt's group commit).
+func (n *Node) AddTransaction(tx pyjson.Object) (pyjson.Object, error) {
+	if _, err := CheckTransaction(tx); err != nil {
+		return nil, err
+	}
+	stamped := make(pyjson.Object, len(tx)+1)
+	for k, v := range tx {
+		stamped[k] = v
+	}
+	stamped["timestamp"] = n.txTimestamp()
+	canon, err := pyjson.Encode(stamped)
+	if err != nil {
+		return nil, &InputError{Msg: err.Error()}
+	}
+	n.mu.Lock()
+	ok := n.pool.reserve(len(canon), n.cfg.Limits.Pending, n.cfg.Limits.PoolBytes)
+	n.mu.Unlock()
+	if !ok {
+		return nil, ErrPoolFull
+	}
+	seq, err := n.store.addPending(canon)
+	n.mu.Lock()
+	n.pool.unreserve(len(canon))
+	if err == nil {
+		n.pool.add(string(canon), seq)
+	}
+	n.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	n.metrics.txs.Inc()
+	n.wake()
+	return stamped, nil
+}
+
+// wake tells the auto-miner that the pool grew.
+func (n *Node) wake() {
+	select {
+	case n.work <- struct{}{}:
+	default:
+	}
+}
+
+// kickSync asks Run's syncer to look for a longer chain at the peers.
+func (n *Node) kickSync() {
+	select {
+	case n.syncKick <- struct{}{}:
+	default:
+	}
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -20,6 +22,7 @@ func init() {
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 			o := &exportOptions{}
 			fs.StringVar(&o.data, "data", "powchain-data", "data directory of the node's store")
+			fs.BoolVar(&o.revalidate, "revalidate", false, "validate every block before writing (otherwise the chain index is checked against its checksum)")
 			return func(ctx context.Context, e env, args []string) error { return runExport(ctx, e, o, args) }
 		},
 	})
@@ -36,39 +39,43 @@ func init() {
 }
 
 type exportOptions struct {
-	data string
+	data       string
+	revalidate bool
 }
 
-// runExport writes the dump of the store in --data to FILE (replaced
+// runExport streams the dump of the store in --data to FILE (replaced
 // atomically) or stdout.
 func runExport(_ context.Context, e env, o *exportOptions, args []string) error {
 	if len(args) > 1 {
 		return usagef("want at most one FILE argument, got %d", len(args))
 	}
-	dump, err := node.Export(o.data)
-	switch {
-	case errors.Is(err, node.ErrNoStore), errors.Is(err, node.ErrDataDirMismatch), errors.Is(err, node.ErrDataDirLocked):
-		return usageError{err}
-	case err != nil:
-		return err
+	export := func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		err := node.ExportTo(o.data, bw, o.revalidate)
+		switch {
+		case errors.Is(err, node.ErrNoStore), errors.Is(err, node.ErrDataDirMismatch), errors.Is(err, node.ErrDataDirLocked):
+			return usageError{err}
+		case err != nil:
+			return err
+		}
+		bw.WriteByte('\n')
+		return bw.Flush()
 	}
-	dump = append(dump, '\n')
 	if len(args) == 0 || args[0] == "-" {
-		_, err := e.stdout.Write(dump)
-		return err
+		return export(e.stdout)
 	}
-	return writeFileAtomic(args[0], dump)
+	return writeFileAtomic(args[0], export)
 }
 
-// writeFileAtomic writes data to a temporary file beside path, syncs it,
-// renames it over path and syncs the directory, so that the rename itself
-// survives a crash.
-func writeFileAtomic(path string, data []byte) error {
+// writeFileAtomic writes to a temporary file beside path with write,
+// syncs it, renames it over path and syncs the directory, so that the
+// rename itself survives a crash.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
+	err = write(f)
 	if err == nil {
 		err = f.Sync()
 	}

@@ -57,6 +57,7 @@ type serveOptions struct {
 	batchDelay   time.Duration
 	logFormat    string
 	logLevel     string
+	revalidate   bool
 	poolBytes    int
 	blockBytes   int64
 	maxPeers     int
@@ -84,6 +85,7 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.batchDelay, "batch-delay", node.DefaultBatchDelay, "group commit: how long to gather concurrent transactions into one fsync")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&o.revalidate, "revalidate", false, "validate every stored block at start (otherwise the chain index is checked against its checksum)")
 	fs.IntVar(&o.poolBytes, "pool-bytes", 128<<20, "bytes of pending transactions (canonical JSON) the pool holds; more get 503 with Retry-After")
 	fs.Int64Var(&o.blockBytes, "block-bytes", 2<<20, "largest block accepted, in a POST /add_block body or a peer's chain")
 	fs.IntVar(&o.maxPeers, "max-peers", 128, "most peers the node keeps; more registrations get 503")
@@ -219,6 +221,7 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 		SyncInterval: sync,
 		PeerTimeout:  o.peerTimeout,
 		BatchDelay:   o.batchDelay,
+		Revalidate:   o.revalidate,
 		Limits:       node.Limits{PoolBytes: o.poolBytes, BlockBytes: o.blockBytes, Peers: o.maxPeers},
 		PeerPolicy:   policy,
 		AdminToken:   o.adminToken,
