@@ -251,6 +251,17 @@ func randomID() string {
 func (c *Coordinator) Mine(ctx context.Context, t *hasher.Template, target hasher.Target) (engine.Result, error) {
 	c.mineMu.Lock()
 	defer c.mineMu.Unlock()
+	if n := len(t.Prefix()) + len(t.Suffix()); n > maxTemplate {
+		return engine.Result{}, fmt.Errorf("a block template of %d bytes is over the fleet's limit of %d", n, maxTemplate)
+	}
+	if c.nc != nil {
+		// A job travels base64-encoded in a JSON message (a third more),
+		// which the NATS server must accept.
+		if n := (len(t.Prefix())+len(t.Suffix()))*4/3 + 1024; int64(n) > c.nc.MaxPayload() {
+			return engine.Result{}, fmt.Errorf("a block template of %d bytes does not fit the NATS server's max_payload of %d bytes; raise it on the server",
+				len(t.Prefix())+len(t.Suffix()), c.nc.MaxPayload())
+		}
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -359,7 +370,7 @@ func (c *Coordinator) serve(req *Request, now time.Time) *Lease {
 	w := c.workers[req.Worker]
 	if w == nil {
 		if len(c.workers) >= maxWorkers {
-			c.forgetLocked(now, 0)
+			c.forgetLocked(now, ConnectedWithin)
 			if len(c.workers) >= maxWorkers {
 				return &Lease{Error: "too many workers"}
 			}
@@ -393,7 +404,6 @@ func (c *Coordinator) serve(req *Request, now time.Time) *Lease {
 	out := &Lease{Job: j.wire.ID}
 	if req.Job != j.wire.ID {
 		out.NewJob = &j.wire
-		w.held = 0 // whatever it held belongs to no current lease it knows of
 	}
 	if w.held >= maxHeld {
 		out.Idle, out.RetryMs = true, 100

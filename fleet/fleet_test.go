@@ -2,8 +2,13 @@ package fleet
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/powchain/powchain/engine"
+	"github.com/powchain/powchain/hasher"
 )
 
 // TestInProcessVectors mines every mining.jsonl row with a coordinator and
@@ -38,4 +43,26 @@ func TestInProcessVectors(t *testing.T) {
 		t.Errorf("workers: %+v", ws)
 	}
 	t.Logf("%+v", st)
+}
+
+// TestOversizeTemplate: a template workers could not take is refused at
+// once instead of waiting for workers forever.
+func TestOversizeTemplate(t *testing.T) {
+	s := embedded(t, "127.0.0.1:0")
+	c, err := NewCoordinator(connect(t, "nats://"+s.Addr()), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	target, _ := hasher.TargetBits(8)
+	big := make([]byte, maxTemplate)
+	for _, size := range []int{maxTemplate + 1} {
+		tpl := hasher.NewTemplate(big[:size/2], big[:size-size/2])
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := c.Mine(ctx, tpl, target)
+		cancel()
+		if err == nil || errors.Is(err, engine.ErrCanceled) || !strings.Contains(err.Error(), "bytes") {
+			t.Errorf("template of %d bytes: %v, want a refusal that names the size", size, err)
+		}
+	}
 }

@@ -215,6 +215,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		tpl, target, err := j.template()
 		if err != nil {
 			w.opt.Logger.Warn("refusing a job", "err", err)
+			retryAt = time.Now().Add(time.Second)
 			return
 		}
 		cur = &active{job: j, tpl: tpl, target: target, start: time.Now()}
