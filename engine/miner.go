@@ -17,7 +17,8 @@ import (
 	"github.com/powchain/powchain/hasher"
 )
 
-// ErrExhausted is returned when no nonce below 2^64-1 meets the target.
+// ErrExhausted is returned when no nonce below 2^64-1 (or, for MineRange,
+// in the range) meets the target.
 var ErrExhausted = errors.New("engine: nonce space exhausted without a solution")
 
 // ErrCanceled is returned (wrapping the context's error) when mining was
@@ -102,6 +103,14 @@ func (r Result) HashHex() string { return fmt.Sprintf("%x", r.Hash) }
 // wraps ErrCanceled and ctx.Err(); Mine returns only after every worker has
 // returned.
 func (m *Miner) Mine(ctx context.Context, t *hasher.Template, target hasher.Target) (Result, error) {
+	return m.MineRange(ctx, t, target, 0, math.MaxUint64)
+}
+
+// MineRange is Mine over the nonces lo, lo+1, ..., hi-1 only: it returns
+// the lowest nonce in [lo, hi) whose hash meets target, or an error that
+// wraps ErrExhausted when there is none. It is what a remote worker of a
+// mining fleet runs on the range it was handed. 2^64-1 is never searched.
+func (m *Miner) MineRange(ctx context.Context, t *hasher.Template, target hasher.Target, lo, hi uint64) (Result, error) {
 	start := time.Now()
 	var (
 		next   atomic.Uint64 // index of the next chunk to claim
@@ -111,7 +120,11 @@ func (m *Miner) Mine(ctx context.Context, t *hasher.Template, target hasher.Targ
 	best.Store(math.MaxUint64)
 	name := m.hasher.Name()
 	chunk := m.chunk
-	chunks := (math.MaxUint64-1)/chunk + 1 // chunk indexes that start below 2^64-1
+	hi = min(hi, math.MaxUint64)
+	var chunks uint64 // chunk indexes that start below hi
+	if hi > lo {
+		chunks = (hi-lo-1)/chunk + 1
+	}
 
 	var g errgroup.Group
 	for w := 0; w < m.workers; w++ {
@@ -119,7 +132,7 @@ func (m *Miner) Mine(ctx context.Context, t *hasher.Template, target hasher.Targ
 		g.Go(func() error {
 			var err error
 			pprof.Do(ctx, labels, func(context.Context) {
-				err = m.work(ctx, t, target, chunk, chunks, &next, &best, &hashes)
+				err = m.work(ctx, t, target, lo, hi, chunk, chunks, &next, &best, &hashes)
 			})
 			return err
 		})
@@ -150,7 +163,7 @@ func (m *Miner) Mine(ctx context.Context, t *hasher.Template, target hasher.Targ
 // chunks until the nonce space ends, a solution below its next piece is
 // known, or ctx is done.
 func (m *Miner) work(ctx context.Context, t *hasher.Template, target hasher.Target,
-	chunk, chunks uint64, next, best, hashes *atomic.Uint64) error {
+	base, limit, chunk, chunks uint64, next, best, hashes *atomic.Uint64) error {
 	s := m.hasher.NewSearcher()
 	lanes := m.hasher.Lanes()
 	done := ctx.Done()
@@ -159,10 +172,10 @@ func (m *Miner) work(ctx context.Context, t *hasher.Template, target hasher.Targ
 		if k >= chunks {
 			return nil
 		}
-		lo := k * chunk
+		lo := base + k*chunk
 		hi := lo + chunk
-		if hi < lo { // the last chunk ends at 2^64-1, which is never searched
-			hi = math.MaxUint64
+		if hi < lo || hi > limit { // the last chunk ends at limit (2^64-1 is never searched)
+			hi = limit
 		}
 		for lo < hi {
 			if lo >= best.Load() {

@@ -177,3 +177,52 @@ func TestMinerDefaults(t *testing.T) {
 		t.Fatalf("hasher %s, want auto %s", m.Hasher().Name(), hasher.Auto().Name())
 	}
 }
+
+// TestMineRangeFindsLowestInRange checks MineRange against a plain scan:
+// for windows around the seed loop's solution, the answer is the lowest
+// valid nonce in the window, or ErrExhausted when the window holds none.
+func TestMineRangeFindsLowestInRange(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for i := 0; i < 20; i++ {
+		b := randomBlock(rng)
+		target, _ := hasher.TargetBits(3 + rng.IntN(5))
+		tpl, err := b.Template()
+		if err != nil {
+			t.Fatal(err)
+		}
+		const span = 3000
+		valid := make([]bool, span)
+		for n := range valid {
+			c := *b
+			c.Nonce = uint64(n)
+			var d [32]byte
+			h := c.ComputeHash()
+			for j := range d {
+				d[j] = unhex(h[2*j])<<4 | unhex(h[2*j+1])
+			}
+			valid[n] = target.MeetsDigest(&d)
+		}
+		for j := 0; j < 10; j++ {
+			lo := uint64(rng.IntN(span))
+			hi := lo + uint64(rng.IntN(span-int(lo)+1))
+			want, ok := uint64(0), false
+			for n := lo; n < hi; n++ {
+				if valid[n] {
+					want, ok = n, true
+					break
+				}
+			}
+			m := NewMiner(hasher.Available()[rng.IntN(len(hasher.Available()))], 1+rng.IntN(3))
+			m.SetChunk(uint64(1 + rng.IntN(500)))
+			res, err := m.MineRange(context.Background(), tpl, target, lo, hi)
+			switch {
+			case ok && err != nil:
+				t.Fatalf("[%d, %d): %v, want nonce %d", lo, hi, err, want)
+			case ok && res.Nonce != want:
+				t.Fatalf("[%d, %d): nonce %d, want %d", lo, hi, res.Nonce, want)
+			case !ok && !errors.Is(err, ErrExhausted):
+				t.Fatalf("[%d, %d): got nonce %d, err %v; want ErrExhausted", lo, hi, res.Nonce, err)
+			}
+		}
+	}
+}

@@ -186,6 +186,11 @@
 // and the miner starts over on the new tip; a block whose tip changed
 // between its mining and its commit is dropped, never appended.
 //
+// With [Config.Fleet] (serve --nats or --nats-listen) blocks are mined by
+// remote workers through package fleet's coordinator, with the same lowest
+// nonce; GET /workers lists the workers (name, kernel, cores, rate,
+// last_seen) and /metrics carries the fleet's powchain_fleet_* counters.
+//
 // # Storage
 //
 // The store is one bbolt file, powchain.db, in the data directory:

@@ -37,6 +37,7 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("GET /health", n.handleHealth)
 	mux.HandleFunc("GET /blocks", n.handleBlocks)
 	mux.HandleFunc("GET /headers", n.handleHeaders)
+	mux.HandleFunc("GET /workers", n.limited(n.handleWorkers))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
 	n.handleDashboard(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -80,6 +80,7 @@ func newMetrics(n *Node) *metrics {
 			defer n.mu.RUnlock()
 			return float64(len(n.peerSet))
 		}),
+		workerCollector{n},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -40,6 +40,9 @@ type Config struct {
 	Target hasher.Target
 	// Miner mines the node's blocks; nil means engine.NewMiner(nil, 0).
 	Miner *engine.Miner
+	// Fleet, when set, mines the node's blocks instead of Miner: remote
+	// workers (see Fleet in workers.go).
+	Fleet Fleet
 	// AutoMine mines whenever transactions are pending. Without it the
 	// node mines only on GET or POST /mine.
 	AutoMine bool
@@ -258,7 +261,7 @@ func Open(cfg Config) (*Node, error) {
 		announce: make(chan *block, 256),
 	}
 	n.mineFunc = func(ctx context.Context, b *engine.Block) (*engine.Block, engine.Result, error) {
-		return engine.MineBlock(ctx, n.miner, b, n.target)
+		return engine.MineBlock(ctx, n.solver(), b, n.target)
 	}
 	if n.policy = cfg.PeerPolicy; n.policy == nil {
 		n.policy, _ = NewPeerPolicy("127.0.0.1", nil)

@@ -29,7 +29,7 @@ const exitCodesHelp = `Exit codes:
   2    bad usage or bad input (unreadable file, invalid JSON, a missing or
        mistyped field, a difficulty out of range)
   3    runtime failure (I/O, storage, network)
-  130  interrupted (SIGINT or SIGTERM); serve shuts down cleanly and exits 0`
+  130  interrupted (SIGINT or SIGTERM); serve and worker shut down cleanly and exit 0`
 
 // env is what a command may touch: its streams. Tests pass buffers.
 type env struct {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/powchain/powchain/engine"
+	"github.com/powchain/powchain/fleet"
 )
 
 func init() {
@@ -21,6 +22,7 @@ func init() {
 			o := &mineOptions{}
 			o.difficulty.register(fs, 2)
 			o.miner.register(fs)
+			o.nats.register(fs, true)
 			o.profile.register(fs)
 			fs.StringVar(&o.progress, "progress", "auto", "status line on stderr: auto (when stderr is a terminal), always or never")
 			return func(ctx context.Context, e env, args []string) error { return runMine(ctx, e, o, args) }
@@ -31,19 +33,21 @@ func init() {
 type mineOptions struct {
 	difficulty difficultyFlags
 	miner      minerFlags
+	nats       natsFlags
 	profile    profileFlags
 	progress   string
 }
 
 // runMine mines one block: the lowest nonce, the one the seed's loop finds.
 // The block goes to stdout as one line of JSON with keys sorted; status
-// goes to stderr.
+// goes to stderr. With --nats or --nats-listen a fleet of workers mines
+// too, and the block is the same.
 func runMine(ctx context.Context, e env, o *mineOptions, args []string) (err error) {
 	target, err := o.difficulty.target()
 	if err != nil {
 		return err
 	}
-	m, err := o.miner.miner()
+	m, err := fleetMiner(&o.miner, o.nats.enabled())
 	if err != nil {
 		return err
 	}
@@ -68,12 +72,29 @@ func runMine(ctx context.Context, e env, o *mineOptions, args []string) (err err
 	}
 	defer stopProfiles(stop, &err)
 
+	var solver engine.Solver = m
+	hashes := func() uint64 { return m.Hashes() }
+	var coord *fleet.Coordinator
+	if o.nats.enabled() {
+		var closeFleet func()
+		coord, closeFleet, err = o.nats.coordinator(ctx, m, plainLogger(e.stderr))
+		if err != nil {
+			return err
+		}
+		defer closeFleet()
+		solver = coord
+		hashes = func() uint64 { return coord.Stats().Hashes }
+	}
+
 	done := make(chan struct{})
 	if live {
-		go statusLine(e.stderr, m, target.Bits(), done)
+		go statusLine(e.stderr, hashes, target.Bits(), done)
 	}
-	mined, res, err := engine.MineBlock(ctx, m, b, target)
+	mined, res, err := engine.MineBlock(ctx, solver, b, target)
 	close(done)
+	if coord != nil {
+		printWorkerTotals(e.stderr, coord)
+	}
 	if err != nil {
 		return err
 	}
@@ -81,9 +102,13 @@ func runMine(ctx context.Context, e env, o *mineOptions, args []string) (err err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "mined block %d at %v: nonce %d after %d hashes in %v (%s, %s, %d workers)\n",
+	who := "a fleet"
+	if m != nil && coord == nil {
+		who = fmt.Sprintf("%s, %d workers", m.Hasher().Name(), m.Workers())
+	}
+	fmt.Fprintf(e.stderr, "mined block %d at %v: nonce %d after %d hashes in %v (%s, %s)\n",
 		mined.Index, target, mined.Nonce, res.Hashes, res.Elapsed.Round(time.Microsecond),
-		rate(float64(res.Hashes)/res.Elapsed.Seconds()), m.Hasher().Name(), m.Workers())
+		rate(float64(res.Hashes)/res.Elapsed.Seconds()), who)
 	_, err = fmt.Fprintf(e.stdout, "%s\n", out)
 	return err
 }
@@ -108,8 +133,8 @@ func wantProgress(mode string, w io.Writer) (bool, error) {
 // statusLine redraws a one-line status on w twice a second until done is
 // closed: hashes, rate, elapsed time and the expected time to a solution
 // at this difficulty. It must be run as a goroutine.
-func statusLine(w io.Writer, m *engine.Miner, bits int, done <-chan struct{}) {
-	start, base := time.Now(), m.Hashes()
+func statusLine(w io.Writer, hashes func() uint64, bits int, done <-chan struct{}) {
+	start, base := time.Now(), hashes()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	expected := math.Ldexp(1, bits)
@@ -120,7 +145,7 @@ func statusLine(w io.Writer, m *engine.Miner, bits int, done <-chan struct{}) {
 			return
 		case <-tick.C:
 			el := time.Since(start)
-			h := float64(m.Hashes() - base)
+			h := float64(hashes() - base)
 			r := h / el.Seconds()
 			eta := "?"
 			if r > 0 {

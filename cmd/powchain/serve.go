@@ -44,6 +44,7 @@ func (f *nodeFlags) register(fs *flag.FlagSet) {
 type serveOptions struct {
 	nodeFlags
 	miner        minerFlags
+	nats         natsFlags
 	profile      profileFlags
 	addr         string
 	advertise    string
@@ -73,6 +74,7 @@ type serveOptions struct {
 func (o *serveOptions) register(fs *flag.FlagSet) {
 	o.nodeFlags.register(fs)
 	o.miner.register(fs)
+	o.nats.register(fs, true)
 	o.profile.register(fs)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8000", "address to serve the API on (port 0 picks a free port)")
 	fs.StringVar(&o.advertise, "advertise", "", "this node's base URL as peers should call it (default http://ADDR/ when --addr names a host)")
@@ -144,7 +146,7 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 	if err != nil {
 		return err
 	}
-	m, err := o.miner.miner()
+	m, err := fleetMiner(&o.miner, o.nats.enabled())
 	if err != nil {
 		return err
 	}
@@ -201,10 +203,21 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 	}
 	defer stopProfiles(stop, &err)
 
+	var fl node.Fleet
+	if o.nats.enabled() {
+		c, closeFleet, err := o.nats.coordinator(ctx, m, log)
+		if err != nil {
+			return err
+		}
+		defer closeFleet()
+		fl = nodeFleet{c}
+	}
+
 	n, err := openNode(node.Config{
 		DataDir:      o.data,
 		Target:       target,
 		Miner:        m,
+		Fleet:        fl,
 		AutoMine:     o.autoMine,
 		Peers:        peers,
 		AdvertiseURL: advertise,
