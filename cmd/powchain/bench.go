@@ -21,11 +21,18 @@ func init() {
 	register(&command{
 		name:    "bench",
 		summary: "measure hash rates and time to solution across difficulties, kernels, worker counts and block sizes",
+		examples: []string{
+			"powchain bench --quick   # this machine's figures in under 30 s",
+			"powchain bench --hashers shani,avx2,generic --workers 1 --difficulties 1-5",
+			"powchain bench --quick --json out.json --svg chart.svg",
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 			o := newBenchOptions()
 			o.register(fs)
 			return func(ctx context.Context, e env, args []string) error {
 				o.command = commandLine(fs)
+				o.set = map[string]bool{}
+				fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
 				return runBench(ctx, e, o, args)
 			}
 		},
@@ -52,9 +59,30 @@ type benchOptions struct {
 	svgOut       string
 	plotDir      string
 	progress     string
+	quick        bool
 	profile      profileFlags
 
-	command string // the command line, for the report header
+	command string          // the command line, for the report header
+	set     map[string]bool // the flags given on the command line
+}
+
+// applyQuick gives the flags --quick sets the values of a run of under 30
+// seconds, unless they were given on the command line: throughput of every
+// kernel at every worker count for 0.5 s, and solves up to difficulty 4,
+// three blocks each. A time limit of 25 s ends it in any case.
+func (o *benchOptions) applyQuick() {
+	quick := map[string]func(){
+		"difficulties": func() { o.difficulties = intList{1, 2, 3, 4} },
+		"blocks":       func() { o.blocks = 3 },
+		"rate-time":    func() { o.rateTime = 500 * time.Millisecond },
+		"ref-time":     func() { o.refTime = time.Second },
+		"time-limit":   func() { o.timeLimit = 25 * time.Second },
+	}
+	for name, set := range quick {
+		if !o.set[name] {
+			set()
+		}
+	}
 }
 
 func newBenchOptions() *benchOptions {
@@ -86,7 +114,8 @@ func (o *benchOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.csvOut, "csv", "", "write one CSV row per cell to this file")
 	fs.StringVar(&o.svgOut, "svg", "", "draw the charts into this SVG file")
 	fs.StringVar(&o.plotDir, "plot", "", "write each chart as SVG and PNG into this directory")
-	fs.StringVar(&o.progress, "progress", "auto", "status line on stderr: auto (when stderr is a terminal), always or never")
+	fs.StringVar(&o.progress, "progress", "auto", "status line on stderr: `MODE` auto (when stderr is a terminal), always or never")
+	fs.BoolVar(&o.quick, "quick", false, "a run of under 30 s: --difficulties 1-4 --blocks 3 --rate-time 0.5s --ref-time 1s --time-limit 25s, each unless given")
 	o.profile.register(fs)
 }
 
@@ -186,24 +215,33 @@ func formatIntList(xs []int) string {
 }
 
 // parseHashers resolves --hashers: all, auto, or a comma-separated list.
+// Every kernel runs once: a second name of a kernel already listed
+// (shani4 after shani) is dropped.
 func parseHashers(s string) ([]hasher.Hasher, error) {
+	var hs []hasher.Hasher
 	switch strings.TrimSpace(s) {
 	case "all":
-		return hasher.Available(), nil
+		hs = hasher.Available()
 	case "", "auto":
 		return []hasher.Hasher{hasher.Auto()}, nil
-	}
-	var hs []hasher.Hasher
-	for _, name := range strings.Split(s, ",") {
-		h, err := hasher.Lookup(strings.TrimSpace(name))
-		if err != nil {
-			return nil, usagef("--hashers: %v", err)
-		}
-		if !slices.Contains(hs, h) {
+	default:
+		for _, name := range strings.Split(s, ",") {
+			h, err := hasher.Lookup(strings.TrimSpace(name))
+			if err != nil {
+				return nil, usagef("--hashers: %v", err)
+			}
 			hs = append(hs, h)
 		}
 	}
-	return hs, nil
+	var out []hasher.Hasher
+	seen := map[string]bool{}
+	for _, h := range hs {
+		if c := hasher.Canonical(h.Name()); !seen[c] {
+			seen[c] = true
+			out = append(out, h)
+		}
+	}
+	return out, nil
 }
 
 // commandLine reconstructs the command line from the flags that were set.
@@ -219,6 +257,9 @@ func commandLine(fs *flag.FlagSet) string {
 func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err error) {
 	if len(args) > 0 {
 		return usagef("bench takes no arguments, got %q", args)
+	}
+	if o.quick {
+		o.applyQuick()
 	}
 	hs, err := parseHashers(o.hashers)
 	if err != nil {
@@ -297,6 +338,20 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 	}
 	defer stopProfiles(stop, &err)
 
+	// The plan first: how many cells and about how long.
+	plan, err := bench.Estimate(ctx, cfg)
+	if errors.Is(err, bench.ErrConfig) {
+		return badInput(err)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "bench: %d cells (%s), about %v", plan.Cells, planShape(cfg), roundDuration(plan.Estimate))
+	if !o.quick {
+		fmt.Fprint(e.stderr, "; powchain bench --quick takes under 30 s")
+	}
+	fmt.Fprintln(e.stderr)
+
 	rep, runErr := bench.Run(ctx, cfg)
 	if live {
 		fmt.Fprint(e.stderr, "\r\033[K")
@@ -354,10 +409,38 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 	return errors.Join(errs...)
 }
 
-// statusText is the one-line progress display.
+// planShape says what the run's matrix is made of.
+func planShape(c bench.Config) string {
+	var parts []string
+	plural := func(n int, what string) string {
+		if n == 1 {
+			return fmt.Sprintf("%d %s", n, what)
+		}
+		return fmt.Sprintf("%d %ss", n, what)
+	}
+	parts = append(parts, plural(len(c.Hashers), "kernel"), plural(len(c.Workers), "worker count"), plural(len(c.Txs), "block size"))
+	if len(c.Difficulties) > 0 {
+		parts = append(parts, fmt.Sprintf("difficulties %s", formatIntList(c.Difficulties)))
+	}
+	return strings.Join(parts, " × ")
+}
+
+// roundDuration rounds an estimate to what is worth saying.
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= 10*time.Minute:
+		return d.Round(time.Minute)
+	case d >= 10*time.Second:
+		return d.Round(time.Second)
+	}
+	return d.Round(100 * time.Millisecond)
+}
+
+// statusText is the one-line progress display: cells done of all, what
+// runs now, time elapsed and left.
 func statusText(s bench.Status) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "[%d/%d] %s", s.Step, s.Steps, s.Phase)
+	fmt.Fprintf(&b, "%d/%d cells done · %s", s.Step-1, s.Steps, s.Phase)
 	if s.Hasher != "" {
 		fmt.Fprintf(&b, " %s workers=%d txs=%d", s.Hasher, s.Workers, s.Txs)
 	}
@@ -373,6 +456,8 @@ func statusText(s bench.Status) string {
 	fmt.Fprintf(&b, " · %v elapsed", s.Elapsed.Round(time.Second))
 	if s.ETA >= 0 {
 		fmt.Fprintf(&b, " · about %v left", s.ETA.Round(time.Second))
+	} else {
+		fmt.Fprint(&b, " · time left not known yet")
 	}
 	return b.String()
 }
