@@ -249,6 +249,20 @@ func (rep *Report) derive() {
 	}
 }
 
+// ReadJSON reads a report WriteJSON wrote, with its derived statistics as
+// they were written, so that its tables and charts can be drawn again.
+func ReadJSON(r io.Reader) (*Report, error) {
+	var rep Report
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&rep); err != nil {
+		return nil, fmt.Errorf("bench: reading a report: %w", err)
+	}
+	if t := rep.Header.Tool; t != "powchain bench" && (t != "" || len(rep.Records) == 0) {
+		return nil, fmt.Errorf("bench: not a powchain bench report (tool %q)", rep.Header.Tool)
+	}
+	return &rep, nil
+}
+
 // WriteJSON writes the report as one indented JSON object: {"header":
 // ..., "records": [...]}.
 func (rep *Report) WriteJSON(w io.Writer) error {

@@ -60,6 +60,7 @@ type benchOptions struct {
 	plotDir      string
 	progress     string
 	quick        bool
+	from         string
 	profile      profileFlags
 
 	command string          // the command line, for the report header
@@ -115,6 +116,7 @@ func (o *benchOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.svgOut, "svg", "", "draw the charts into this SVG file")
 	fs.StringVar(&o.plotDir, "plot", "", "write each chart as SVG and PNG into this directory")
 	fs.StringVar(&o.progress, "progress", "auto", "status line on stderr: `MODE` auto (when stderr is a terminal), always or never")
+	fs.StringVar(&o.from, "from", "", "measure nothing: read the report of an earlier run from this --json `FILE` and print and draw it")
 	fs.BoolVar(&o.quick, "quick", false, "a run of under 30 s: --difficulties 1-4 --blocks 3 --rate-time 0.5s --ref-time 1s --time-limit 25s, each unless given")
 	o.profile.register(fs)
 }
@@ -305,9 +307,6 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 		Version:      strings.TrimSuffix(version(), " "+runtime.Version()),
 		Command:      o.command,
 	}
-	if live {
-		cfg.Progress = func(s bench.Status) { fmt.Fprint(e.stderr, "\r\033[K"+statusText(s)) }
-	}
 
 	// Create the output files first: a bad path fails now, not after the run.
 	outs := map[string]*os.File{}
@@ -338,23 +337,20 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 	}
 	defer stopProfiles(stop, &err)
 
-	// The plan first: how many cells and about how long.
-	plan, err := bench.Estimate(ctx, cfg)
-	if errors.Is(err, bench.ErrConfig) {
-		return badInput(err)
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stderr, "bench: %d cells (%s), about %v", plan.Cells, planShape(cfg), roundDuration(plan.Estimate))
-	if !o.quick {
-		fmt.Fprint(e.stderr, "; powchain bench --quick takes under 30 s")
-	}
-	fmt.Fprintln(e.stderr)
-
-	rep, runErr := bench.Run(ctx, cfg)
-	if live {
-		fmt.Fprint(e.stderr, "\r\033[K")
+	var rep *bench.Report
+	var runErr error
+	if o.from != "" {
+		f, err := os.Open(o.from)
+		if err != nil {
+			return usagef("--from: %v", err)
+		}
+		rep, err = bench.ReadJSON(f)
+		f.Close()
+		if err != nil {
+			return usagef("--from: %s: %v", o.from, err)
+		}
+	} else {
+		rep, runErr = measure(ctx, e, o, cfg, live)
 	}
 	if errors.Is(runErr, bench.ErrConfig) {
 		return badInput(runErr)
@@ -362,6 +358,34 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 	if rep == nil {
 		return runErr
 	}
+	return writeReport(ctx, e, o, outs, rep, runErr)
+}
+
+// measure prints the plan and runs it, with a progress line when live.
+func measure(ctx context.Context, e env, o *benchOptions, cfg bench.Config, live bool) (*bench.Report, error) {
+	// The plan first: how many cells and about how long.
+	plan, err := bench.Estimate(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(e.stderr, "bench: %d cells (%s), about %v", plan.Cells, planShape(cfg), roundDuration(plan.Estimate))
+	if !o.quick {
+		fmt.Fprint(e.stderr, "; powchain bench --quick takes under 30 s")
+	}
+	fmt.Fprintln(e.stderr)
+
+	if live {
+		cfg.Progress = func(s bench.Status) { fmt.Fprint(e.stderr, "\r\033[K"+statusText(s)) }
+	}
+	rep, err := bench.Run(ctx, cfg)
+	if live {
+		fmt.Fprint(e.stderr, "\r\033[K")
+	}
+	return rep, err
+}
+
+// writeReport prints the report's tables and writes the files asked for.
+func writeReport(ctx context.Context, e env, o *benchOptions, outs map[string]*os.File, rep *bench.Report, runErr error) error {
 	if err := rep.WriteText(e.stdout); err != nil {
 		return err
 	}

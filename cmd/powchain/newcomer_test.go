@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,6 +18,8 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/powchain/powchain/bench"
+	"github.com/powchain/powchain/hasher"
 	"github.com/powchain/powchain/internal/testvectors"
 )
 
@@ -302,4 +307,91 @@ func genesisHash(t *testing.T) string {
 		t.Fatalf("hash of genesis: %d %s", code, errs)
 	}
 	return strings.TrimSpace(out)
+}
+
+// TestBenchHashersOnce: every kernel is measured once, whatever names it
+// goes by: shani4 is shani, and --hashers all lists each kernel once.
+func TestBenchHashersOnce(t *testing.T) {
+	all, err := parseHashers("all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, h := range all {
+		c := hasher.Canonical(h.Name())
+		if other, ok := seen[c]; ok {
+			t.Errorf("--hashers all runs kernel %s twice: as %s and %s", c, other, h.Name())
+		}
+		seen[c] = h.Name()
+	}
+	for _, h := range hasher.Available() {
+		if _, ok := seen[hasher.Canonical(h.Name())]; !ok {
+			t.Errorf("--hashers all leaves out %s", h.Name())
+		}
+	}
+	if !slices.ContainsFunc(hasher.Available(), func(h hasher.Hasher) bool { return h.Name() == "shani4" }) {
+		t.Skip("no SHA-NI here: no kernel with two names to check further")
+	}
+	if _, ok := seen["shani4"]; ok {
+		t.Errorf("--hashers all measures shani4 apart from shani")
+	}
+	hs, err := parseHashers("shani4,std,shani")
+	if err != nil || len(hs) != 2 || hs[0].Name() != "shani4" || hs[1].Name() != "std" {
+		t.Errorf("--hashers shani4,std,shani: %v %v, want shani4 and std", hs, err)
+	}
+}
+
+// TestBenchQuickPlanFirst: the plan and its duration come first; --quick
+// sets a short run, and flags given with it win.
+func TestBenchQuickPlanFirst(t *testing.T) {
+	jsonPath := filepath.Join(t.TempDir(), "q.json")
+	start := time.Now()
+	out, errs, code := powchain(t, "", "bench", "--quick", "--hashers", "generic", "--workers", "1", "--openssl=false",
+		"--blocks", "2", "--json", jsonPath)
+	if code != 0 {
+		t.Fatalf("bench --quick: exit %d\n%s\n%s", code, out, errs)
+	}
+	if el := time.Since(start); el > 30*time.Second {
+		t.Logf("bench --quick took %v here (a shared machine?)", el)
+	}
+	first := strings.SplitN(errs, "\n", 2)[0]
+	if !regexp.MustCompile(`^bench: \d+ cells \(.*\), about \d`).MatchString(first) {
+		t.Errorf("stderr starts %q, want the plan and its estimated duration", first)
+	}
+	data, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Header struct {
+			Config struct {
+				Difficulties []int   `json:"difficulties"`
+				Blocks       int     `json:"blocks"`
+				RateTime     float64 `json:"rate_time_s"`
+				TimeLimit    float64 `json:"time_limit_s"`
+			} `json:"config"`
+		} `json:"header"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	c := rep.Header.Config
+	if !slices.Equal(c.Difficulties, []int{1, 2, 3, 4}) || c.Blocks != 2 || c.RateTime != 0.5 || c.TimeLimit != 25 {
+		t.Errorf("--quick --blocks 2 ran %+v, want difficulties 1-4, 2 blocks, 0.5 s rate time, 25 s limit", c)
+	}
+	// --from draws a saved run again without measuring.
+	svgPath := filepath.Join(t.TempDir(), "again.svg")
+	again, errs, code := powchain(t, "", "bench", "--from", jsonPath, "--svg", svgPath)
+	if svg, err := os.ReadFile(svgPath); code != 0 || err != nil || !bytes.Contains(svg, []byte("@font-face")) ||
+		strings.Contains(errs, "cells") || !strings.Contains(again, "generic") {
+		t.Errorf("bench --from: exit %d %v, stderr %q", code, err, errs)
+	}
+
+	// The progress line counts cells done of all, with time elapsed and left.
+	line := statusText(bench.Status{Phase: "solve", Step: 3, Steps: 10, Hasher: "shani", Workers: 1, Elapsed: 5 * time.Second, ETA: 7 * time.Second})
+	for _, want := range []string{"2/10 cells done", "5s elapsed", "about 7s left"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("progress %q lacks %q", line, want)
+		}
+	}
 }
