@@ -5,6 +5,7 @@ import (
 	"context"
 	"image/color"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +120,26 @@ func TestEstimate(t *testing.T) {
 	cfg.TimeLimit = time.Second
 	if p, _ := Estimate(context.Background(), cfg); p.Estimate > time.Second {
 		t.Errorf("estimate %v beyond the time limit", p.Estimate)
+	}
+}
+
+// TestHeaderNamesOSKernel: a report says which operating system kernel
+// it was measured on, beside the CPU.
+func TestHeaderNamesOSKernel(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the kernel release is read from /proc on Linux only")
+	}
+	h := newHeader(&Config{}, time.Now())
+	if h.OSRelease == "" {
+		t.Fatal("no kernel release in the header")
+	}
+	var b bytes.Buffer
+	rep := knownReport()
+	rep.Header.GOOS, rep.Header.OSRelease = "linux", h.OSRelease
+	if err := rep.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if first := strings.SplitN(b.String(), "\n", 2)[0]; !strings.Contains(first, "linux "+h.OSRelease+"/") {
+		t.Errorf("first line %q does not name the kernel %s", first, h.OSRelease)
 	}
 }

@@ -225,9 +225,9 @@ func TestExitCodes(t *testing.T) {
 		{"", []string{"serve", "--addr", ":99999", "--data", t.TempDir()}, "--addr"},
 		{"", []string{"serve", "--addr", "localhost", "--data", t.TempDir()}, "--addr"},
 		{"", []string{"serve", "--addr", "127.0.0.1:0", "--debug-addr", "127.0.0.1:70000", "--data", t.TempDir()}, "--debug-addr"},
-		{block, []string{"mine", "--difficulty", "7", "--memprofile", noDir}, "--memprofile"},
-		{block, []string{"mine", "--difficulty", "7", "--cpuprofile", noDir}, "--cpuprofile"},
-		{"", []string{"bench", "--difficulties", "9", "--rate-time", "0", "--openssl=false", "--memprofile", noDir}, "--memprofile"},
+		{block, []string{"mine", "--difficulty", "5", "--memprofile", noDir}, "--memprofile"},
+		{block, []string{"mine", "--difficulty", "5", "--cpuprofile", noDir}, "--cpuprofile"},
+		{"", []string{"bench", "--difficulties", "9", "--rate-time", "0", "--openssl=false", "--time-limit", "3s", "--memprofile", noDir}, "--memprofile"},
 	}
 	for _, c := range cases {
 		start := time.Now()
