@@ -30,7 +30,8 @@ const exitCodesHelp = `Exit codes:
   0    success
   1    verify, import: the chain is invalid (the first bad block and rule are printed)
   2    bad usage or bad input (unreadable file, invalid JSON, a missing or
-       mistyped field, a difficulty out of range)
+       mistyped field, a difficulty out of range, a listen address or an
+       output file that cannot be used, no FILE with stdin a terminal)
   3    runtime failure (I/O, storage, network)
   130  interrupted (SIGINT or SIGTERM); serve shuts down cleanly and exits 0`
 
