@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -93,6 +94,23 @@ func startOnPTY(t *testing.T, bin string, args ...string) (*exec.Cmd, *os.File, 
 	return cmd, tty, out
 }
 
+// waitReading waits until process pid is blocked reading its stdin (a
+// thread in read(0, ...), as /proc/PID/task/*/syscall shows on Linux), so
+// that a signal sent next arrives during the read and not before main has
+// set up its handling. Where /proc says nothing it waits 3 s at most.
+func waitReading(pid int) {
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
+		for _, f := range tasks {
+			if b, err := os.ReadFile(f); err == nil && strings.HasPrefix(string(b), "0 0x0 ") {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestTerminalStdinWithoutFile: mine, hash, verify and import with no FILE
 // on a terminal print their usage and exit 2 at once instead of waiting.
 func TestTerminalStdinWithoutFile(t *testing.T) {
@@ -115,8 +133,8 @@ func TestInterruptDuringRead(t *testing.T) {
 	bin := sharedBinary(t)
 	for _, name := range []string{"mine", "hash", "verify"} {
 		cmd, tty, out := startOnPTY(t, bin, name, "-")
-		time.Sleep(300 * time.Millisecond) // let it start reading
-		tty.Write([]byte{3})               // ^C: the terminal sends SIGINT
+		waitReading(cmd.Process.Pid)
+		tty.Write([]byte{3}) // ^C: the terminal sends SIGINT
 		if code := waitExit(t, cmd, 10*time.Second, name+" after ^C"); code != exitInterrupted {
 			t.Errorf("%s after ^C: exit %d, want 130; output %q", name, code, out.String())
 		}
@@ -133,7 +151,7 @@ func TestInterruptDuringRead(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitReading(cmd.Process.Pid)
 	cmd.Process.Signal(syscall.SIGTERM)
 	if code := waitExit(t, cmd, 10*time.Second, "verify after SIGTERM"); code != exitInterrupted ||
 		!strings.Contains(stderr.String(), "interrupted") {
