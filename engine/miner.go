@@ -132,7 +132,7 @@ func (m *Miner) MineRange(ctx context.Context, t *hasher.Template, target hasher
 		g.Go(func() error {
 			var err error
 			pprof.Do(ctx, labels, func(context.Context) {
-				err = m.work(ctx, t, target, lo, hi, chunk, chunks, &next, &best, &hashes)
+				err = m.work(ctx, m.hasher.NewSearcher(), t, target, lo, hi, chunk, chunks, &next, &best, &hashes)
 			})
 			return err
 		})
@@ -159,12 +159,13 @@ func (m *Miner) MineRange(ctx context.Context, t *hasher.Template, target hasher
 	return res, nil
 }
 
-// work is one worker: it must be run as a goroutine by Mine. It claims
-// chunks until the nonce space ends, a solution below its next piece is
-// known, or ctx is done.
-func (m *Miner) work(ctx context.Context, t *hasher.Template, target hasher.Target,
+// work is one worker: Mine runs it as a goroutine, with a searcher of its
+// own. It claims chunks until the nonce space ends, a solution below its
+// next piece is known, or ctx is done. It allocates nothing itself; the
+// searcher allocates only when a nonce length needs more scratch memory
+// than the lengths before it.
+func (m *Miner) work(ctx context.Context, s hasher.Searcher, t *hasher.Template, target hasher.Target,
 	base, limit, chunk, chunks uint64, next, best, hashes *atomic.Uint64) error {
-	s := m.hasher.NewSearcher()
 	lanes := m.hasher.Lanes()
 	done := ctx.Done()
 	for {

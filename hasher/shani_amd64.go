@@ -35,7 +35,12 @@ func init() {
 		{2, "shani2", 26},
 		{4, "shani4", 28},
 	} {
+		alias := ""
+		if k.lanes == shaniBest && k.name != "shani" {
+			alias = "shani" // the same code under its lane count's name
+		}
 		register(kernel{
+			alias:     alias,
 			h:         shaniHasher{name: k.name, lanes: k.lanes},
 			supported: func() bool { return Features.SHANI },
 			rank:      k.rank,

@@ -7,10 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/powchain/powchain/engine"
+	"github.com/powchain/powchain/hasher"
 	"github.com/powchain/powchain/node"
 )
 
@@ -19,9 +21,13 @@ func init() {
 		name:    "export",
 		args:    "[FILE]",
 		summary: "write a stopped node's chain and peers as a reference chain dump (the GET /chain answer)",
+		examples: []string{
+			"powchain export --data ./node-a chain.json",
+			"powchain export --data ./node-a | powchain verify --difficulty 2 -",
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 			o := &exportOptions{}
-			fs.StringVar(&o.data, "data", "powchain-data", "data directory of the node's store")
+			fs.StringVar(&o.data, "data", "powchain-data", "data directory `DIR` of the node's store")
 			fs.BoolVar(&o.revalidate, "revalidate", false, "validate every block before writing (otherwise the chain index is checked against its checksum)")
 			return func(ctx context.Context, e env, args []string) error { return runExport(ctx, e, o, args) }
 		},
@@ -29,7 +35,11 @@ func init() {
 	register(&command{
 		name:    "import",
 		args:    "[FILE]",
-		summary: "validate a chain dump and store it in a data dir (adopted when longer; exit 1 if invalid)",
+		summary: "validate a chain dump and store it in a data dir (adopted when longer; exit 1 if a block breaks a rule)",
+		examples: []string{
+			"powchain import --data ./node-c --difficulty 2 chain.json",
+			"curl -s http://127.0.0.1:8000/chain | powchain import --data ./node-c --difficulty 2 -",
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 			o := &importOptions{}
 			o.nodeFlags.register(fs)
@@ -109,8 +119,12 @@ type importOptions struct {
 	nodeFlags
 }
 
-// runImport validates a dump and adopts it into the store in --data.
-func runImport(_ context.Context, e env, o *importOptions, args []string) (err error) {
+// runImport validates a dump and adopts it into the store in --data. The
+// dump is read and validated before the store is touched, so a file that
+// is not a valid chain changes nothing; and a data dir this command
+// created is removed again when the import fails, so no empty store is
+// left behind.
+func runImport(ctx context.Context, e env, o *importOptions, args []string) (err error) {
 	target, err := o.difficulty.target()
 	if err != nil {
 		return err
@@ -121,11 +135,21 @@ func runImport(_ context.Context, e env, o *importOptions, args []string) (err e
 	name := "-"
 	if len(args) == 1 {
 		name = args[0]
+	} else if e.stdinTerminal {
+		return stdinTerminalError{}
 	}
-	dump, err := readDump(e, name)
+	dump, err := readDump(ctx, e, name)
 	if err != nil {
 		return err
 	}
+	if err := checkDump(e, dump, target, name); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	_, statErr := os.Stat(o.data)
+	created := errors.Is(statErr, fs.ErrNotExist)
 	n, err := openNode(node.Config{DataDir: o.data, Target: target})
 	if err != nil {
 		return err
@@ -134,17 +158,30 @@ func runImport(_ context.Context, e env, o *importOptions, args []string) (err e
 		if cerr := n.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
+		if err != nil && created {
+			os.RemoveAll(o.data)
+		}
 	}()
 	return importDump(e, n, dump, name)
 }
 
-// readDump reads and decodes a chain dump from a file or, for "-", stdin.
-func readDump(e env, name string) (*engine.Dump, error) {
-	var args []string
-	if name != "-" {
-		args = []string{name}
+// checkDump validates a decoded dump before anything is stored: a dump
+// without blocks is bad input (exit 2); a block that breaks a rule is an
+// invalid chain (exit 1), printed once on stdout.
+func checkDump(e env, d *engine.Dump, target hasher.Target, name string) error {
+	if len(d.Blocks) == 0 {
+		return usagef("%s: the chain dump has no blocks (a chain starts with the genesis block)", name)
 	}
-	data, label, err := readInput(e, args)
+	if err := engine.ValidateChain(d.Blocks, target); err != nil {
+		return reportInvalid(e, d.Blocks, err, name)
+	}
+	return nil
+}
+
+// readDump reads and decodes a chain dump from a file or, for "-", stdin.
+func readDump(ctx context.Context, e env, name string) (*engine.Dump, error) {
+	args := []string{name}
+	data, label, err := readInput(ctx, e, args)
 	if err != nil {
 		return nil, err
 	}
@@ -163,10 +200,9 @@ func importDump(e env, n *node.Node, d *engine.Dump, name string) error {
 	var re *engine.RuleError
 	switch {
 	case errors.As(err, &re):
-		fmt.Fprintf(e.stdout, "invalid: block %d (position %d) breaks rule %s: %s\n", re.Index, re.Position, re.Rule, re.Detail)
-		return invalidError{fmt.Errorf("%s: %w", name, err)}
+		return reportInvalid(e, d.Blocks, err, name)
 	case errors.Is(err, engine.ErrEmptyChain):
-		return invalidError{fmt.Errorf("%s: %w", name, err)}
+		return usageError{fmt.Errorf("%s: %w", name, err)}
 	case errors.Is(err, node.ErrNotLonger):
 		return usageError{fmt.Errorf("%s: %w", name, err)}
 	case err != nil:

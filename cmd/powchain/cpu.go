@@ -13,6 +13,10 @@ func init() {
 	register(&command{
 		name:    "cpu",
 		summary: "print the CPU, the features that matter and the kernel auto picks",
+		examples: []string{
+			"powchain cpu",
+			"powchain cpu | grep auto   # the kernel --hasher auto runs here",
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 			return runCPU
 		},

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"strconv"
+	"strings"
 
 	"github.com/powchain/powchain/engine"
 	"github.com/powchain/powchain/hasher"
@@ -16,17 +19,40 @@ import (
 // (a finer difficulty in leading zero bits, which wins when set).
 type difficultyFlags struct {
 	hexZeros int
-	bits     int
+	bits     optionalInt
 }
 
 func (d *difficultyFlags) register(fs *flag.FlagSet, def int) {
-	fs.IntVar(&d.hexZeros, "difficulty", def, "difficulty: the hex hash starts with this many '0' characters (0-64)")
-	fs.IntVar(&d.bits, "bits", -1, "difficulty in leading zero bits (0-256); overrides --difficulty when set")
+	fs.IntVar(&d.hexZeros, "difficulty", def, "difficulty: the hex hash starts with `N` '0' characters (0-64)")
+	fs.Var(&d.bits, "bits", "difficulty in leading zero bits, `N` from 0 to 256; overrides --difficulty")
+}
+
+// optionalInt is an integer flag that knows whether it was given; unset,
+// it has no value to show as a default.
+type optionalInt struct {
+	n   int
+	set bool
+}
+
+func (o *optionalInt) String() string {
+	if o == nil || !o.set {
+		return ""
+	}
+	return strconv.Itoa(o.n)
+}
+
+func (o *optionalInt) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return errors.New("not an integer")
+	}
+	o.n, o.set = n, true
+	return nil
 }
 
 func (d *difficultyFlags) target() (hasher.Target, error) {
-	if d.bits != -1 {
-		t, err := hasher.TargetBits(d.bits)
+	if d.bits.set {
+		t, err := hasher.TargetBits(d.bits.n)
 		return t, badInput(err)
 	}
 	t, err := engine.Difficulty(d.hexZeros)
@@ -40,8 +66,8 @@ type minerFlags struct {
 }
 
 func (m *minerFlags) register(fs *flag.FlagSet) {
-	fs.IntVar(&m.workers, "workers", runtime.GOMAXPROCS(0), "mining worker goroutines")
-	fs.StringVar(&m.hasher, "hasher", "auto", "SHA-256 kernel: auto or one of "+fmt.Sprint(hasher.Names()))
+	fs.IntVar(&m.workers, "workers", runtime.GOMAXPROCS(0), "`N` mining worker goroutines; the default is the CPUs this process may use")
+	fs.StringVar(&m.hasher, "hasher", "auto", "SHA-256 kernel `NAME`: auto or one of "+strings.Join(hasher.Names(), ", ")+" (see powchain cpu)")
 }
 
 func (m *minerFlags) miner() (*engine.Miner, error) {
@@ -62,15 +88,16 @@ type profileFlags struct {
 }
 
 func (p *profileFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&p.cpu, "cpuprofile", "", "write a CPU profile (pprof) to this file")
-	fs.StringVar(&p.mem, "memprofile", "", "write a heap profile (pprof) to this file on exit")
-	fs.StringVar(&p.trace, "trace", "", "write an execution trace to this file")
+	fs.StringVar(&p.cpu, "cpuprofile", "", "write a CPU profile (pprof) to `FILE`")
+	fs.StringVar(&p.mem, "memprofile", "", "write a heap profile (pprof) to `FILE` on exit")
+	fs.StringVar(&p.trace, "trace", "", "write an execution trace to `FILE`")
 }
 
 // start starts the requested profiles and returns the function that stops
-// them and writes what is written at exit. The stop function must be
-// called even when the command fails, so a profile of a failed or
-// interrupted run is still written.
+// them and writes what is written at exit. Every file is created here, so
+// a path that cannot be written is refused (exit 2) before any work. The
+// stop function must be called even when the command fails, so a profile
+// of a failed or interrupted run is still written.
 func (p *profileFlags) start() (stop func() error, err error) {
 	var stops []func() error
 	stopAll := func() error {
@@ -107,12 +134,12 @@ func (p *profileFlags) start() (stop func() error, err error) {
 		stops = append(stops, func() error { trace.Stop(); return f.Close() })
 	}
 	if p.mem != "" {
-		path := p.mem
+		f, err := os.Create(p.mem)
+		if err != nil {
+			stopAll()
+			return nil, usagef("--memprofile: %v", err)
+		}
 		stops = append(stops, func() error {
-			f, err := os.Create(path)
-			if err != nil {
-				return fmt.Errorf("--memprofile: %w", err)
-			}
 			runtime.GC()
 			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
 				f.Close()

@@ -18,13 +18,18 @@ func init() {
 		name:    "mine",
 		args:    "[FILE]",
 		summary: "mine a block template (index, transactions, timestamp, previous_hash) and print the mined block",
+		examples: []string{
+			"powchain mine --difficulty 5 examples/block.json   # the lowest nonce with 5 leading hex zeros",
+			"powchain mine examples/block.json --bits 22 --workers 1 --hasher shani1",
+			`echo '{"index": 1, "transactions": [], "timestamp": 0, "previous_hash": "0"}' | powchain mine`,
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 			o := &mineOptions{}
 			o.difficulty.register(fs, 2)
 			o.miner.register(fs)
 			o.nats.register(fs, true)
 			o.profile.register(fs)
-			fs.StringVar(&o.progress, "progress", "auto", "status line on stderr: auto (when stderr is a terminal), always or never")
+			fs.StringVar(&o.progress, "progress", "auto", "status line on stderr: `MODE` auto (when stderr is a terminal), always or never")
 			return func(ctx context.Context, e env, args []string) error { return runMine(ctx, e, o, args) }
 		},
 	})
@@ -55,7 +60,7 @@ func runMine(ctx context.Context, e env, o *mineOptions, args []string) (err err
 	if err != nil {
 		return err
 	}
-	data, name, err := readInput(e, args)
+	data, name, err := readInput(ctx, e, args)
 	if err != nil {
 		return err
 	}

@@ -182,7 +182,7 @@ func TestServeBadFlags(t *testing.T) {
 	}
 	// A data dir made at another difficulty is refused at start.
 	dir := t.TempDir()
-	if _, errs, code := powchain(t, "[]", "import", "--data", dir, "--difficulty", "2", "-"); code != 1 {
+	if _, errs, code := powchain(t, "[]", "import", "--data", dir, "--difficulty", "2", "-"); code != exitUsage {
 		t.Fatalf("import of an empty chain: exit %d %s", code, errs)
 	}
 	var valid chainVector
@@ -203,7 +203,7 @@ func TestServeBadFlags(t *testing.T) {
 
 // TestImportVectors imports every reference chain dump with the CLI: the
 // valid ones are stored and export gives them back, the invalid ones are
-// refused (exit 1) naming their bad block and leave the data dir empty.
+// refused (exit 1) naming their bad block and leave no store behind.
 func TestImportVectors(t *testing.T) {
 	for _, v := range chainVectors(t) {
 		dir := t.TempDir()
@@ -238,9 +238,8 @@ func TestImportVectors(t *testing.T) {
 		if code != exitInvalid || !strings.Contains(out, "invalid: block "+v.bad+" ") {
 			t.Fatalf("%s: exit %d %q %q, want exit 1 naming block %s", v.name, code, out, errs, v.bad)
 		}
-		out, _, _ = powchain(t, "", "export", "--data", dir)
-		if !strings.HasPrefix(out, `{"length": 1,`) {
-			t.Fatalf("%s: a refused import changed the store: %.80s", v.name, out)
+		if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+			t.Fatalf("%s: a refused import left %v in the data dir (%v)", v.name, ents, err)
 		}
 	}
 }

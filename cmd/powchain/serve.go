@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	httppprof "net/http/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +22,11 @@ func init() {
 	register(&command{
 		name:    "serve",
 		summary: "run a node: the reference REST API over a durable store, with peers and consensus; exits 0 after SIGINT/SIGTERM",
+		examples: []string{
+			"powchain serve --addr 127.0.0.1:8000 --data ./node-a --difficulty 2 --auto-mine",
+			"powchain serve --addr 127.0.0.1:8001 --data ./node-b --peers http://127.0.0.1:8000",
+			"powchain serve --data ./node-c --import chain.json --debug-addr 127.0.0.1:6060",
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 			o := &serveOptions{}
 			o.register(fs)
@@ -37,7 +43,7 @@ type nodeFlags struct {
 }
 
 func (f *nodeFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.data, "data", "powchain-data", "data directory of the node's store (created if missing)")
+	fs.StringVar(&f.data, "data", "powchain-data", "data directory `DIR` of the node's store (created if missing)")
 	f.difficulty.register(fs, 2)
 }
 
@@ -165,6 +171,14 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 			return usagef("--advertise: %v", err)
 		}
 	}
+	if err := checkAddr(o.addr); err != nil {
+		return usagef("--addr: %v", err)
+	}
+	if o.debugAddr != "" {
+		if err := checkAddr(o.debugAddr); err != nil {
+			return usagef("--debug-addr: %v", err)
+		}
+	}
 	policy, err := node.NewPeerPolicy(o.addr, splitList(o.peerAllow))
 	if err != nil {
 		return usagef("--peer-allow: %v", err)
@@ -180,7 +194,7 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 	// Read the dump before anything is opened, so bad input fails early.
 	var dump *engine.Dump
 	if o.importFile != "" {
-		if dump, err = readDump(e, o.importFile); err != nil {
+		if dump, err = readDump(ctx, e, o.importFile); err != nil {
 			return err
 		}
 	}
@@ -259,6 +273,29 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 		o.onListen(ln.Addr().String())
 	}
 	return n.Run(ctx, ln)
+}
+
+// checkAddr checks a listen address before it is used: HOST:PORT with a
+// port from 0 to 65535 (or a service name), so a mistyped address is bad
+// usage (exit 2) and not a failure to listen.
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not HOST:PORT", addr)
+	}
+	if port == "" {
+		return fmt.Errorf("%q has no port", addr)
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		if n < 0 || n > 65535 {
+			return fmt.Errorf("port %d out of range [0, 65535]", n)
+		}
+		return nil
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("unknown port %q", port)
+	}
+	return nil
 }
 
 // startDebug serves net/http/pprof on its own address and mux.
