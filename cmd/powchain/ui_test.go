@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/powchain/powchain/internal/testvectors"
 	"io"
 	"net/http"
 	"os"
@@ -420,13 +421,13 @@ func TestDashboard(t *testing.T) {
 
 	t.Run("vectors", func(t *testing.T) {
 		// The page's serializer against CPython's own output.
-		canon, err := os.ReadFile("../../../shared/vectors/canonical_json.jsonl")
+		canon, err := os.ReadFile(testvectors.Path(t, "canonical_json.jsonl"))
 		if err != nil {
-			t.Fatalf("the conformance vectors (../shared/vectors beside the repository): %v", err)
+			t.Fatal(err)
 		}
-		blocks, err := os.ReadFile("../../../shared/vectors/blocks.jsonl")
+		blocks, err := os.ReadFile(testvectors.Path(t, "blocks.jsonl"))
 		if err != nil {
-			t.Fatalf("the conformance vectors (../shared/vectors beside the repository): %v", err)
+			t.Fatal(err)
 		}
 		js := `(async () => {
 			const pj = await import('/ui/js/pyjson.js');
