@@ -58,6 +58,17 @@
 // difficulty on a log scale with the expected time, and the work to the
 // lowest nonce against 16^difficulty.
 //
+// # Bitcoin headers
+//
+// [RunHeader] measures sha256d on 80-byte Bitcoin headers instead (powchain
+// bench --mode sha256d): each kernel's header mode at each worker count,
+// and outside miners given as [Baseline]s (cpuminer-opt, pooler's
+// cpuminer), run as PATH --benchmark -a sha256d -t N for the same time and
+// thread counts. Cells are measured round-robin, one sample each per
+// round, so that a busy spell on a shared machine slows every cell alike;
+// a [HeaderReport] gives medians, each kernel's ratio to each baseline at
+// the same worker count, and a chart.
+//
 // # Profiles
 //
 // Mining goroutines carry the engine's pprof labels "worker" and "hasher",

@@ -32,6 +32,11 @@
 // the seed's loop finds, whatever the worker count and kernel. Hash counts
 // are added once per piece, so they can be read while mining.
 //
+// [Miner.MineHeader] runs the same workers over the 32-bit nonces of a
+// Bitcoin header (sha256d, see hasher.HeaderJob), from a start nonce: its
+// answer is likewise the lowest valid nonce from there, and
+// [ErrExhausted] says that none up to 2^32-1 meets the target.
+//
 // # Concurrency
 //
 // A [Chain] is not safe for concurrent use. A [Miner] is; Mine returns only

@@ -17,8 +17,7 @@ import (
 	"github.com/powchain/powchain/hasher"
 )
 
-// ErrExhausted is returned when no nonce below 2^64-1 (or, for MineRange,
-// in the range) meets the target.
+// ErrExhausted is returned when no nonce below 2^64-1 meets the target.
 var ErrExhausted = errors.New("engine: nonce space exhausted without a solution")
 
 // ErrCanceled is returned (wrapping the context's error) when mining was
@@ -111,6 +110,51 @@ func (m *Miner) Mine(ctx context.Context, t *hasher.Template, target hasher.Targ
 // wraps ErrExhausted when there is none. It is what a remote worker of a
 // mining fleet runs on the range it was handed. 2^64-1 is never searched.
 func (m *Miner) MineRange(ctx context.Context, t *hasher.Template, target hasher.Target, lo, hi uint64) (Result, error) {
+	n, res, err := m.run(ctx, m.hasher.Name(), lo, min(hi, math.MaxUint64), func() pieceFunc {
+		return m.blockPiece(t, target)
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Nonce = n
+	msg := make([]byte, 0, len(t.Prefix())+hasher.MaxDigits+len(t.Suffix()))
+	msg = strconv.AppendUint(append(msg, t.Prefix()...), n, 10)
+	res.Hash = sha256.Sum256(append(msg, t.Suffix()...))
+	return res, nil
+}
+
+// blockPiece is one worker's search of a JSON block template, with a
+// searcher of its own. A piece ends at a change of nonce length and holds
+// about pieceCompressions compressions. Past the searcher's first use at a
+// nonce length it allocates nothing.
+func (m *Miner) blockPiece(t *hasher.Template, target hasher.Target) pieceFunc {
+	s := m.hasher.NewSearcher()
+	lanes := uint64(m.hasher.Lanes())
+	return func(lo, hi uint64) (uint64, uint64, bool, uint64) {
+		d := hasher.Digits(lo)
+		_, dhi := hasher.DigitRange(d)
+		l := t.Layout(d)
+		piece := max(uint64(pieceCompressions/l.Blocks), lanes)
+		end := min(hi, dhi)
+		if end-lo > piece {
+			end = lo + piece
+		}
+		n, found, h := s.Search(l, lo, end, target)
+		return end, n, found, h
+	}
+}
+
+// pieceFunc is one worker's search: it hashes the nonces from lo up to
+// some end <= hi of its choosing (a piece) and returns that end and, as a
+// Searcher does, the lowest solution in [lo, end) and the nonces hashed.
+type pieceFunc func(lo, hi uint64) (end, nonce uint64, found bool, hashes uint64)
+
+// run is the worker pool behind Mine and MineHeader: it searches the
+// nonces [first, last) in chunks claimed in increasing order by m.workers
+// goroutines, each with its own pieceFunc from newPiece, and returns the
+// lowest solution. When no nonce meets the target it returns
+// ErrExhausted; when ctx stops it early, an error wrapping ErrCanceled.
+func (m *Miner) run(ctx context.Context, name string, first, last uint64, newPiece func() pieceFunc) (uint64, Result, error) {
 	start := time.Now()
 	var (
 		next   atomic.Uint64 // index of the next chunk to claim
@@ -118,12 +162,10 @@ func (m *Miner) MineRange(ctx context.Context, t *hasher.Template, target hasher
 		hashes atomic.Uint64
 	)
 	best.Store(math.MaxUint64)
-	name := m.hasher.Name()
 	chunk := m.chunk
-	hi = min(hi, math.MaxUint64)
-	var chunks uint64 // chunk indexes that start below hi
-	if hi > lo {
-		chunks = (hi-lo-1)/chunk + 1
+	var chunks uint64 // chunk indexes that start below last
+	if last > first {
+		chunks = (last-first-1)/chunk + 1
 	}
 
 	var g errgroup.Group
@@ -132,7 +174,7 @@ func (m *Miner) MineRange(ctx context.Context, t *hasher.Template, target hasher
 		g.Go(func() error {
 			var err error
 			pprof.Do(ctx, labels, func(context.Context) {
-				err = m.work(ctx, m.hasher.NewSearcher(), t, target, lo, hi, chunk, chunks, &next, &best, &hashes)
+				err = m.work(ctx, newPiece(), first, last, chunk, chunks, &next, &best, &hashes)
 			})
 			return err
 		})
@@ -144,39 +186,32 @@ func (m *Miner) MineRange(ctx context.Context, t *hasher.Template, target hasher
 		if err == nil {
 			err = ErrExhausted
 		}
-		return res, err
+		return 0, res, err
 	}
 	// A worker returns an error only when ctx stopped it early; a chunk
 	// below the solution may then be unsearched, so the solution is not
 	// known to be the lowest and the error wins.
 	if err != nil {
-		return res, err
+		return 0, res, err
 	}
-	res.Nonce = n
-	msg := make([]byte, 0, len(t.Prefix())+hasher.MaxDigits+len(t.Suffix()))
-	msg = strconv.AppendUint(append(msg, t.Prefix()...), n, 10)
-	res.Hash = sha256.Sum256(append(msg, t.Suffix()...))
-	return res, nil
+	return n, res, nil
 }
 
-// work is one worker: Mine runs it as a goroutine, with a searcher of its
-// own. It claims chunks until the nonce space ends, a solution below its
-// next piece is known, or ctx is done. It allocates nothing itself; the
-// searcher allocates only when a nonce length needs more scratch memory
-// than the lengths before it.
-func (m *Miner) work(ctx context.Context, s hasher.Searcher, t *hasher.Template, target hasher.Target,
-	base, limit, chunk, chunks uint64, next, best, hashes *atomic.Uint64) error {
-	lanes := m.hasher.Lanes()
+// work is one worker: it must be run as a goroutine by run. It claims
+// chunks of [first, last) until they run out, a solution below its next
+// piece is known, or ctx is done.
+func (m *Miner) work(ctx context.Context, piece pieceFunc, first, last, chunk, chunks uint64,
+	next, best, hashes *atomic.Uint64) error {
 	done := ctx.Done()
 	for {
 		k := next.Add(1) - 1
 		if k >= chunks {
 			return nil
 		}
-		lo := base + k*chunk
+		lo := first + k*chunk
 		hi := lo + chunk
-		if hi < lo || hi > limit { // the last chunk ends at limit (2^64-1 is never searched)
-			hi = limit
+		if hi < lo || hi > last { // the last chunk ends at last
+			hi = last
 		}
 		for lo < hi {
 			if lo >= best.Load() {
@@ -187,16 +222,7 @@ func (m *Miner) work(ctx context.Context, s hasher.Searcher, t *hasher.Template,
 				return fmt.Errorf("%w: %w", ErrCanceled, context.Cause(ctx))
 			default:
 			}
-			d := hasher.Digits(lo)
-			_, dhi := hasher.DigitRange(d)
-			l := t.Layout(d)
-			piece := max(uint64(pieceCompressions/l.Blocks), uint64(lanes))
-			end := hi
-			if end-lo > piece {
-				end = lo + piece
-			}
-			end = min(end, dhi)
-			n, found, h := s.Search(l, lo, end, target)
+			end, n, found, h := piece(lo, hi)
 			hashes.Add(h)
 			m.hashes.Add(h)
 			if found {

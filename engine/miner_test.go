@@ -156,13 +156,13 @@ func TestMineAllocationsDoNotGrowWithWork(t *testing.T) {
 	chunks := (math.MaxUint64-1)/uint64(chunk) + 1
 	for _, h := range hasher.Available() {
 		m := NewMiner(h, 1)
-		s := h.NewSearcher()
+		piece := m.blockPiece(tpl, target)
 		var next, best, hashes atomic.Uint64
 		allocs := testing.AllocsPerRun(3, func() {
 			next.Store(0)
 			best.Store(math.MaxUint64)
 			hashes.Store(0)
-			if err := m.work(context.Background(), s, tpl, target, 0, math.MaxUint64, chunk, chunks, &next, &best, &hashes); err != nil {
+			if err := m.work(context.Background(), piece, 0, math.MaxUint64, chunk, chunks, &next, &best, &hashes); err != nil {
 				t.Fatal(err)
 			}
 		})

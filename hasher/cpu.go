@@ -23,21 +23,25 @@ var Features = struct {
 }
 
 // Disable clears the named features ("shani", "avx2", "avx512", "armsha")
-// so that Auto and Lookup treat the CPU as lacking them. It is meant for
-// tests and for users comparing kernels; call it before mining starts.
-func Disable(names ...string) {
+// so that Auto and Lookup treat the CPU as lacking them, and returns a
+// function that puts back the features as they were before the call. It
+// is meant for tests and for users comparing kernels; call it before
+// mining starts, never while a search runs.
+func Disable(names ...string) (restore func()) {
+	saved := Features
 	for _, n := range names {
 		switch strings.ToLower(n) {
 		case "shani", "sha", "sha-ni":
 			Features.SHANI = false
 		case "avx2":
 			Features.AVX2 = false
-		case "avx512":
+		case "avx512", "avx-512":
 			Features.AVX512 = false
-		case "armsha", "sha2":
+		case "armsha", "sha2", "armsha2":
 			Features.ARMSHA = false
 		}
 	}
+	return func() { Features = saved }
 }
 
 // CPUInfo describes this machine for reports: model, cores and the

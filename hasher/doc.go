@@ -26,6 +26,22 @@
 // Native kernels, where the architecture has them, start from the midstate
 // and hash several nonces at once.
 //
+// # Bitcoin headers
+//
+// The kernels also mine 80-byte Bitcoin block headers with double
+// SHA-256 (sha256d), the work cpuminer does. A [Header] is prepared once
+// into a [HeaderJob]: the midstate of its first 64 bytes, the words of its
+// second block, the state after the rounds before the nonce word, and the
+// nonce-independent part of every schedule word. A kernel with a header
+// mode is a [HeaderHasher]; its [HeaderSearcher] hashes nonce ranges
+// against a [HeaderTarget] (decoded from nBits by [CompactTarget]),
+// comparing the hash as the little-endian 256-bit number it is. Kernels
+// stop the second hash once its last word, the most significant 32 bits
+// of that number, is known (after round 60), and finish only the hashes
+// whose last word passes ([HeaderTarget.Top]). shani, avx512, avx2 and
+// generic do this; std and simd hash the whole header twice per nonce.
+// [HeaderKernels] lists those this CPU runs.
+//
 // # Selection
 //
 // CPU features are read once, with github.com/klauspost/cpuid/v2, into

@@ -1,12 +1,21 @@
 package hasher
 
-import "testing"
+import (
+	"encoding/binary"
+	"testing"
+)
 
 // FuzzKernels compares every kernel this CPU and build runs with the
 // generic reference on random templates: prefix and suffix of 0 to 2000
 // bytes, 1 to 20 nonce digits, any start nonce and range of 1 to 300
 // nonces, and targets of 0 to 8 bits so that solutions are frequent. Every
 // solution in the range must match: the search restarts after each one.
+//
+// The same inputs also drive the header mode: the header is the first 80
+// bytes of prefix || suffix (zero-padded), the range starts at the low 32
+// bits of start, and the target's top word is the all-ones word shifted
+// right by 0 to 8 bits (bits), so candidates are frequent and the lower
+// target words, taken from the header, decide some of them.
 //
 //	go test -run='^$' -fuzz=FuzzKernels -fuzztime=2m ./hasher/
 func FuzzKernels(f *testing.F) {
@@ -33,6 +42,25 @@ func FuzzKernels(f *testing.F) {
 			if !equal(got, want) {
 				t.Fatalf("%s: prefix %d suffix %d digits %d [%d,+%d) target %v: got %v, want %v",
 					h.Name(), len(prefix), len(suffix), d, from, n, target, got, want)
+			}
+		}
+
+		var hdr Header
+		copy(hdr[:], append(append([]byte(nil), prefix...), suffix...))
+		job := NewHeaderJob(&hdr)
+		hlo := uint64(uint32(start))
+		hn := min(1+uint64(count)%300, HeaderNonces-hlo)
+		var ht HeaderTarget
+		for k := range ht.limb {
+			ht.limb[k] = binary.LittleEndian.Uint32(hdr[4*k:])
+		}
+		ht.limb[7] = ^uint32(0) >> (bits % 9)
+		hwant := headerSolutions(hdr, hlo, hlo+hn, ht)
+		for _, h := range HeaderKernels() {
+			got := headerSearchAll(t, h.NewHeaderSearcher(), job, hlo, hlo+hn, ht)
+			if !equal(got, hwant) {
+				t.Fatalf("%s header mode: header %x [%d,+%d) target %s: got %v, want %v",
+					h.Name(), hdr[:], hlo, hn, ht.Hex(), got, hwant)
 			}
 		}
 	})

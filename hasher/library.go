@@ -51,3 +51,26 @@ func (s *libSearcher) Search(l *Layout, lo, hi uint64, target Target) (uint64, b
 	}
 	return hi, false, hi - lo
 }
+
+// NewHeaderSearcher returns the library's header mode: the whole sha256d
+// of the 80-byte header per nonce, two one-shot hashes.
+func (h *libHasher) NewHeaderSearcher() HeaderSearcher { return &libHeaderSearcher{sum: h.sum} }
+
+type libHeaderSearcher struct {
+	sum func([]byte) [32]byte
+	hdr Header
+	d   [32]byte // a field, not a local: the sum's argument escapes
+}
+
+func (s *libHeaderSearcher) SearchHeader(j *HeaderJob, lo, hi uint64, target HeaderTarget) (uint64, bool, uint64) {
+	s.hdr = j.Header
+	for n := lo; n < hi; n++ {
+		s.hdr.SetNonce(uint32(n))
+		s.d = s.sum(s.hdr[:])
+		s.d = s.sum(s.d[:])
+		if target.Meets(&s.d) {
+			return n, true, n - lo + 1
+		}
+	}
+	return hi, false, hi - lo
+}

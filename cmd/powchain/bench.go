@@ -62,6 +62,7 @@ type benchOptions struct {
 	quick        bool
 	from         string
 	profile      profileFlags
+	mode         string
 
 	command string          // the command line, for the report header
 	set     map[string]bool // the flags given on the command line
@@ -109,7 +110,9 @@ func (o *benchOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.cellLimit, "duration", 0, "at most this long per solve cell: the block being mined is then abandoned (0: no limit)")
 	fs.DurationVar(&o.timeLimit, "time-limit", 0, "at most this long for the whole run: the cells not measured by then are skipped (0: no limit)")
 	fs.BoolVar(&o.openssl, "openssl", true, "measure the reference, openssl speed -evp sha256 on 16 KiB, when openssl is on the PATH")
-	fs.StringVar(&o.baseline, "baseline", "none", "`NAME` none, or python: also run the seed's Python loop (python3) for --ref-time per block size")
+	fs.StringVar(&o.baseline, "baseline", "none", "python: also run the seed's Python loop (python3) for --ref-time per block size; "+
+		"with --mode sha256d, NAME=PATH[,NAME=PATH]: also run PATH --benchmark -a sha256d -t N (cpuminer-opt, pooler's cpuminer) like each cell")
+	fs.StringVar(&o.mode, "mode", "json", "json: the tutorial's JSON blocks; sha256d: Bitcoin headers (80 bytes, double SHA-256), MH/s per kernel and worker count")
 	fs.DurationVar(&o.refTime, "ref-time", 2*time.Second, "length of each reference measurement (openssl rounds up to whole seconds)")
 	fs.StringVar(&o.jsonOut, "json", "", "write every measurement as JSON to `FILE`")
 	fs.StringVar(&o.csvOut, "csv", "", "write one CSV row per cell to `FILE`")
@@ -262,6 +265,13 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 	}
 	if o.quick {
 		o.applyQuick()
+	}
+	switch o.mode {
+	case "json":
+	case "sha256d":
+		return runBenchHeader(ctx, e, o)
+	default:
+		return usagef("--mode must be json or sha256d, got %q", o.mode)
 	}
 	hs, err := parseHashers(o.hashers)
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -19,40 +18,36 @@ import (
 // (a finer difficulty in leading zero bits, which wins when set).
 type difficultyFlags struct {
 	hexZeros int
-	bits     optionalInt
+	bits     textFlag
+}
+
+// textFlag is a flag kept as the text given, for flags whose meaning
+// depends on the mode (--bits: zero bits for JSON blocks, the compact
+// nBits for Bitcoin headers).
+type textFlag struct {
+	text string
+	set  bool
+}
+
+func (f *textFlag) String() string { return f.text }
+
+func (f *textFlag) Set(s string) error {
+	f.text, f.set = s, true
+	return nil
 }
 
 func (d *difficultyFlags) register(fs *flag.FlagSet, def int) {
-	fs.IntVar(&d.hexZeros, "difficulty", def, "difficulty: the hex hash starts with `N` '0' characters (0-64)")
-	fs.Var(&d.bits, "bits", "difficulty in leading zero bits, `N` from 0 to 256; overrides --difficulty")
-}
-
-// optionalInt is an integer flag that knows whether it was given; unset,
-// it has no value to show as a default.
-type optionalInt struct {
-	n   int
-	set bool
-}
-
-func (o *optionalInt) String() string {
-	if o == nil || !o.set {
-		return ""
-	}
-	return strconv.Itoa(o.n)
-}
-
-func (o *optionalInt) Set(s string) error {
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return errors.New("not an integer")
-	}
-	o.n, o.set = n, true
-	return nil
+	fs.IntVar(&d.hexZeros, "difficulty", def, "difficulty: the hex hash starts with this many '0' characters (0-64)")
+	fs.Var(&d.bits, "bits", "difficulty in leading zero bits (0-256); overrides --difficulty when set (mine --header: the compact nBits in hex, e.g. 1d00ffff)")
 }
 
 func (d *difficultyFlags) target() (hasher.Target, error) {
 	if d.bits.set {
-		t, err := hasher.TargetBits(d.bits.n)
+		n, err := strconv.Atoi(d.bits.text)
+		if err != nil {
+			return hasher.Target{}, usagef("--bits: %q is not a number of bits", d.bits.text)
+		}
+		t, err := hasher.TargetBits(n)
 		return t, badInput(err)
 	}
 	t, err := engine.Difficulty(d.hexZeros)

@@ -12,13 +12,21 @@ func init() {
 	register(&command{
 		name:    "hash",
 		args:    "[FILE]",
-		summary: "print the hash of one block read as JSON from FILE or stdin",
+		summary: "print the hash of one block read as JSON from FILE or stdin; --header: a Bitcoin header's sha256d",
 		examples: []string{
 			"powchain hash examples/block.json",
 			"powchain mine examples/block.json | powchain hash   # the hash the mined block carries",
+			"powchain hash --header header.hex   # a Bitcoin header's sha256d, in the usual reversed hex",
 		},
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
-			return runHash
+			var h headerFlags
+			h.registerHeader(fs)
+			return func(ctx context.Context, e env, args []string) error {
+				if h.header != "" {
+					return runHashHeader(e, h.header, args)
+				}
+				return runHash(ctx, e, args)
+			}
 		},
 	})
 }

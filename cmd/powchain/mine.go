@@ -17,11 +17,11 @@ func init() {
 	register(&command{
 		name:    "mine",
 		args:    "[FILE]",
-		summary: "mine a block template (index, transactions, timestamp, previous_hash) and print the mined block",
+		summary: "mine a block template (index, transactions, timestamp, previous_hash) and print the mined block; --header mines a Bitcoin header",
 		examples: []string{
 			"powchain mine --difficulty 5 examples/block.json   # the lowest nonce with 5 leading hex zeros",
 			"powchain mine examples/block.json --bits 22 --workers 1 --hasher shani1",
-			`echo '{"index": 1, "transactions": [], "timestamp": 0, "previous_hash": "0"}' | powchain mine`,
+			"powchain mine --header header.hex --start 2083236000   # a Bitcoin header (160 hex characters): sha256d, target from its nBits",
 		},
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 			o := &mineOptions{}
@@ -30,7 +30,20 @@ func init() {
 			o.nats.register(fs, true)
 			o.profile.register(fs)
 			fs.StringVar(&o.progress, "progress", "auto", "status line on stderr: `MODE` auto (when stderr is a terminal), always or never")
-			return func(ctx context.Context, e env, args []string) error { return runMine(ctx, e, o, args) }
+			o.header.registerMine(fs)
+			return func(ctx context.Context, e env, args []string) error {
+				set := map[string]bool{}
+				fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+				if o.header.header != "" {
+					return runMineHeader(ctx, e, o, args, set)
+				}
+				for _, name := range []string{"target", "start", "roll-time"} {
+					if set[name] {
+						return usagef("--%s needs --header", name)
+					}
+				}
+				return runMine(ctx, e, o, args)
+			}
 		},
 	})
 }
@@ -41,6 +54,7 @@ type mineOptions struct {
 	nats       natsFlags
 	profile    profileFlags
 	progress   string
+	header     headerFlags
 }
 
 // runMine mines one block: the lowest nonce, the one the seed's loop finds.

@@ -1,0 +1,174 @@
+//go:build arm64 && gc && !purego && !noasm
+
+package hasher
+
+import (
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+var armNames = []string{"armsha2", "armsha2x1", "armsha2x2", "armsha2x4"}
+
+// armKernels returns the registered armsha2 kernels, skipping the test on
+// a CPU without the SHA2 instructions.
+func armKernels(t *testing.T) []Hasher {
+	t.Helper()
+	if !Features.ARMSHA {
+		t.Skip("CPU has no ARMv8 SHA2 instructions")
+	}
+	var hs []Hasher
+	for _, name := range armNames {
+		h, err := Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	return hs
+}
+
+// TestARMSHA2EveryLength hashes templates of every total message length
+// 1..2000 bytes (nonce included) with every armsha2 kernel and compares
+// all solutions with the generic kernel's: the nonce and the padding at
+// every offset in a block, 0 to 32 constant blocks, nonces that straddle
+// two blocks, and every group of four rounds the kernels enter at. Every
+// nonce length 1..20 (up to n) is tried with every length n; -short (the
+// run under qemu) takes one nonce length in five and lengths up to 1200.
+// Ranges hold 1 to 13 nonces from either end of the digit range or a
+// random place; targets of 0 to 4 bits make most ranges have solutions.
+func TestARMSHA2EveryLength(t *testing.T) {
+	kernels := armKernels(t)
+	rng := rand.New(rand.NewPCG(21, 22))
+	gen := genericHasher{}.NewSearcher()
+	searchers := make([]Searcher, len(kernels))
+	for i, h := range kernels {
+		searchers[i] = h.NewSearcher()
+	}
+	maxLen := 2000
+	if testing.Short() {
+		maxLen = 1200
+	}
+	for n := 1; n <= maxLen; n++ {
+		for k := 0; k < MaxDigits; k++ {
+			if testing.Short() && k%5 != n%5 {
+				continue
+			}
+			d := 1 + (n+k)%MaxDigits
+			if d > n {
+				continue
+			}
+			p := rng.IntN(n - d + 1)
+			tpl := NewTemplate(randBytes(rng, p), randBytes(rng, n-d-p))
+			l := tpl.Layout(d)
+			lo, hi := DigitRange(d)
+			count := min(uint64(1+n%13), hi-lo)
+			var start uint64
+			switch n % 3 {
+			case 0:
+				start = lo
+			case 1:
+				start = hi - count
+			default:
+				start = lo + rng.Uint64N(hi-lo-count+1)
+			}
+			target, _ := TargetBits(n % 5)
+			want := searchAll(t, gen, l, start, start+count, target)
+			for i, s := range searchers {
+				if got := searchAll(t, s, l, start, start+count, target); !equal(got, want) {
+					t.Fatalf("%s: length %d (prefix %d) digits %d [%d,+%d) target %v: got %v, want %v",
+						kernels[i].Name(), n, p, d, start, count, target, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestARMSHA2LongRanges searches long ranges, where the assembly runs many
+// passes per call and the ASCII nonces carry across many digits, with
+// targets that make solutions rare, and a mask weaker than the target so
+// that the assembly often stops at passes that do not meet it. Every other
+// range is searched in small assembly calls (armChunkBlocks = 64).
+func TestARMSHA2LongRanges(t *testing.T) {
+	kernels := armKernels(t)
+	defer func(n int) { armChunkBlocks = n }(armChunkBlocks)
+	rng := rand.New(rand.NewPCG(23, 24))
+	gen := genericHasher{}.NewSearcher()
+	iters := 24
+	if testing.Short() {
+		iters = 6
+	}
+	for i := 0; i < iters; i++ {
+		tpl := NewTemplate(randBytes(rng, rng.IntN(150)), randBytes(rng, rng.IntN(400)))
+		d := 2 + rng.IntN(MaxDigits-1)
+		lo, hi := DigitRange(d)
+		count := min(uint64(300+rng.IntN(1500)), hi-lo)
+		start := lo + rng.Uint64N(hi-lo-count+1)
+		if i%3 == 0 {
+			start = hi - count // run up to the last nonce with d digits
+		}
+		target, _ := TargetBits(6 + rng.IntN(5))
+		l := tpl.Layout(d)
+		armChunkBlocks = []int{4096, 64}[i%2]
+		want := searchAll(t, gen, l, start, start+count, target)
+		for _, h := range kernels {
+			s := h.NewSearcher().(*armSearcher)
+			if got := searchAll(t, s, l, start, start+count, target); !equal(got, want) {
+				t.Fatalf("%s: digits %d [%d,+%d) target %v: got %v, want %v", h.Name(), d, start, count, target, got, want)
+			}
+			// The same with the assembly stopping at every pass whose h0
+			// has its top two bits clear.
+			var got []uint64
+			for from := start; from < start+count; {
+				n, ok, hashes := s.search(l, from, start+count, target, 0xc0000000)
+				if hashes == 0 || hashes > start+count-from {
+					t.Fatalf("%s: %d hashes for [%d, %d)", h.Name(), hashes, from, start+count)
+				}
+				if !ok {
+					break
+				}
+				got = append(got, n)
+				from = n + 1
+			}
+			if !equal(got, want) {
+				t.Fatalf("%s with a weak mask: digits %d [%d,+%d) target %v: got %v, want %v", h.Name(), d, start, count, target, got, want)
+			}
+		}
+	}
+}
+
+// TestARMSHA2Unsupported switches the SHA2 feature off: the kernels are
+// refused with ErrUnsupported and a message that says what they need, and
+// Auto and Available leave them out.
+func TestARMSHA2Unsupported(t *testing.T) {
+	defer Disable("armsha")()
+	for _, name := range armNames {
+		h, err := Lookup(name)
+		if !errors.Is(err, ErrUnsupported) {
+			t.Fatalf("Lookup(%q) without SHA2 = %v, %v; want ErrUnsupported", name, h, err)
+		}
+		if !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "ARM-SHA2") {
+			t.Errorf("Lookup(%q) error %q does not name the kernel and ARM-SHA2", name, err)
+		}
+	}
+	if strings.HasPrefix(Auto().Name(), "armsha2") {
+		t.Errorf("Auto() = %q without SHA2", Auto().Name())
+	}
+	for _, h := range Available() {
+		if strings.HasPrefix(h.Name(), "armsha2") {
+			t.Errorf("Available() lists %q without SHA2", h.Name())
+		}
+	}
+}
+
+// TestARMSHA2Auto checks that Auto picks armsha2 where the CPU has the
+// SHA2 instructions.
+func TestARMSHA2Auto(t *testing.T) {
+	if hs := armKernels(t); hs[0].Lanes() != armBest {
+		t.Fatalf("armsha2 has %d lanes, want %d", hs[0].Lanes(), armBest)
+	}
+	if got := Auto().Name(); got != "armsha2" {
+		t.Errorf("Auto() = %q, want armsha2", got)
+	}
+}
