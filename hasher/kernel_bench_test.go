@@ -78,13 +78,13 @@ func BenchmarkSearch(b *testing.B) {
 	}
 }
 
-// BenchmarkSearchWorkers runs every kernel on the one-transaction block
+// BenchmarkWorkers runs every kernel on the one-transaction block
 // with 1 and 2 goroutines, each with its own searcher and its own part of
 // the nonce space, as the engine's workers do, and reports the summed
 // rate per wall second and per CPU second of the process (the latter
 // shows what the workers lose to each other on a shared core or memory,
 // not what they lose to other processes).
-func BenchmarkSearchWorkers(b *testing.B) {
+func BenchmarkWorkers(b *testing.B) {
 	const chunk = 4096
 	target, _ := TargetBits(64)
 	l := benchTemplate(1).Layout(7)
