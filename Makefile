@@ -25,9 +25,8 @@ test-purego: ## the suite without any assembly (-tags purego), short mode
 # instruction is emulated), so it runs a chosen subset in -short mode: every
 # armsha2 kernel against generic in hasher (every length, long ranges, the
 # fuzz seeds, no allocations), every mining.jsonl row through the engine
-# with the auto kernel on two workers, and the purego build's kernels. The
-# engine's allocation test is left out: under qemu one worker of the small
-# search may never start, and its first-use allocations look like growth.
+# with the auto kernel on two workers, the engine's allocation test, and
+# the purego build's kernels.
 QEMU_ARM64 ?= qemu-aarch64-static
 test-arm64: ## hasher and engine built for arm64, run under qemu-aarch64-static (skipped without it)
 	@if ! command -v $(QEMU_ARM64) >/dev/null 2>&1; then \
@@ -39,6 +38,7 @@ test-arm64: ## hasher and engine built for arm64, run under qemu-aarch64-static 
 	    -run 'ARMSHA2|Kernels|Lookup|Layout|Allocates|Comparable' ./hasher/; \
 	  GOARCH=arm64 $(GO) test -short -timeout 10m -exec $(QEMU_ARM64) \
 	    -run 'TestMiningVectorsEveryKernelAndWorkerCount/^hasher=armsha2$$/^workers=2$$' ./engine/; \
+	  GOARCH=arm64 $(GO) test -short -timeout 10m -exec $(QEMU_ARM64) -run 'TestMineAllocations' ./engine/; \
 	  GOARCH=arm64 $(GO) test -tags purego -short -timeout 10m -exec $(QEMU_ARM64) ./hasher/
 
 lint: ## gofmt, go vet (also with -tags purego)
