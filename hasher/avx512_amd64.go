@@ -31,10 +31,11 @@ import (
 // avx512Rank is the kernel's rank for Auto: below the shani kernels (30)
 // and above avx2 (20), except on Intel CPUs, where it ranks above shani.
 // Measured on an Intel Xeon (Emerald Rapids), per CPU-second on the
-// one-transaction block: avx512 74.7M compressions/s, shani 29.9M, and
-// SHA256RNDS2 itself (../shared/tools/shani-peak.c) caps any SHA-NI
-// kernel at 31M there: Intel's SHA unit issues it about a third as fast as
-// AMD's Zen cores, where shani stays first (README, Speed).
+// one-transaction block, medians of 5 rounds: avx512 76.1M
+// compressions/s, shani 31.0M, and SHA256RNDS2 itself
+// (../shared/tools/shani-peak.c) caps any SHA-NI kernel at 31.3M there,
+// well below what AMD's Zen cores issue, where shani stays first (README,
+// Speed).
 func avx512Rank() int {
 	if cpuid.CPU.VendorID == cpuid.Intel {
 		return 31
