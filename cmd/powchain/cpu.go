@@ -46,7 +46,7 @@ func runCPU(_ context.Context, e env, args []string) error {
 		if avail[n] {
 			mark = "available"
 		}
-		fmt.Fprintf(e.stdout, "  %-8s %-16s needs %s\n", n, mark, hasher.About(n))
+		fmt.Fprintf(e.stdout, "  %-10s %-16s needs %s\n", n, mark, hasher.About(n))
 	}
 	return nil
 }
