@@ -316,6 +316,9 @@ func (n *Node) runEvents(ctx context.Context) {
 			if dt := t.Sub(lastAt).Seconds(); dt > 0 {
 				rate = float64(hashes-last) / dt
 			}
+			if r, ok := n.fleetRate(); ok {
+				rate = r // the fleet's workers, this node's own included
+			}
 			last, lastAt = hashes, t
 			b.mu.Lock()
 			b.rates = append(b.rates, rate)

@@ -113,6 +113,9 @@ func (n *Node) sampleRate(ctx context.Context) {
 			if dt := last.at.Sub(first.at).Seconds(); dt > 0 {
 				rate = float64(last.hashes-first.hashes) / dt
 			}
+			if r, ok := n.fleetRate(); ok {
+				rate = r
+			}
 			n.metrics.rate.Store(math.Float64bits(rate))
 		}
 	}

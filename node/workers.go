@@ -115,5 +115,20 @@ func (c workerCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// fleetRate is the hash rate of the node's fleet, the sum of what its
+// workers (the local one included) last reported, and whether the node
+// mines through a fleet at all. Without one, the rate is sampled from the
+// node's own miner.
+func (n *Node) fleetRate() (float64, bool) {
+	if n.cfg.Fleet == nil {
+		return 0, false
+	}
+	rate := 0.0
+	for _, w := range n.cfg.Fleet.FleetWorkers() {
+		rate += w.Rate
+	}
+	return rate, true
+}
+
 // hashRate is the last sampled hash rate of the node's own miner.
 func (m *metrics) hashRate() float64 { return math.Float64frombits(m.rate.Load()) }

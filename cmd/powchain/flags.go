@@ -37,8 +37,8 @@ func (f *textFlag) Set(s string) error {
 }
 
 func (d *difficultyFlags) register(fs *flag.FlagSet, def int) {
-	fs.IntVar(&d.hexZeros, "difficulty", def, "difficulty: the hex hash starts with this many '0' characters (0-64)")
-	fs.Var(&d.bits, "bits", "difficulty in leading zero bits (0-256); overrides --difficulty when set (mine --header: the compact nBits in hex, e.g. 1d00ffff)")
+	fs.IntVar(&d.hexZeros, "difficulty", def, "difficulty: the hex hash starts with `N` '0' characters (0-64)")
+	fs.Var(&d.bits, "bits", "difficulty in leading zero bits, `N` from 0 to 256; overrides --difficulty when set")
 }
 
 func (d *difficultyFlags) target() (hasher.Target, error) {

@@ -294,4 +294,21 @@ func TestServeWithFleet(t *testing.T) {
 	if strings.Contains(metrics, "powchain_fleet_ranges_answered_total 0\n") {
 		t.Error("/metrics counts no answered range")
 	}
+
+	// The node's own hash rate is the fleet's: with no local worker, only
+	// the remote one's hashes can make it non-zero. It is sampled once a
+	// second, so look for up to 5 s.
+	rate := 0.0
+	for i := 0; i < 50 && rate <= 0; i++ {
+		time.Sleep(100 * time.Millisecond)
+		_, metrics = httpDo(t, "GET", p.url+"metrics", "")
+		for _, line := range strings.Split(metrics, "\n") {
+			if v, ok := strings.CutPrefix(line, "powchain_hash_rate "); ok {
+				rate, _ = strconv.ParseFloat(v, 64)
+			}
+		}
+	}
+	if rate <= 0 {
+		t.Errorf("powchain_hash_rate stayed %v with a remote worker mining: the fleet's rate is not counted", rate)
+	}
 }

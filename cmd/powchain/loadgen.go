@@ -15,11 +15,15 @@ func init() {
 		name:    "loadgen",
 		args:    "chain",
 		summary: "build a big valid chain quickly: loadgen chain --blocks N --difficulty D --out DIR",
+		examples: []string{
+			"powchain loadgen chain --blocks 100000 --difficulty 1 --out ./big   # then: powchain serve --data ./big --difficulty 1",
+			"powchain loadgen chain --blocks 1000 --out ./big   # adds 1000 more blocks after the tip of ./big",
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 			o := &loadgenOptions{}
-			fs.StringVar(&o.out, "out", "powchain-data", "data directory to build or extend (a node's --data)")
-			fs.IntVar(&o.blocks, "blocks", 1000, "blocks to add after the store's tip")
-			fs.IntVar(&o.txBytes, "tx-bytes", 440, "bytes of transaction content per block (440 makes blocks of about 605 bytes)")
+			fs.StringVar(&o.out, "out", "powchain-data", "data directory `DIR` to build or extend (a node's --data)")
+			fs.IntVar(&o.blocks, "blocks", 1000, "`N` blocks to add after the store's tip")
+			fs.IntVar(&o.txBytes, "tx-bytes", 440, "`N` bytes of transaction content per block (440 makes blocks of about 605 bytes)")
 			o.difficulty.register(fs, 1)
 			return func(ctx context.Context, e env, args []string) error {
 				// Flags may follow the word "chain" too.

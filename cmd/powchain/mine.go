@@ -31,6 +31,7 @@ func init() {
 			o.profile.register(fs)
 			fs.StringVar(&o.progress, "progress", "auto", "status line on stderr: `MODE` auto (when stderr is a terminal), always or never")
 			o.header.registerMine(fs)
+			fs.Lookup("bits").Usage += " (with --header: the compact nBits in hex, e.g. 1d00ffff)"
 			return func(ctx context.Context, e env, args []string) error {
 				set := map[string]bool{}
 				fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
