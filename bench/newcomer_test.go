@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"image/color"
+	"math"
 	"regexp"
 	"runtime"
 	"strings"
@@ -80,46 +81,55 @@ func TestReadJSON(t *testing.T) {
 }
 
 // TestEstimate: the plan counts Run's cells, and its duration adds up the
-// throughput cells and grows 16 times a difficulty for the solve cells.
+// throughput cells, the start-up cells and, for each solve cell, its
+// blocks' 16^difficulty hashes at the calibrated rate. The check uses the
+// rates the plan reports, so a busy machine cannot make it fail.
 func TestEstimate(t *testing.T) {
 	cfg := Config{
 		Hashers: kernels(t, "generic", "std"), Workers: []int{1, 2}, Txs: []int{1},
 		Blocks: 2, RateTime: 300 * time.Millisecond,
 	}
+	const startup = 10 * time.Millisecond // the plan's guess per start-up cell
+	near := func(got, want time.Duration) bool { return got-want < time.Millisecond && want-got < time.Millisecond }
 	p, err := Estimate(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cells := 4 + 4 // throughput and start-up, per kernel and worker count
-	if p.Cells != cells {
+	if cells := 4 + 4; p.Cells != cells { // throughput and start-up, per kernel and worker count
 		t.Errorf("%d cells, want %d", p.Cells, cells)
 	}
-	if lo := 4 * cfg.RateTime; p.Estimate < lo || p.Estimate > lo+time.Second {
-		t.Errorf("estimate %v, want a little over the throughput cells' %v", p.Estimate, lo)
-	}
-	if r := p.Rates["generic"][1]; !(r > 0) {
-		t.Errorf("generic rate %v", r)
+	if want := 4*cfg.RateTime + 4*startup; !near(p.Estimate, want) {
+		t.Errorf("estimate %v, want %v: the throughput and start-up cells", p.Estimate, want)
 	}
 
 	cfg.RateTime = 0
-	cfg.Difficulties = []int{5}
-	d5, err := Estimate(context.Background(), cfg)
+	cfg.Difficulties = []int{5, 6}
+	p, err = Estimate(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Difficulties = []int{6}
-	d6, err := Estimate(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
+	if cells := 4 + 2*4; p.Cells != cells {
+		t.Errorf("%d cells, want %d", p.Cells, cells)
 	}
-	// The start-up cells are the same in both; solve time is 16 times.
-	startup := 4 * 10 * time.Millisecond
-	if ratio := float64(d6.Estimate-startup) / float64(d5.Estimate-startup); ratio < 4 || ratio > 64 {
-		t.Errorf("difficulty 6 estimated %v, difficulty 5 %v: want about 16 times", d6.Estimate, d5.Estimate)
+	want := 4 * startup
+	for _, h := range []string{"generic", "std"} {
+		rate := p.Rates[h][1]
+		if !(rate > 0) {
+			t.Fatalf("%s: calibrated rate %v", h, rate)
+		}
+		for _, w := range cfg.Workers {
+			for _, d := range cfg.Difficulties {
+				secs := float64(cfg.Blocks) * math.Pow(16, float64(d)) / (rate * float64(min(w, runtime.GOMAXPROCS(0))))
+				want += time.Duration(secs * float64(time.Second))
+			}
+		}
+	}
+	if !near(p.Estimate, want) {
+		t.Errorf("estimate %v, want %v from the rates %v", p.Estimate, want, p.Rates)
 	}
 	cfg.TimeLimit = time.Second
-	if p, _ := Estimate(context.Background(), cfg); p.Estimate > time.Second {
-		t.Errorf("estimate %v beyond the time limit", p.Estimate)
+	if p, _ := Estimate(context.Background(), cfg); p.Estimate != time.Second {
+		t.Errorf("estimate %v, want the time limit, 1s", p.Estimate)
 	}
 }
 
