@@ -459,6 +459,9 @@ func (rep *HeaderReport) chart() (*plot.Plot, error) {
 	if len(whos) == 0 {
 		return nil, ErrNoData
 	}
+	if err := goFonts(); err != nil {
+		return nil, err
+	}
 	slices.Sort(workers)
 	p := newPlot("sha256d on Bitcoin headers: hash rate by kernel and workers", "kernel or outside miner", "MH/s (median)")
 	p.NominalX(whos...)

@@ -9,7 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 
+	"golang.org/x/image/font/gofont/goregular"
+	"golang.org/x/image/font/opentype"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
@@ -46,7 +49,7 @@ func (rep *Report) WriteSVG(w io.Writer) error {
 	}
 	cols := min(2, len(charts))
 	rows := (len(charts) + cols - 1) / cols
-	c := vgsvg.New(panelW*vg.Length(cols), panelH*vg.Length(rows))
+	c := newSVG(panelW*vg.Length(cols), panelH*vg.Length(rows))
 	dc := draw.New(c)
 	grid := make([][]*plot.Plot, rows)
 	for i := range grid {
@@ -80,21 +83,42 @@ func (rep *Report) WritePlots(dir string) ([]string, error) {
 	}
 	var paths []string
 	for _, ch := range charts {
-		for _, ext := range []string{".svg", ".png"} {
-			path := filepath.Join(dir, ch.name+ext)
-			if err := ch.p.Save(panelW, panelH, path); err != nil {
-				return paths, err
-			}
-			paths = append(paths, path)
+		path := filepath.Join(dir, ch.name+".svg")
+		c := newSVG(panelW, panelH)
+		ch.p.Draw(draw.New(c))
+		if err := writeTo(path, c); err != nil {
+			return paths, err
 		}
+		paths = append(paths, path)
+		path = filepath.Join(dir, ch.name+".png")
+		if err := ch.p.Save(panelW, panelH, path); err != nil {
+			return paths, err
+		}
+		paths = append(paths, path)
 	}
 	return paths, nil
+}
+
+// writeTo writes a canvas to a new file at path.
+func writeTo(path string, c io.WriterTo) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := c.WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // charts builds the report's panels.
 func (rep *Report) charts() ([]chart, error) {
 	if len(rep.Records) == 0 {
 		return nil, ErrNoData
+	}
+	if err := goFonts(); err != nil {
+		return nil, err
 	}
 	var out []chart
 	txsList := rep.uniq(func(r *Record) int { return r.Txs })
@@ -141,21 +165,54 @@ func (rep *Report) kernels() []string {
 	return ks
 }
 
-// palette is a set of colours told apart easily, also by most colour-blind
-// readers (Tableau 10).
+// palette is the Okabe-Ito set, chosen so that readers with the common
+// forms of colour blindness tell its colours apart, most distinct first,
+// with a grey for its yellow.
 var palette = []color.RGBA{
-	{0x4e, 0x79, 0xa7, 0xff}, {0xf2, 0x8e, 0x2b, 0xff}, {0xe1, 0x57, 0x59, 0xff}, {0x76, 0xb7, 0xb2, 0xff},
-	{0x59, 0xa1, 0x4f, 0xff}, {0xed, 0xc9, 0x48, 0xff}, {0xb0, 0x7a, 0xa1, 0xff}, {0xff, 0x9d, 0xa7, 0xff},
-	{0x9c, 0x75, 0x5f, 0xff}, {0xba, 0xb0, 0xac, 0xff},
+	{0x00, 0x72, 0xb2, 0xff}, // blue
+	{0xd5, 0x5e, 0x00, 0xff}, // vermillion
+	{0x00, 0x9e, 0x73, 0xff}, // bluish green
+	{0xe6, 0x9f, 0x00, 0xff}, // orange
+	{0xcc, 0x79, 0xa7, 0xff}, // reddish purple
+	{0x56, 0xb4, 0xe9, 0xff}, // sky blue
+	{0x00, 0x00, 0x00, 0xff}, // black
+	{0x99, 0x99, 0x99, 0xff}, // grey, in place of the set's yellow, too faint on white
 }
 
 func colorOf(i int) color.RGBA { return palette[i%len(palette)] }
 
+// glyphs mark the series as well as their colours, so that no series
+// depends on colour alone; the cycle length is prime to the palette's.
+var glyphs = []draw.GlyphDrawer{
+	draw.CircleGlyph{}, draw.BoxGlyph{}, draw.TriangleGlyph{}, draw.CrossGlyph{},
+	draw.RingGlyph{}, draw.SquareGlyph{}, draw.PyramidGlyph{},
+}
+
+func glyphOf(i int) draw.GlyphDrawer { return glyphs[i%len(glyphs)] }
+
 var (
-	sans  = font.Font{Typeface: "Liberation", Variant: "Sans"}
+	// sans is Go's own sans-serif, which golang.org/x/image ships: the
+	// charts measure their text with it and embed it in the SVG, so they
+	// look the same on every machine, with or without fonts installed.
+	sans  = font.Font{Typeface: "Go"}
 	gray  = color.RGBA{0x55, 0x55, 0x55, 0xff}
 	black = color.RGBA{0, 0, 0, 0xff}
 )
+
+// goFonts adds Go's regular font to gonum's font cache, once.
+var goFonts = sync.OnceValue(func() error {
+	f, err := opentype.Parse(goregular.TTF)
+	if err != nil {
+		return fmt.Errorf("parsing the Go font: %w", err)
+	}
+	font.DefaultCache.Add([]font.Face{{Font: sans, Face: f}})
+	return nil
+})
+
+// newSVG returns an SVG canvas of the given size that embeds its fonts.
+func newSVG(w, h vg.Length) *vgsvg.Canvas {
+	return vgsvg.NewWith(vgsvg.UseWH(w, h), vgsvg.EmbedFonts(true))
+}
 
 // newPlot returns a plot with the bench's fonts and a light grid.
 func newPlot(title, xlabel, ylabel string) *plot.Plot {
@@ -171,6 +228,8 @@ func newPlot(title, xlabel, ylabel string) *plot.Plot {
 	p.Legend.TextStyle.Font = font.From(sans, 9)
 	p.Legend.Top = true
 	p.Legend.ThumbnailWidth = 18
+	p.Legend.Padding = 2
+	p.Legend.XOffs, p.Legend.YOffs = -6, 6
 	g := plotter.NewGrid()
 	g.Vertical.Color = color.RGBA{0xdd, 0xdd, 0xdd, 0xff}
 	g.Horizontal.Color = g.Vertical.Color
@@ -180,7 +239,7 @@ func newPlot(title, xlabel, ylabel string) *plot.Plot {
 }
 
 // logY makes the Y axis logarithmic over the values ys (all positive),
-// with room above them for the legend and a labelled tick at each power
+// with a margin around them and a labelled tick at each power
 // of ten, labelled by label.
 func logY(p *plot.Plot, ys []float64, label func(exp int) string) {
 	lo, hi := math.Inf(1), math.Inf(-1)
@@ -193,7 +252,7 @@ func logY(p *plot.Plot, ys []float64, label func(exp int) string) {
 		lo, hi = 1, 10
 	}
 	p.Y.Scale = plot.LogScale{}
-	p.Y.Min, p.Y.Max = lo/2, hi*4
+	p.Y.Min, p.Y.Max = lo/2, hi*2
 	p.Y.Tick.Marker = plot.TickerFunc(func(lo, hi float64) []plot.Tick {
 		var ticks []plot.Tick
 		if !(lo > 0 && hi >= lo) {
@@ -282,6 +341,7 @@ func (rep *Report) rateChart(txs int) *plot.Plot {
 	p.NominalX(kernels...)
 	p.X.Tick.Label.Font = font.From(sans, 8)
 	p.Legend.Top, p.Legend.Left = true, false
+	p.Legend.YOffs = -4
 
 	plotW := panelW - 90
 	group := plotW / vg.Length(len(kernels)) * 0.8
@@ -349,7 +409,8 @@ func (rep *Report) timeChart(workers, txs int) *plot.Plot {
 	blocks := rep.Header.Config.Blocks
 	p := newPlot(fmt.Sprintf("Time to solution (%s, txs=%d, mean of %s)", plural(workers, "worker"), txs, plural(blocks, "block")),
 		"difficulty (leading hex zeros)", "time to solution (log scale)")
-	p.Legend.Left = true
+	// Lines rise from left to right: the lower right corner is free.
+	p.Legend.Top, p.Legend.Left = false, false
 	var ds []int
 	var ys []float64
 	expectedShown := false
@@ -374,7 +435,7 @@ func (rep *Report) timeChart(workers, txs int) *plot.Plot {
 			continue
 		}
 		l.Color, l.Width = c, 1.5
-		s.Color, s.Shape, s.Radius = c, draw.CircleGlyph{}, 2.5
+		s.Color, s.Shape, s.Radius = c, glyphOf(ki), 3
 		p.Add(l, s)
 		p.Legend.Add(k, l, s)
 		if rate := rep.rateFor(k, workers, txs); rate > 0 {
@@ -443,7 +504,8 @@ func (rep *Report) triedChart(txs int) *plot.Plot {
 		ys = append(ys, pt.Y)
 	}
 	logY(p, ys, countLabel)
-	p.Legend.Left = true
+	// Lines rise from left to right: the lower right corner is free.
+	p.Legend.Top, p.Legend.Left = false, false
 	s, err := plotter.NewScatter(pts)
 	if err == nil {
 		s.Color, s.Shape, s.Radius = colorOf(0), draw.CircleGlyph{}, 2.2

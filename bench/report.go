@@ -33,6 +33,7 @@ type Header struct {
 	GoVersion  string         `json:"go_version"`
 	GOOS       string         `json:"goos"`
 	GOARCH     string         `json:"goarch"`
+	OSRelease  string         `json:"os_release,omitempty"` // the operating system kernel's release (uname -r), where known
 	GOMAXPROCS int            `json:"gomaxprocs"`
 	CPU        hasher.CPUInfo `json:"cpu"`
 	Assembly   bool           `json:"assembly"`
@@ -249,6 +250,20 @@ func (rep *Report) derive() {
 	}
 }
 
+// ReadJSON reads a report WriteJSON wrote, with its derived statistics as
+// they were written, so that its tables and charts can be drawn again.
+func ReadJSON(r io.Reader) (*Report, error) {
+	var rep Report
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&rep); err != nil {
+		return nil, fmt.Errorf("bench: reading a report: %w", err)
+	}
+	if t := rep.Header.Tool; t != "powchain bench" && (t != "" || len(rep.Records) == 0) {
+		return nil, fmt.Errorf("bench: not a powchain bench report (tool %q)", rep.Header.Tool)
+	}
+	return &rep, nil
+}
+
 // WriteJSON writes the report as one indented JSON object: {"header":
 // ..., "records": [...]}.
 func (rep *Report) WriteJSON(w io.Writer) error {
@@ -351,8 +366,12 @@ func (rep *Report) WriteCSV(w io.Writer) error {
 func (rep *Report) WriteText(w io.Writer) error {
 	h := &rep.Header
 	var b strings.Builder
+	osName := h.GOOS
+	if h.OSRelease != "" {
+		osName += " " + h.OSRelease
+	}
 	fmt.Fprintf(&b, "powchain bench · powchain %s · %s %s/%s · GOMAXPROCS %d · %s\n",
-		orUnknown(h.Version), h.GoVersion, h.GOOS, h.GOARCH, h.GOMAXPROCS, h.Start.Format(time.RFC3339))
+		orUnknown(h.Version), h.GoVersion, osName, h.GOARCH, h.GOMAXPROCS, h.Start.Format(time.RFC3339))
 	feats := strings.Join(h.CPU.Features, " ")
 	if feats == "" {
 		feats = "none powchain uses"

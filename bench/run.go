@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -627,6 +629,16 @@ func (r *runner) newRecord(mode string, k cellKey) *Record {
 	return rec
 }
 
+// osRelease returns the operating system kernel's release where the
+// system says it (Linux: /proc/sys/kernel/osrelease), else "".
+func osRelease() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
 // newHeader describes the machine and the configuration.
 func newHeader(c *Config, start time.Time) Header {
 	h := Header{
@@ -636,6 +648,7 @@ func newHeader(c *Config, start time.Time) Header {
 		GoVersion:  runtime.Version(),
 		GOOS:       runtime.GOOS,
 		GOARCH:     runtime.GOARCH,
+		OSRelease:  osRelease(),
 		GOMAXPROCS: runtime.GOMAXPROCS(0),
 		CPU:        hasher.Info(),
 		Assembly:   hasher.HaveAsm,

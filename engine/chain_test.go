@@ -147,3 +147,23 @@ func TestDecodeErrorsNameTheField(t *testing.T) {
 		t.Errorf("length mismatch: %v", err)
 	}
 }
+
+// A target of 0 bits asks for no proof of work: validation and mining
+// refuse it, the zero Target included.
+func TestZeroTargetRefused(t *testing.T) {
+	g := Genesis()
+	next := &Block{Index: 1, Transactions: []pyjson.Value{}, PreviousHash: g.Hash}
+	next.Hash = next.ComputeHash()
+	zero, _ := hasher.TargetBits(0)
+	for _, tg := range []hasher.Target{{}, zero} {
+		if err := ValidateChain([]*Block{g, next}, tg); !errors.Is(err, ErrZeroTarget) {
+			t.Errorf("ValidateChain at 0 bits: %v", err)
+		}
+		if err := ValidateNext(g, 1, next, tg); !errors.Is(err, ErrZeroTarget) {
+			t.Errorf("ValidateNext at 0 bits: %v", err)
+		}
+		if _, _, err := MineBlock(context.Background(), NewMiner(nil, 1), next, tg); !errors.Is(err, ErrZeroTarget) {
+			t.Errorf("MineBlock at 0 bits: %v", err)
+		}
+	}
+}

@@ -102,22 +102,16 @@ func (r Result) HashHex() string { return fmt.Sprintf("%x", r.Hash) }
 // wraps ErrCanceled and ctx.Err(); Mine returns only after every worker has
 // returned.
 func (m *Miner) Mine(ctx context.Context, t *hasher.Template, target hasher.Target) (Result, error) {
-	name := m.hasher.Name()
-	n, res, err := m.run(ctx, name, 0, math.MaxUint64, func() pieceFunc {
-		s := m.hasher.NewSearcher()
-		lanes := uint64(m.hasher.Lanes())
-		return func(lo, hi uint64) (uint64, uint64, bool, uint64) {
-			d := hasher.Digits(lo)
-			_, dhi := hasher.DigitRange(d)
-			l := t.Layout(d)
-			piece := max(uint64(pieceCompressions/l.Blocks), lanes)
-			end := min(hi, dhi)
-			if end-lo > piece {
-				end = lo + piece
-			}
-			n, found, h := s.Search(l, lo, end, target)
-			return end, n, found, h
-		}
+	return m.MineRange(ctx, t, target, 0, math.MaxUint64)
+}
+
+// MineRange is Mine over the nonces lo, lo+1, ..., hi-1 only: it returns
+// the lowest nonce in [lo, hi) whose hash meets target, or an error that
+// wraps ErrExhausted when there is none. It is what a remote worker of a
+// mining fleet runs on the range it was handed. 2^64-1 is never searched.
+func (m *Miner) MineRange(ctx context.Context, t *hasher.Template, target hasher.Target, lo, hi uint64) (Result, error) {
+	n, res, err := m.run(ctx, m.hasher.Name(), lo, min(hi, math.MaxUint64), func() pieceFunc {
+		return m.blockPiece(t, target)
 	})
 	if err != nil {
 		return res, err
@@ -127,6 +121,27 @@ func (m *Miner) Mine(ctx context.Context, t *hasher.Template, target hasher.Targ
 	msg = strconv.AppendUint(append(msg, t.Prefix()...), n, 10)
 	res.Hash = sha256.Sum256(append(msg, t.Suffix()...))
 	return res, nil
+}
+
+// blockPiece is one worker's search of a JSON block template, with a
+// searcher of its own. A piece ends at a change of nonce length and holds
+// about pieceCompressions compressions. Past the searcher's first use at a
+// nonce length it allocates nothing.
+func (m *Miner) blockPiece(t *hasher.Template, target hasher.Target) pieceFunc {
+	s := m.hasher.NewSearcher()
+	lanes := uint64(m.hasher.Lanes())
+	return func(lo, hi uint64) (uint64, uint64, bool, uint64) {
+		d := hasher.Digits(lo)
+		_, dhi := hasher.DigitRange(d)
+		l := t.Layout(d)
+		piece := max(uint64(pieceCompressions/l.Blocks), lanes)
+		end := min(hi, dhi)
+		if end-lo > piece {
+			end = lo + piece
+		}
+		n, found, h := s.Search(l, lo, end, target)
+		return end, n, found, h
+	}
 }
 
 // pieceFunc is one worker's search: it hashes the nonces from lo up to

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/powchain/powchain/engine/pyjson"
 	"github.com/powchain/powchain/hasher"
@@ -36,6 +37,11 @@ func (e *RuleError) Error() string {
 
 // ErrEmptyChain is returned when a chain to validate has no blocks.
 var ErrEmptyChain = errors.New("engine: chain has no blocks")
+
+// ErrZeroTarget is returned when a chain is validated or a block mined
+// against a target of 0 bits (the zero Target among them): every hash
+// meets it, so it asks for no proof of work at all.
+var ErrZeroTarget = errors.New("engine: the target is 0 bits, which asks for no proof of work; want a difficulty of at least 1 bit")
 
 // Difficulty returns the target of the seed's difficulty d: the hex digest
 // starts with d '0' characters.
@@ -77,6 +83,9 @@ func checkProof(pos int, b *Block, target hasher.Target) error {
 // it carries is its own, and that hash meets the target. pos is b's
 // position, for the error.
 func ValidateNext(prev *Block, pos int, b *Block, target hasher.Target) error {
+	if target.Bits() <= 0 {
+		return ErrZeroTarget
+	}
 	if b.Index != prev.Index+1 {
 		return &RuleError{Position: pos, Index: b.Index, Rule: RuleIndex,
 			Detail: fmt.Sprintf("is %d, want %d (one more than the previous block)", b.Index, prev.Index+1)}
@@ -113,6 +122,9 @@ func validateGenesis(b *Block) error {
 // genesis block and every later block may follow the one before it. The
 // error for the first bad block is a *RuleError.
 func ValidateChain(blocks []*Block, target hasher.Target) error {
+	if target.Bits() <= 0 {
+		return ErrZeroTarget
+	}
 	if len(blocks) == 0 {
 		return ErrEmptyChain
 	}
@@ -191,20 +203,47 @@ func DecodeDump(data []byte) (*Dump, error) {
 	return d, nil
 }
 
-// EncodeDump returns the reference node's GET /chain answer for blocks and
-// peers: {"chain": [...], "length": N, "peers": [...]}, keys sorted.
-func EncodeDump(blocks []*Block, peers []string) ([]byte, error) {
-	chain := make([]pyjson.Value, len(blocks))
-	for i, b := range blocks {
-		chain[i] = b.Object()
-	}
-	ps := make([]pyjson.Value, len(peers))
+// AppendDumpHead appends the start of a chain dump of n blocks, in the
+// reference node's key order: {"length": N, "chain": [. The blocks follow,
+// each as its wire JSON (Block.MarshalWire), separated by DumpSeparator,
+// and then AppendDumpTail. EncodeDump and the node's GET /chain and export,
+// which stream the blocks from their store, write dumps this one way.
+func AppendDumpHead(dst []byte, n int) []byte {
+	dst = append(dst, `{"length": `...)
+	dst = strconv.AppendInt(dst, int64(n), 10)
+	return append(dst, `, "chain": [`...)
+}
+
+// DumpSeparator stands between two blocks of a chain dump.
+const DumpSeparator = ", "
+
+// AppendDumpTail appends the end of a chain dump: the peers and the
+// closing brackets.
+func AppendDumpTail(dst []byte, peers []string) []byte {
+	dst = append(dst, `], "peers": [`...)
 	for i, p := range peers {
-		ps[i] = p
+		if i > 0 {
+			dst = append(dst, ", "...)
+		}
+		dst = pyjson.AppendString(dst, p)
 	}
-	return pyjson.Encode(pyjson.Object{
-		"length": pyjson.IntFromInt64(int64(len(blocks))),
-		"chain":  chain,
-		"peers":  ps,
-	})
+	return append(dst, "]}"...)
+}
+
+// EncodeDump returns the reference node's GET /chain answer for blocks and
+// peers, {"length": N, "chain": [...], "peers": [...]}, in its key order,
+// each block with its hash and its keys sorted.
+func EncodeDump(blocks []*Block, peers []string) ([]byte, error) {
+	dst := AppendDumpHead(nil, len(blocks))
+	for i, b := range blocks {
+		if i > 0 {
+			dst = append(dst, DumpSeparator...)
+		}
+		w, err := b.MarshalWire()
+		if err != nil {
+			return nil, err
+		}
+		dst = append(dst, w...)
+	}
+	return AppendDumpTail(dst, peers), nil
 }

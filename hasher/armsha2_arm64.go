@@ -5,6 +5,7 @@ package hasher
 import (
 	"encoding/binary"
 	"strconv"
+	"unsafe"
 )
 
 // The armsha2 kernels are the arm64 counterpart of the x86 shani kernels:
@@ -81,6 +82,7 @@ type armSearcher struct {
 	chunk   uint64     // passes per assembly call
 	nb      int        // nonce blocks
 	digit   int        // offset of the last nonce digit in a lane copy
+	mem     []uint32   // one allocation holding wk, scratch and blocks
 	blocks  []byte     // lanes copies of the nb nonce blocks, 64*nb bytes each
 	wk      []uint32   // W[t]+K[t] of the constant blocks, 64 per block
 	scratch []uint32   // the assembly's save area and schedules
@@ -125,19 +127,22 @@ func (s *armSearcher) setLayout(l *Layout) {
 	copy(s.st[0:8], start[:])
 	copy(s.st[8:16], l.Mid[:])
 
+	// One allocation for all three, so that a searcher's first use of a
+	// layout costs one (the engine's allocation test counts them).
 	stride := 64 * s.nb
-	s.blocks = armGrow(s.blocks, s.lanes*stride)
+	ncb := len(l.Tail)/64 - s.nb
+	nwk, nscratch := 64*ncb, 8*s.lanes+64*s.lanes*s.nb
+	s.mem = armGrow(s.mem, nwk+nscratch+s.lanes*stride/4)
+	s.wk = s.mem[:nwk]
+	s.scratch = s.mem[nwk : nwk+nscratch]
+	s.blocks = unsafe.Slice((*byte)(unsafe.Pointer(&s.mem[nwk+nscratch])), s.lanes*stride)
 	for i := 0; i < s.lanes; i++ {
 		copy(s.blocks[i*stride:], l.Tail[:stride])
 	}
-
-	ncb := len(l.Tail)/64 - s.nb
-	s.wk = armGrow(s.wk, 64*ncb)
 	for b := 0; b < ncb; b++ {
 		scheduleWK((*[64]uint32)(s.wk[64*b:]), l.Tail[64*(s.nb+b):])
 	}
 
-	s.scratch = armGrow(s.scratch, 8*s.lanes+64*s.lanes*s.nb)
 	s.chunk = uint64(max(1, armChunkBlocks/(s.lanes*len(l.Tail)/64)))
 }
 

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/cpuid/v2"
 )
 
 func needAVX512(t testing.TB) {
@@ -316,5 +318,19 @@ func TestAutoWithoutSHANI(t *testing.T) {
 	}
 	if Features != has {
 		t.Fatalf("features not restored: %+v, want %+v", Features, has)
+	}
+}
+
+// TestAVX512AutoRank checks Auto's choice with every feature this CPU has:
+// avx512 on an Intel CPU with AVX-512, SHA-NI or not; shani on another
+// vendor's CPU with SHA-NI.
+func TestAVX512AutoRank(t *testing.T) {
+	needAVX512(t)
+	want := "avx512"
+	if cpuid.CPU.VendorID != cpuid.Intel && Features.SHANI {
+		want = "shani"
+	}
+	if got := Auto().Name(); got != want {
+		t.Errorf("Auto() = %q on %s (SHA-NI %v), want %q", got, cpuid.CPU.VendorString, Features.SHANI, want)
 	}
 }

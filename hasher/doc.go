@@ -24,7 +24,9 @@
 // which is always compiled. The library kernels hash the whole message per
 // nonce: "std" uses crypto/sha256 and "simd" uses github.com/minio/sha256-simd.
 // Native kernels, where the architecture has them, start from the midstate
-// and hash several nonces at once.
+// and hash several nonces at once: on amd64 "shani" (the SHA extensions),
+// "avx512" (16 nonces in ZMM lanes) and "avx2" (8 in YMM lanes); on arm64
+// "armsha2" (the ARMv8 SHA2 instructions).
 //
 // # Bitcoin headers
 //
@@ -47,6 +49,7 @@
 // CPU features are read once, with github.com/klauspost/cpuid/v2, into
 // [Features]. [Auto] returns the fastest kernel this CPU runs; [Lookup]
 // returns a kernel by name and fails with [ErrUnsupported] when the CPU lacks
-// what it needs. Building with -tags purego (or noasm) leaves out every
+// what it needs. [Disable] switches features off (and gives back a function
+// that switches them on again), to see what Auto does on a CPU without them. Building with -tags purego (or noasm) leaves out every
 // assembly kernel.
 package hasher

@@ -44,6 +44,7 @@ type kernel struct {
 	supported func() bool
 	rank      int
 	about     string
+	alias     string // the kernel this name is another name for ("shani4" is "shani"); "" if none
 }
 
 var kernels = map[string]kernel{}
@@ -94,6 +95,16 @@ func Available() []Hasher {
 		}
 	}
 	return hs
+}
+
+// Canonical returns the name of the kernel that name runs: name itself, or
+// for another name of the same kernel (shani4 for shani) the kernel's
+// main name. Benchmarks use it to measure each kernel once.
+func Canonical(name string) string {
+	if k, ok := kernels[name]; ok && k.alias != "" {
+		return k.alias
+	}
+	return name
 }
 
 // Auto returns the fastest kernel this CPU and build can run.

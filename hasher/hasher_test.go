@@ -254,3 +254,28 @@ func TestLookup(t *testing.T) {
 		t.Fatal("no kernel")
 	}
 }
+
+// TestCanonical: a kernel's other names lead to it, and a name and its
+// kernel run the same code (the same lane count).
+func TestCanonical(t *testing.T) {
+	for _, n := range Names() {
+		c := Canonical(n)
+		h, err := Lookup(n)
+		if err != nil {
+			continue // not on this CPU
+		}
+		k, err := Lookup(c)
+		if err != nil {
+			t.Fatalf("%s is %s, which Lookup refuses: %v", n, c, err)
+		}
+		if Canonical(c) != c || h.Lanes() != k.Lanes() {
+			t.Errorf("%s is %s: lanes %d and %d", n, c, h.Lanes(), k.Lanes())
+		}
+	}
+	if Canonical("generic") != "generic" || Canonical("nosuch") != "nosuch" {
+		t.Errorf("a kernel without other names must be its own")
+	}
+	if HaveAsm && Features.SHANI && Canonical("shani4") != "shani" {
+		t.Errorf("shani4 is %q, want shani", Canonical("shani4"))
+	}
+}

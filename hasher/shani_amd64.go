@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"strconv"
+	"unsafe"
 )
 
 //go:generate sh -c "cd _asm && go run ./shani -out ../shani_amd64.s -stubs ../shani_stub_amd64.go -pkg hasher"
@@ -35,7 +36,12 @@ func init() {
 		{2, "shani2", 26},
 		{4, "shani4", 28},
 	} {
+		alias := ""
+		if k.lanes == shaniBest && k.name != "shani" {
+			alias = "shani" // the same code under its lane count's name
+		}
 		register(kernel{
+			alias:     alias,
 			h:         shaniHasher{name: k.name, lanes: k.lanes},
 			supported: func() bool { return Features.SHANI },
 			rank:      k.rank,
@@ -81,6 +87,7 @@ type shaniSearcher struct {
 	chunk   uint64     // passes per assembly call
 	nb      int        // nonce blocks
 	digit   int        // offset of the last nonce digit in a lane copy
+	mem     []uint32   // one allocation holding wk, scratch and blocks
 	blocks  []byte     // lanes copies of the nb nonce blocks, 64*nb bytes each
 	wk      []uint32   // W[t]+K[t] of the constant blocks, 64 per block
 	scratch []uint32   // the assembly's save area and schedules
@@ -125,19 +132,22 @@ func (s *shaniSearcher) setLayout(l *Layout) {
 	putNI(s.st[0:8], &start)
 	putNI(s.st[8:16], &l.Mid)
 
+	// One allocation for all three, so that a searcher's first use of a
+	// layout costs one (the engine's allocation test counts them).
 	stride := 64 * s.nb
-	s.blocks = shaniGrow(s.blocks, s.lanes*stride)
+	ncb := len(l.Tail)/64 - s.nb
+	nwk, nscratch := 64*ncb, 8*s.lanes+64*s.lanes*s.nb
+	s.mem = shaniGrow(s.mem, nwk+nscratch+s.lanes*stride/4)
+	s.wk = s.mem[:nwk]
+	s.scratch = s.mem[nwk : nwk+nscratch]
+	s.blocks = unsafe.Slice((*byte)(unsafe.Pointer(&s.mem[nwk+nscratch])), s.lanes*stride)
 	for i := 0; i < s.lanes; i++ {
 		copy(s.blocks[i*stride:], l.Tail[:stride])
 	}
-
-	ncb := len(l.Tail)/64 - s.nb
-	s.wk = shaniGrow(s.wk, 64*ncb)
 	for b := 0; b < ncb; b++ {
 		shaniSchedule((*[64]uint32)(s.wk[64*b:]), l.Tail[64*(s.nb+b):])
 	}
 
-	s.scratch = shaniGrow(s.scratch, 8*s.lanes+64*s.lanes*s.nb)
 	s.chunk = uint64(max(1, shaniChunkBlocks/(s.lanes*len(l.Tail)/64)))
 }
 

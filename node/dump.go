@@ -1,38 +1,48 @@
 package node
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/powchain/powchain/engine"
 	"github.com/powchain/powchain/hasher"
 )
 
-// Export reads the store in dir without writing to it and returns its
-// chain and peers in the reference node's dump format, the GET /chain
-// answer: {"length": N, "chain": [...], "peers": [...]}. The chain is
-// validated at the difficulty the store was made for. The store must not
-// be open in another process (a running node serves the same dump at
-// GET /chain).
-func Export(dir string) ([]byte, error) {
+// ExportTo reads the store in dir without writing to it and streams its
+// chain and peers to w in the reference node's dump format, the GET /chain
+// answer: {"length": N, "chain": [...], "peers": [...]}, the blocks as
+// stored. The chain index is checked against its checksum first; with
+// revalidate every block is validated at the store's difficulty too. The
+// store must not be open in another process (a running node serves the
+// same dump at GET /chain).
+func ExportTo(dir string, w io.Writer, revalidate bool) error {
 	st, bits, err := openStore(dir, hasher.Target{}, 0, true)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer st.close()
 	target, err := hasher.TargetBits(bits)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrDataDirMismatch, st.path, err)
+		return fmt.Errorf("%w: %s: %v", ErrDataDirMismatch, st.path, err)
 	}
-	c, err := st.load(target)
+	c, err := st.load(target, revalidate)
 	if err != nil {
+		return err
+	}
+	return st.db.View(func(tx *bolt.Tx) error { return st.writeDump(tx, w, c.peers) })
+}
+
+// Export is ExportTo into memory, with every block validated.
+func Export(dir string) ([]byte, error) {
+	var b bytes.Buffer
+	if err := ExportTo(dir, &b, true); err != nil {
 		return nil, err
 	}
-	wires := make([][]byte, len(c.blocks))
-	for i, b := range c.blocks {
-		wires[i] = b.wire
-	}
-	return encodeDump(wires, c.peers), nil
+	return b.Bytes(), nil
 }
 
 // ErrNotLonger is returned by Import when the dump's chain is valid but
@@ -59,11 +69,13 @@ func (n *Node) Import(d *engine.Dump) (*ImportResult, error) {
 		return nil, err
 	}
 	res := &ImportResult{Length: len(d.Blocks)}
-	ours := n.Blocks()
-	if len(d.Blocks) <= len(ours) {
+	n.mu.RLock()
+	ours := n.index
+	n.mu.RUnlock()
+	if len(d.Blocks) <= ours.len() {
 		for i, b := range d.Blocks {
-			if ours[i].Hash != b.Hash {
-				return nil, fmt.Errorf("%w: the dump has %d blocks and ours %d, and they differ at block %d", ErrNotLonger, len(d.Blocks), len(ours), i)
+			if h, err := hashBytes(b.Hash); err != nil || ours.at(i) != h {
+				return nil, fmt.Errorf("%w: the dump has %d blocks and ours %d, and they differ at block %d", ErrNotLonger, len(d.Blocks), ours.len(), i)
 			}
 		}
 	} else {

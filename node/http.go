@@ -1,14 +1,17 @@
 package node
 
 import (
-	"bytes"
+	"bufio"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -22,21 +25,26 @@ import (
 // codes, and /health and /metrics. See the package documentation.
 func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /new_transaction", n.handleNewTransaction)
+	mux.HandleFunc("POST /new_transaction", n.limited(n.handleNewTransaction))
 	mux.HandleFunc("GET /chain", n.handleChain)
-	mux.HandleFunc("GET /mine", n.handleMine)
-	mux.HandleFunc("POST /mine", n.handleMine)
+	mux.HandleFunc("GET /mine", n.limited(n.handleMine))
+	mux.HandleFunc("POST /mine", n.limited(n.handleMine))
 	mux.HandleFunc("GET /pending_tx", n.handlePending)
-	mux.HandleFunc("POST /register_node", n.handleRegisterNode)
-	mux.HandleFunc("POST /register_with", n.handleRegisterWith)
-	mux.HandleFunc("POST /add_block", n.handleAddBlock)
+	mux.HandleFunc("POST /register_node", n.limited(n.admin(n.handleRegisterNode)))
+	mux.HandleFunc("POST /register_with", n.limited(n.admin(n.handleRegisterWith)))
+	mux.HandleFunc("DELETE /peers/{url...}", n.limited(n.admin(n.handleRemovePeer)))
+	mux.HandleFunc("POST /add_block", n.limited(n.handleAddBlock))
 	mux.HandleFunc("GET /health", n.handleHealth)
+	mux.HandleFunc("GET /blocks", n.handleBlocks)
+	mux.HandleFunc("GET /headers", n.handleHeaders)
+	mux.HandleFunc("GET /workers", n.limited(n.handleWorkers))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
+	n.handleDashboard(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The reference node builds URLs as base + "/endpoint", which gives
 		// "//endpoint" for a base with a trailing slash. Route it, rather
 		// than redirect: a redirected POST becomes a GET in most clients.
-		if strings.Contains(r.URL.Path, "//") {
+		if strings.Contains(r.URL.Path, "//") && !strings.HasPrefix(r.URL.Path, "/peers/") {
 			r.URL.Path = path.Clean(r.URL.Path)
 			r.URL.RawPath = ""
 		}
@@ -57,38 +65,9 @@ func writeJSON(w http.ResponseWriter, code int, body []byte) {
 	w.Write(body)
 }
 
-// readJSON reads a request body of at most limit bytes and decodes it as
-// CPython's json.loads would. On failure it has answered 400 or 413.
-func readJSON(w http.ResponseWriter, r *http.Request, limit int64, prefix string) (pyjson.Value, bool) {
-	if r.ContentLength > limit {
-		writeText(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%sthe request body of %d bytes is over the limit of %d bytes", prefix, r.ContentLength, limit))
-		return nil, false
-	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeText(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%sthe request body is over the limit of %d bytes", prefix, limit))
-		} else {
-			writeText(w, http.StatusBadRequest, fmt.Sprintf("%sreading the request body: %v", prefix, err))
-		}
-		return nil, false
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		writeText(w, http.StatusBadRequest, prefix+"the request body is empty, want a JSON object")
-		return nil, false
-	}
-	v, err := pyjson.Decode(data)
-	if err != nil {
-		writeText(w, http.StatusBadRequest, fmt.Sprintf("%sthe request body is not valid JSON: %v", prefix, err))
-		return nil, false
-	}
-	return v, true
-}
-
 // POST /new_transaction: 201 "Success" once the transaction is on disk.
 func (n *Node) handleNewTransaction(w http.ResponseWriter, r *http.Request) {
-	v, ok := readJSON(w, r, n.cfg.Limits.TxBytes, "Invalid transaction data: ")
+	v, ok := n.readJSON(w, r, body{limit: n.cfg.Limits.TxBytes, prefix: "Invalid transaction data: ", depth: MaxTxDepth, needJSON: true})
 	if !ok {
 		return
 	}
@@ -103,8 +82,8 @@ func (n *Node) handleNewTransaction(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &ie):
 		writeText(w, http.StatusBadRequest, "Invalid transaction data: "+strings.TrimPrefix(err.Error(), "node: "))
 	case errors.Is(err, ErrPoolFull):
-		w.Header().Set("Retry-After", "1")
-		writeText(w, http.StatusServiceUnavailable, err.Error())
+		w.Header().Set("Retry-After", "5")
+		writeText(w, http.StatusServiceUnavailable, "The pending pool is full; retry later")
 	default:
 		n.log.Error("storing a transaction failed", "err", err)
 		writeText(w, http.StatusInternalServerError, err.Error())
@@ -113,8 +92,54 @@ func (n *Node) handleNewTransaction(w http.ResponseWriter, r *http.Request) {
 
 // GET /chain: the chain dump.
 func (n *Node) handleChain(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, n.ChainJSON())
+	n.writeChain(w)
 }
+
+// writeChain answers 200 with the chain dump, streamed from the store
+// (Node.WriteChain) through the answer writer: a client that reads slowly
+// holds nothing but a read transaction and a 64 KiB buffer, and one that
+// stops reading is cut off by the write deadline. An error after the
+// first byte can only cut the answer short, and is logged.
+func (n *Node) writeChain(w http.ResponseWriter) {
+	tx, peers, err := n.view()
+	if err != nil {
+		n.log.Error("reading the chain failed", "err", err)
+		writeText(w, http.StatusInternalServerError, "reading the chain failed")
+		return
+	}
+	defer tx.Rollback()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	aw := n.answerWriter(w)
+	if err := n.store.writeDump(tx, aw, peers); err != nil {
+		n.log.Debug("streaming the chain stopped", "err", err)
+	} else {
+		aw.done()
+	}
+}
+
+// answerWriter writes a large answer with a deadline for each piece:
+// Config.AnswerTimeout to hand each piece (up to 32 KiB) to a client, so
+// that a client that stops reading is cut off and cannot hold the node's
+// memory or a connection for ever.
+type answerWriter struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+	d  time.Duration
+}
+
+func (n *Node) answerWriter(w http.ResponseWriter) *answerWriter {
+	return &answerWriter{w: w, rc: http.NewResponseController(w), d: n.cfg.AnswerTimeout}
+}
+
+func (a *answerWriter) Write(p []byte) (int, error) {
+	a.rc.SetWriteDeadline(time.Now().Add(a.d))
+	return a.w.Write(p)
+}
+
+// done clears the deadline, which would otherwise stay on the connection
+// for the next request it carries.
+func (a *answerWriter) done() { a.rc.SetWriteDeadline(time.Time{}) }
 
 // GET or POST /mine: mine the pending transactions into one block and
 // announce it, as the reference node does.
@@ -139,22 +164,37 @@ func (n *Node) handlePending(w http.ResponseWriter, _ *http.Request) {
 	n.mu.RLock()
 	txs := n.pool.all()
 	n.mu.RUnlock()
-	var b strings.Builder
-	b.WriteByte('[')
+	size := 2
 	for i, t := range txs {
 		if i > 0 {
-			b.WriteString(", ")
+			size += 2
 		}
-		b.WriteString(t)
+		size += len(t)
 	}
-	b.WriteByte(']')
-	writeJSON(w, http.StatusOK, []byte(b.String()))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(size))
+	w.WriteHeader(http.StatusOK)
+	aw := n.answerWriter(w)
+	bw := bufio.NewWriterSize(aw, 32<<10)
+	bw.WriteByte('[')
+	for i, t := range txs {
+		if i > 0 {
+			bw.WriteString(", ")
+		}
+		if _, err := bw.WriteString(t); err != nil {
+			return
+		}
+	}
+	bw.WriteByte(']')
+	if bw.Flush() == nil {
+		aw.done()
+	}
 }
 
 // nodeAddress reads the {"node_address": URL} body of the registration
 // endpoints.
 func (n *Node) nodeAddress(w http.ResponseWriter, r *http.Request) (string, bool) {
-	v, ok := readJSON(w, r, n.cfg.Limits.ControlBytes, "Invalid data: ")
+	v, ok := n.readJSON(w, r, body{limit: n.cfg.Limits.ControlBytes, prefix: "Invalid data: ", depth: 2, needJSON: true})
 	if !ok {
 		return "", false
 	}
@@ -191,11 +231,63 @@ func (n *Node) handleRegisterNode(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusBadRequest, fmt.Sprintf("Invalid data: %s is this node itself", u))
 		return
 	}
-	if _, err := n.AddPeers(u); err != nil {
-		writeText(w, http.StatusInternalServerError, err.Error())
+	var ie *InputError
+	switch _, err := n.AddPeers(u); {
+	case errors.As(err, &ie):
+		writeText(w, http.StatusBadRequest, "Invalid data: "+strings.TrimPrefix(err.Error(), "node: "))
+		return
+	case errors.Is(err, ErrTooManyPeers):
+		w.Header().Set("Retry-After", "60")
+		writeText(w, http.StatusServiceUnavailable, fmt.Sprintf("The peer list is full (%d peers)", n.cfg.Limits.Peers))
+		return
+	case err != nil:
+		n.log.Error("storing a peer failed", "err", err)
+		writeText(w, http.StatusInternalServerError, "storing the peer failed")
 		return
 	}
-	writeJSON(w, http.StatusOK, n.ChainJSON())
+	if r.URL.Query().Get("paged") == "1" {
+		// A powchain peer fetches the blocks in pages (GET /blocks).
+		writeJSON(w, http.StatusOK, pagedRegistration(n.Len(), n.Peers()))
+		return
+	}
+	n.writeChain(w)
+}
+
+// admin wraps a handler that changes the peer list: with
+// Config.AdminToken set, it requires "Authorization: Bearer TOKEN" (401
+// otherwise).
+func (n *Node) admin(h http.HandlerFunc) http.HandlerFunc {
+	if n.cfg.AdminToken == "" {
+		return h
+	}
+	want := []byte("Bearer " + n.cfg.AdminToken)
+	return func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="powchain admin"`)
+			refuse(w, http.StatusUnauthorized, "This endpoint needs the admin token: send Authorization: Bearer TOKEN")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// DELETE /peers/{url}: forget a peer. The URL is percent-encoded into
+// the path (DELETE /peers/http%3A%2F%2F127.0.0.1%3A8001%2F).
+func (n *Node) handleRemovePeer(w http.ResponseWriter, r *http.Request) {
+	raw := r.PathValue("url")
+	found, err := n.RemovePeer(raw)
+	var ie *InputError
+	switch {
+	case errors.As(err, &ie):
+		writeText(w, http.StatusBadRequest, "Invalid data: "+strings.TrimPrefix(err.Error(), "node: "))
+	case err != nil:
+		n.log.Error("removing a peer failed", "err", err)
+		writeText(w, http.StatusInternalServerError, "removing the peer failed")
+	case !found:
+		writeText(w, http.StatusNotFound, fmt.Sprintf("%q is not a peer of this node", raw))
+	default:
+		writeText(w, http.StatusOK, "Peer removed")
+	}
 }
 
 // selfURL is the URL this node gives peers: the advertised one, or the
@@ -232,14 +324,14 @@ func (n *Node) handleRegisterWith(w http.ResponseWriter, r *http.Request) {
 		writeText(w, pe.HTTPStatus(), "Registration failed: "+strings.TrimPrefix(err.Error(), "node: "))
 	default:
 		n.log.Error("registration failed", "peer", u, "err", err)
-		writeText(w, http.StatusInternalServerError, err.Error())
+		writeText(w, http.StatusInternalServerError, "Registration failed: storing the peer or the chain failed")
 	}
 }
 
 // POST /add_block: a block a peer announces.
 func (n *Node) handleAddBlock(w http.ResponseWriter, r *http.Request) {
 	const discarded = "The block was discarded by the node: "
-	v, ok := readJSON(w, r, n.cfg.Limits.BlockBytes, discarded)
+	v, ok := n.readJSON(w, r, body{limit: n.cfg.Limits.BlockBytes, prefix: discarded, depth: MaxBlockDepth})
 	if !ok {
 		return
 	}
@@ -287,9 +379,9 @@ type Health struct {
 func (n *Node) Health() Health {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	last := n.chain[len(n.chain)-1]
+	last := n.tip
 	return Health{
-		Status: "ok", Length: len(n.chain), Height: last.Index, LastHash: last.Hash,
+		Status: "ok", Length: n.index.len(), Height: last.Index, LastHash: last.Hash,
 		Pending: n.pool.len(), Peers: len(n.peerSet), Difficulty: n.target.String(),
 		AutoMine: n.cfg.AutoMine, Hasher: n.miner.Hasher().Name(), Workers: n.miner.Workers(),
 	}

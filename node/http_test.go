@@ -68,7 +68,7 @@ func TestBadRequests(t *testing.T) {
 		status             int
 		msg                string
 	}{
-		{"POST", "new_transaction", ``, 400, "empty"},
+		{"POST", "new_transaction", ``, 415, "Content-Type must be application/json"},
 		{"POST", "new_transaction", `{"author": "a", "content": "c"`, 400, "not valid JSON"},
 		{"POST", "new_transaction", `{"author": "a", "content": "c"} x`, 400, "not valid JSON"},
 		{"POST", "new_transaction", `[1]`, 400, "want a JSON object"},
@@ -168,7 +168,7 @@ func TestRegisterWithUnreachablePeer(t *testing.T) {
 		w.Write([]byte(strings.Repeat(" ", 300<<10)))
 	}))
 	defer huge.Close()
-	a.peers.chainBytes = 256 << 10
+	a.Node.cfg.Limits.ChainBytes = 256 << 10
 	want(t, "POST", a.url+"register_with", fmt.Sprintf(`{"node_address": %q}`, huge.URL), 502, "over the limit")
 	if len(a.Peers()) != 0 {
 		t.Fatalf("failed registrations added peers: %v", a.Peers())

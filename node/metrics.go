@@ -19,6 +19,10 @@ type metrics struct {
 	accepted     prometheus.Counter
 	replacements prometheus.Counter
 	rejected     *prometheus.CounterVec
+	syncBlocks   prometheus.Counter
+	syncPages    prometheus.Counter
+	syncRetries  prometheus.Counter
+	syncTarget   prometheus.Gauge
 	rate         atomic.Uint64 // float64 bits: hashes per second, see sampleRate
 }
 
@@ -39,7 +43,20 @@ func newMetrics(n *Node) *metrics {
 	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "powchain_blocks_rejected_total", Help: "Blocks or chains from peers refused, by the rule they broke.",
 	}, []string{"rule"})
+	m.syncBlocks = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "powchain_sync_blocks_total", Help: "Blocks fetched from peers in pages (GET /blocks) and validated.",
+	})
+	m.syncPages = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "powchain_sync_pages_total", Help: "Pages of blocks fetched from peers.",
+	})
+	m.syncRetries = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "powchain_sync_retries_total", Help: "Requests to peers tried again during a sync.",
+	})
+	m.syncTarget = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "powchain_sync_target_height", Help: "Height of the peer's last block while a paged sync runs, 0 otherwise.",
+	})
 	m.reg.MustRegister(m.txs, m.mined, m.accepted, m.replacements, m.rejected,
+		m.syncBlocks, m.syncPages, m.syncRetries, m.syncTarget,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "powchain_hashes_total", Help: "Nonces hashed by this node's miner.",
 		}, func() float64 { return float64(n.miner.Hashes()) }),
@@ -63,6 +80,7 @@ func newMetrics(n *Node) *metrics {
 			defer n.mu.RUnlock()
 			return float64(len(n.peerSet))
 		}),
+		workerCollector{n},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -94,6 +112,9 @@ func (n *Node) sampleRate(ctx context.Context) {
 			rate := 0.0
 			if dt := last.at.Sub(first.at).Seconds(); dt > 0 {
 				rate = float64(last.hashes-first.hashes) / dt
+			}
+			if r, ok := n.fleetRate(); ok {
+				rate = r
 			}
 			n.metrics.rate.Store(math.Float64bits(rate))
 		}

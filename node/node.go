@@ -1,15 +1,19 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"math"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/powchain/powchain/engine"
 	"github.com/powchain/powchain/engine/pyjson"
@@ -22,6 +26,7 @@ const (
 	DefaultPeerTimeout     = 5 * time.Second
 	DefaultSyncInterval    = 30 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
+	DefaultAnswerTimeout   = 30 * time.Second
 )
 
 // Config configures a Node. Every field but DataDir and Target has a
@@ -35,6 +40,9 @@ type Config struct {
 	Target hasher.Target
 	// Miner mines the node's blocks; nil means engine.NewMiner(nil, 0).
 	Miner *engine.Miner
+	// Fleet, when set, mines the node's blocks instead of Miner: remote
+	// workers (see Fleet in workers.go).
+	Fleet Fleet
 	// AutoMine mines whenever transactions are pending. Without it the
 	// node mines only on GET or POST /mine.
 	AutoMine bool
@@ -62,19 +70,52 @@ type Config struct {
 	// ShutdownTimeout bounds how long Run waits for in-flight requests
 	// when its context is cancelled. Default DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// AnswerTimeout is how long a client may take to take each piece (32
+	// KiB) of an answer of the node's chain or pool; a client that stops
+	// reading is cut off, so that it cannot hold the node's memory.
+	// Default DefaultAnswerTimeout.
+	AnswerTimeout time.Duration
 	// Limits bounds request and answer sizes and the pool.
 	Limits Limits
+	// PeerPolicy says which addresses may be peers; nil means the policy
+	// of a node served on loopback with nothing more allowed,
+	// NewPeerPolicy("127.0.0.1", nil).
+	PeerPolicy *PeerPolicy
+	// AdminToken, when set, is required (as "Authorization: Bearer
+	// TOKEN") by the endpoints that change the peer list: POST
+	// /register_node, POST /register_with and DELETE /peers/{url}.
+	AdminToken string
+	// RateLimit is how many requests per second one client address may
+	// make to the endpoints that change state (POST /new_transaction,
+	// /mine, /register_node, /register_with, /add_block, DELETE /peers),
+	// with bursts of RateBurst; 0 means no limit. Loopback clients are
+	// not limited unless RateLoopback is set.
+	RateLimit    float64
+	RateBurst    int
+	RateLoopback bool
+	// Revalidate makes Open read and validate every block of the store.
+	// Without it Open trusts what this node wrote and fsync'd: it checks
+	// the chain index against its stored checksum and reads the last
+	// block, which takes well under a second at a million blocks.
+	Revalidate bool
+	// UI serves the dashboard (package node/ui) at / and /ui/.
+	UI bool
+	// Events configures GET /events, the live stream.
+	Events EventsConfig
 }
 
 // Limits bounds what a node accepts. Zero fields take their defaults.
 type Limits struct {
 	TxBytes      int64 // body of POST /new_transaction; default 64 KiB
-	BlockBytes   int64 // body of POST /add_block; default 16 MiB
+	BlockBytes   int64 // body of POST /add_block, and one block of a peer's chain; default 2 MiB
 	ControlBytes int64 // bodies of /register_node and /register_with; default 16 KiB
-	ChainBytes   int64 // a peer's chain answer; default 256 MiB
+	ChainBytes   int64 // a peer's chain answer, decompressed; default 256 MiB
 	BlockTxBytes int   // canonical JSON of the transactions in a mined block; default 1 MiB
 	BlockTxs     int   // transactions in a mined block; default 10000
 	Pending      int   // pending transactions; more are refused with 503; default 1000000
+	Peers        int   // known peers; more are refused with 503; default 128
+	PoolBytes    int   // canonical JSON of the pending transactions; more is refused with 503; default 128 MiB
+	DecodeBytes  int64 // large bodies (over 64 KiB) decoding at once; default 4 MiB
 }
 
 func (l *Limits) setDefaults() {
@@ -84,7 +125,7 @@ func (l *Limits) setDefaults() {
 		}
 	}
 	def(&l.TxBytes, 64<<10)
-	def(&l.BlockBytes, 16<<20)
+	def(&l.BlockBytes, 2<<20)
 	def(&l.ControlBytes, 16<<10)
 	def(&l.ChainBytes, 256<<20)
 	if l.BlockTxBytes <= 0 {
@@ -96,21 +137,13 @@ func (l *Limits) setDefaults() {
 	if l.Pending <= 0 {
 		l.Pending = 1000000
 	}
-}
-
-// block is a block of our chain with its wire form (sorted keys, with
-// hash), which is what the store holds and /chain serves.
-type block struct {
-	*engine.Block
-	wire []byte
-}
-
-func newBlock(b *engine.Block) (*block, error) {
-	wire, err := b.MarshalWire()
-	if err != nil {
-		return nil, fmt.Errorf("node: encoding block %d: %w", b.Index, err)
+	if l.PoolBytes <= 0 {
+		l.PoolBytes = 128 << 20
 	}
-	return &block{Block: b, wire: wire}, nil
+	def(&l.DecodeBytes, 4<<20)
+	if l.Peers <= 0 {
+		l.Peers = 128
+	}
 }
 
 // Node is a powchain node: a chain, its pending pool and its peers, kept
@@ -124,15 +157,28 @@ type Node struct {
 	store   *store
 	peers   *peerClient
 	metrics *metrics
+	events  *eventBus
+
+	decodeBudget *budget // bytes of large bodies decoding at once
+	chainBudget  *budget // bytes of peers' chain answers being read at once
+	policy       *PeerPolicy
+	health       peerHealth // peers in back-off
+	peerMu       sync.Mutex // serializes changes of the peer list
+	intros       chan intro // registrations for Run's introducers
+	limiter      *rateLimiter
 
 	// mineFunc mines a template; tests replace it.
 	mineFunc func(ctx context.Context, b *engine.Block) (*engine.Block, engine.Result, error)
 
-	chainMu sync.Mutex // serializes chain changes, from check to commit
-	mineMu  sync.Mutex // one mining attempt at a time
+	syncMu  sync.Mutex   // one paged sync at a time (TryLock)
+	chainMu sync.Mutex   // serializes chain changes, from check to commit
+	viewMu  sync.RWMutex // held by a chain change from its commit to its memory update
+	mineMu  sync.Mutex   // one mining attempt at a time
 
 	mu           sync.RWMutex // guards the fields below
-	chain        []*block     // never modified in place below its length
+	index        hashIndex    // the chain's hashes; never modified below its length
+	sum          []byte       // the checksum state of index (see extendSum)
+	tip          *block       // the last block
 	pool         *pool
 	peerSet      map[string]struct{}
 	selfURLs     map[string]struct{}
@@ -157,6 +203,9 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("node: no data dir")
 	}
+	if cfg.Target.Bits() <= 0 {
+		return nil, fmt.Errorf("node: difficulty: %w", engine.ErrZeroTarget)
+	}
 	if cfg.Miner == nil {
 		cfg.Miner = engine.NewMiner(nil, 0)
 	}
@@ -175,6 +224,9 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if cfg.AnswerTimeout <= 0 {
+		cfg.AnswerTimeout = DefaultAnswerTimeout
+	}
 	cfg.Limits.setDefaults()
 	if cfg.AdvertiseURL != "" {
 		u, err := NormalizePeer(cfg.AdvertiseURL)
@@ -187,7 +239,7 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := st.load(cfg.Target)
+	c, err := st.load(cfg.Target, cfg.Revalidate)
 	if err != nil {
 		st.close()
 		return nil, err
@@ -198,7 +250,9 @@ func Open(cfg Config) (*Node, error) {
 		miner:    cfg.Miner,
 		log:      cfg.Logger,
 		store:    st,
-		chain:    c.blocks,
+		index:    c.index,
+		sum:      c.sum,
+		tip:      c.tip,
 		pool:     newPool(),
 		peerSet:  map[string]struct{}{},
 		selfURLs: map[string]struct{}{},
@@ -207,24 +261,50 @@ func Open(cfg Config) (*Node, error) {
 		announce: make(chan *block, 256),
 	}
 	n.mineFunc = func(ctx context.Context, b *engine.Block) (*engine.Block, engine.Result, error) {
-		return engine.MineBlock(ctx, n.miner, b, n.target)
+		return engine.MineBlock(ctx, n.solver(), b, n.target)
 	}
-	n.peers = newPeerClient(cfg.PeerTimeout, cfg.Limits.ChainBytes)
+	if n.policy = cfg.PeerPolicy; n.policy == nil {
+		n.policy, _ = NewPeerPolicy("127.0.0.1", nil)
+	}
+	n.peers = newPeerClient(cfg.PeerTimeout, n.policy)
+	n.intros = make(chan intro, 64)
 	if cfg.AdvertiseURL != "" {
 		n.selfURLs[cfg.AdvertiseURL] = struct{}{}
 	}
+	var unminable []uint64
 	for _, r := range c.pending {
-		tx, err := pyjson.Decode(r.canon)
+		tx, err := pyjson.Decode([]byte(r.canon))
 		if err != nil {
 			st.close()
 			return nil, fmt.Errorf("node: store %s is corrupt: pending transaction %d: %w", st.path, r.seq, err)
 		}
-		n.pool.add(string(r.canon), tx, r.seq)
+		if err := checkMinable(tx); err != nil {
+			// An older version accepted it; it would stop mining for ever.
+			n.log.Warn("dropping a pending transaction that cannot be mined", "seq", r.seq, "bytes", len(r.canon), "err", err)
+			unminable = append(unminable, r.seq)
+			continue
+		}
+		n.pool.add(r.canon, r.seq)
+	}
+	if len(unminable) > 0 {
+		if _, err := st.commit(&change{drop: unminable}); err != nil {
+			st.close()
+			return nil, err
+		}
+	}
+	if n.pool.bytes > 16<<20 {
+		// Checking a large pool decoded every transaction once: give that
+		// garbage back now rather than let the heap keep room for it.
+		debug.FreeOSMemory()
 	}
 	for _, p := range c.peers {
 		n.peerSet[p] = struct{}{}
 	}
+	n.decodeBudget = newBudget(cfg.Limits.DecodeBytes)
+	n.chainBudget = newBudget(cfg.Limits.ChainBytes)
+	n.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLoopback)
 	n.metrics = newMetrics(n)
+	n.events = newEventBus(cfg.Events, n.metrics.reg)
 	return n, nil
 }
 
@@ -253,20 +333,58 @@ func (n *Node) Target() hasher.Target { return n.target }
 func (n *Node) Len() int {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	return len(n.chain)
+	return n.index.len()
 }
 
-// Blocks returns the chain, genesis first. The blocks are shared and must
-// not be modified.
+// Blocks reads the whole chain from the store, genesis first. It decodes
+// every block: use WriteChain to serve a long chain.
 func (n *Node) Blocks() []*engine.Block {
-	n.mu.RLock()
-	ch := n.chain
-	n.mu.RUnlock()
-	out := make([]*engine.Block, len(ch))
-	for i, b := range ch {
+	bs, err := n.store.blocks(0, n.Len())
+	if err != nil {
+		n.log.Error("reading the chain failed", "err", err)
+		return nil
+	}
+	out := make([]*engine.Block, len(bs))
+	for i, b := range bs {
 		out[i] = b.Block
 	}
 	return out
+}
+
+// WriteChain writes the node's GET /chain answer, the reference node's
+// chain dump {"length": N, "chain": [blocks with hash], "peers": [urls]},
+// streamed from the store: the blocks as stored, in one read transaction,
+// through a buffer of 64 KiB.
+func (n *Node) WriteChain(w io.Writer) error {
+	tx, peers, err := n.view()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return n.store.writeDump(tx, w, peers)
+}
+
+// view begins a read transaction of the store that holds exactly the
+// chain in memory (no chain change is between its commit and its memory
+// update), and returns it with the peers. The caller rolls it back.
+func (n *Node) view() (*bolt.Tx, []string, error) {
+	n.viewMu.RLock()
+	defer n.viewMu.RUnlock()
+	tx, err := n.store.db.Begin(false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("node: reading the store: %w", err)
+	}
+	return tx, n.Peers(), nil
+}
+
+// ChainJSON returns the node's GET /chain answer (see WriteChain) in
+// memory.
+func (n *Node) ChainJSON() []byte {
+	var b bytes.Buffer
+	if err := n.WriteChain(&b); err != nil {
+		n.log.Error("reading the chain failed", "err", err)
+	}
+	return b.Bytes()
 }
 
 // Pending returns the pending transactions, oldest first.
@@ -275,7 +393,10 @@ func (n *Node) Pending() []pyjson.Value {
 	defer n.mu.RUnlock()
 	out := make([]pyjson.Value, 0, n.pool.len())
 	for el := n.pool.order.Front(); el != nil; el = el.Next() {
-		out = append(out, el.Value.(*poolEntry).tx)
+		tx, err := pyjson.Decode([]byte(el.Value.(*poolEntry).canon))
+		if err == nil {
+			out = append(out, tx)
+		}
 	}
 	return out
 }
@@ -291,49 +412,6 @@ func (n *Node) Peers() []string {
 	slices.Sort(out)
 	return out
 }
-
-// ChainJSON returns the node's GET /chain answer, the reference node's
-// chain dump: {"length": N, "chain": [blocks with hash], "peers": [urls]}.
-func (n *Node) ChainJSON() []byte {
-	n.mu.RLock()
-	ch := n.chain
-	n.mu.RUnlock()
-	wires := make([][]byte, len(ch))
-	for i, b := range ch {
-		wires[i] = b.wire
-	}
-	return encodeDump(wires, n.Peers())
-}
-
-// encodeDump writes a chain dump in the reference node's key order.
-func encodeDump(wires [][]byte, peers []string) []byte {
-	size := 64
-	for _, w := range wires {
-		size += len(w) + 2
-	}
-	out := make([]byte, 0, size)
-	out = append(out, `{"length": `...)
-	out = fmt.Appendf(out, "%d", len(wires))
-	out = append(out, `, "chain": [`...)
-	for i, w := range wires {
-		if i > 0 {
-			out = append(out, ", "...)
-		}
-		out = append(out, w...)
-	}
-	out = append(out, `], "peers": [`...)
-	for i, p := range peers {
-		if i > 0 {
-			out = append(out, ", "...)
-		}
-		out = pyjson.AppendString(out, p)
-	}
-	return append(out, "]}"...)
-}
-
-// ErrPoolFull is returned by AddTransaction when the pending pool holds
-// Limits.Pending transactions.
-var ErrPoolFull = errors.New("node: the pending pool is full")
 
 // InputError is returned when a request or a transaction is malformed: a
 // missing or mistyped field, invalid JSON, a bad peer URL.
@@ -371,344 +449,25 @@ func CheckTransaction(v pyjson.Value) (pyjson.Object, error) {
 			return nil, &InputError{Field: f, Msg: "is empty"}
 		}
 	}
+	if valueDepth(obj, MaxTxDepth) > MaxTxDepth {
+		return nil, &InputError{Msg: fmt.Sprintf("the transaction is nested deeper than %d levels", MaxTxDepth)}
+	}
 	return obj, nil
 }
 
-// now returns the current time as the reference node's time.time() does:
-// seconds since the epoch as a float.
-func now() pyjson.Float { return pyjson.Float(float64(time.Now().UnixNano()) / 1e9) }
-
-// txTimestamp returns the current time as a float, strictly greater than
-// every timestamp it returned before, so that two transactions this node
-// stamps never have the same canonical JSON.
-func (n *Node) txTimestamp() pyjson.Float {
-	for {
-		old := n.lastTS.Load()
-		t := float64(now())
-		if prev := math.Float64frombits(old); t <= prev {
-			t = math.Nextafter(prev, math.Inf(1))
-		}
-		if n.lastTS.CompareAndSwap(old, math.Float64bits(t)) {
-			return pyjson.Float(t)
-		}
+// checkMinable reports why a transaction could not go into a block: it is
+// nested too deep, or a block holding it does not encode.
+func checkMinable(tx pyjson.Value) error {
+	if valueDepth(tx, MaxTxDepth) > MaxTxDepth {
+		return fmt.Errorf("nested deeper than %d levels", MaxTxDepth)
 	}
+	_, err := (&engine.Block{Transactions: []pyjson.Value{tx}, PreviousHash: "0"}).Template()
+	return err
 }
 
-// AddTransaction stamps tx (checked with CheckTransaction) with the node's
-// time, stores it durably and adds it to the pending pool. It returns the
-// transaction as stored once it is on disk. Concurrent calls share an
-// fsync (bbolt's group commit).
-func (n *Node) AddTransaction(tx pyjson.Object) (pyjson.Object, error) {
-	if _, err := CheckTransaction(tx); err != nil {
-		return nil, err
-	}
+// tipBlock returns the last block of the chain.
+func (n *Node) tipBlock() *engine.Block {
 	n.mu.RLock()
-	full := n.pool.len() >= n.cfg.Limits.Pending
-	n.mu.RUnlock()
-	if full {
-		return nil, ErrPoolFull
-	}
-	stamped := make(pyjson.Object, len(tx)+1)
-	for k, v := range tx {
-		stamped[k] = v
-	}
-	stamped["timestamp"] = n.txTimestamp()
-	canon, err := pyjson.Encode(stamped)
-	if err != nil {
-		return nil, &InputError{Msg: err.Error()}
-	}
-	seq, err := n.store.addPending(canon)
-	if err != nil {
-		return nil, err
-	}
-	n.mu.Lock()
-	n.pool.add(string(canon), stamped, seq)
-	n.mu.Unlock()
-	n.metrics.txs.Inc()
-	n.wake()
-	return stamped, nil
-}
-
-// wake tells the auto-miner that the pool grew.
-func (n *Node) wake() {
-	select {
-	case n.work <- struct{}{}:
-	default:
-	}
-}
-
-// kickSync asks Run's syncer to look for a longer chain at the peers.
-func (n *Node) kickSync() {
-	select {
-	case n.syncKick <- struct{}{}:
-	default:
-	}
-}
-
-// canonTxs returns the canonical JSON of each transaction of the blocks.
-func canonTxs(blocks []*block) []string {
-	var out []string
-	for _, b := range blocks {
-		for _, tx := range b.Transactions {
-			c, err := pyjson.Encode(tx)
-			if err != nil {
-				continue // a stored or validated block always encodes
-			}
-			out = append(out, string(c))
-		}
-	}
-	return out
-}
-
-// applyResult says what a chain change did.
-type applyResult struct {
-	removed  int // blocks that left the chain
-	orphaned int // their transactions that returned to the pool
-	cleared  int // pending transactions found in the new blocks
-}
-
-// apply replaces the blocks from height fork on with added, durably and in
-// memory: the new blocks' transactions leave the pool, the transactions of
-// the blocks that leave the chain and are not in the new ones return to
-// it, all in one store transaction. The mining in progress is cancelled.
-// The caller holds chainMu and has validated added against the chain.
-func (n *Node) apply(fork int, added []*block) (applyResult, error) {
-	in := canonTxs(added)
-	inSet := make(map[string]struct{}, len(in))
-	for _, c := range in {
-		inSet[c] = struct{}{}
-	}
-	n.mu.RLock()
-	oldLen := len(n.chain)
-	removed := n.chain[fork:]
-	var drop []uint64
-	var res applyResult
-	for c := range inSet {
-		if e, ok := n.pool.byCanon[c]; ok {
-			drop = append(drop, e.seqs...)
-			res.cleared++
-		}
-	}
-	var restore [][]byte
-	seen := map[string]struct{}{}
-	for _, c := range canonTxs(removed) {
-		if _, ok := inSet[c]; ok {
-			continue
-		}
-		if _, ok := seen[c]; ok || n.pool.has(c) {
-			continue
-		}
-		seen[c] = struct{}{}
-		restore = append(restore, []byte(c))
-	}
-	n.mu.RUnlock()
-
-	seqs, err := n.store.commit(&change{oldLen: oldLen, fork: fork, added: added, drop: drop, restore: restore})
-	if err != nil {
-		return res, err
-	}
-	res.removed = len(removed)
-	res.orphaned = len(restore)
-
-	n.mu.Lock()
-	// A new backing array when blocks leave, so readers holding the old
-	// slice keep a consistent chain.
-	n.chain = append(n.chain[:fork:fork], added...)
-	for c := range inSet {
-		n.pool.remove(c)
-	}
-	for i, c := range restore {
-		tx, err := pyjson.Decode(c)
-		if err == nil {
-			n.pool.add(string(c), tx, seqs[i])
-		}
-	}
-	n.tipGen++
-	if n.cancelMining != nil {
-		n.cancelMining()
-		n.cancelMining = nil
-	}
-	n.mu.Unlock()
-	if len(restore) > 0 {
-		n.wake()
-	}
-	return res, nil
-}
-
-// ErrKnownBlock is returned by AddBlock when the block is already on the
-// chain.
-var ErrKnownBlock = errors.New("node: block already in the chain")
-
-// AddBlock appends a block a peer announced, after checking that it
-// follows our last block (engine.ValidateNext): on a broken rule the error
-// is an *engine.RuleError and the chain is unchanged. Its transactions
-// leave the pending pool, and mining in progress restarts on the new tip.
-// A block that would extend a longer chain than ours (its index is beyond
-// our tip, or it is the next index on another branch) makes Run's syncer
-// ask the peers for their chains.
-func (n *Node) AddBlock(b *engine.Block) error {
-	nb, err := newBlock(b)
-	if err != nil {
-		return &InputError{Field: "block", Msg: err.Error()}
-	}
-	n.chainMu.Lock()
-	defer n.chainMu.Unlock()
-	n.mu.RLock()
-	pos := len(n.chain)
-	last := n.chain[pos-1]
-	var known bool
-	if b.Index >= 0 && b.Index < int64(pos) {
-		known = string(n.chain[b.Index].wire) == string(nb.wire)
-	}
-	n.mu.RUnlock()
-	if known {
-		return ErrKnownBlock
-	}
-	if err := engine.ValidateNext(last.Block, pos, b, n.target); err != nil {
-		var re *engine.RuleError
-		if errors.As(err, &re) {
-			n.metrics.rejected.WithLabelValues(string(re.Rule)).Inc()
-			if b.Index > last.Index+1 || (b.Index == last.Index+1 && re.Rule == engine.RulePreviousHash) {
-				n.kickSync()
-			}
-		}
-		return err
-	}
-	res, err := n.apply(pos, []*block{nb})
-	if err != nil {
-		return err
-	}
-	n.metrics.accepted.Inc()
-	n.log.Info("block accepted", "height", b.Index, "hash", b.Hash, "nonce", b.Nonce,
-		"hashes", b.Nonce+1, "txs", len(b.Transactions), "cleared", res.cleared)
-	return nil
-}
-
-// Adopt replaces our chain with blocks if they form a valid chain
-// (engine.ValidateChain, the first error is returned) longer than ours:
-// the longest valid chain wins. Transactions of our blocks that leave the
-// chain return to the pending pool and those in the new blocks leave it.
-// It reports whether the chain was replaced; origin names the source in
-// the log.
-func (n *Node) Adopt(blocks []*engine.Block, origin string) (bool, error) {
-	if err := engine.ValidateChain(blocks, n.target); err != nil {
-		var re *engine.RuleError
-		if errors.As(err, &re) {
-			n.metrics.rejected.WithLabelValues(string(re.Rule)).Inc()
-		}
-		return false, err
-	}
-	return n.adoptValid(blocks, origin)
-}
-
-// adoptValid is Adopt for a chain already validated.
-func (n *Node) adoptValid(blocks []*engine.Block, origin string) (bool, error) {
-	n.chainMu.Lock()
-	defer n.chainMu.Unlock()
-	n.mu.RLock()
-	ours := n.chain
-	n.mu.RUnlock()
-	if len(blocks) <= len(ours) {
-		return false, nil
-	}
-	fork := 0
-	for fork < len(ours) && ours[fork].Hash == blocks[fork].Hash {
-		fork++
-	}
-	added := make([]*block, 0, len(blocks)-fork)
-	for _, b := range blocks[fork:] {
-		nb, err := newBlock(b)
-		if err != nil {
-			return false, err
-		}
-		added = append(added, nb)
-	}
-	res, err := n.apply(fork, added)
-	if err != nil {
-		return false, err
-	}
-	n.metrics.replacements.Inc()
-	last := blocks[len(blocks)-1]
-	n.log.Info("chain replaced", "from", origin, "height", last.Index, "hash", last.Hash,
-		"fork", fork, "removed", res.removed, "added", len(added), "orphaned", res.orphaned, "cleared", res.cleared)
-	return true, nil
-}
-
-// Mine seals pending transactions (the oldest, up to Limits.BlockTxBytes
-// and Limits.BlockTxs) into the next block with the node's miner and
-// appends it, as the reference node's /mine does. It returns nil when
-// nothing is pending. When the tip changes while it mines (a peer's block
-// or chain), the attempt is cancelled and it starts over on the new tip.
-// The block is not announced; see Run and /mine.
-func (n *Node) Mine(ctx context.Context) (*engine.Block, error) {
-	b, err := n.mineOne(ctx)
-	if b == nil {
-		return nil, err
-	}
-	return b.Block, err
-}
-
-func (n *Node) mineOne(ctx context.Context) (*block, error) {
-	n.mineMu.Lock()
-	defer n.mineMu.Unlock()
-	for {
-		n.mu.Lock()
-		entries := n.pool.take(n.cfg.Limits.BlockTxBytes, n.cfg.Limits.BlockTxs)
-		if len(entries) == 0 {
-			n.mu.Unlock()
-			return nil, nil
-		}
-		last := n.chain[len(n.chain)-1]
-		gen := n.tipGen
-		mctx, cancel := context.WithCancel(ctx)
-		n.cancelMining = cancel
-		n.mu.Unlock()
-
-		txs := make([]pyjson.Value, len(entries))
-		for i, e := range entries {
-			txs[i] = e.tx
-		}
-		tpl := &engine.Block{Index: last.Index + 1, Transactions: txs, Timestamp: now(), PreviousHash: last.Hash}
-		mined, res, err := n.mineFunc(mctx, tpl)
-		n.mu.Lock()
-		n.cancelMining = nil
-		n.mu.Unlock()
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("node: mining stopped: %w", context.Cause(ctx))
-			}
-			if errors.Is(err, engine.ErrCanceled) {
-				n.log.Debug("mining restarted on a new tip", "height", tpl.Index)
-				continue
-			}
-			return nil, err
-		}
-		nb, err := newBlock(mined)
-		if err != nil {
-			return nil, err
-		}
-		n.chainMu.Lock()
-		n.mu.RLock()
-		stale := n.tipGen != gen
-		pos := len(n.chain)
-		n.mu.RUnlock()
-		if stale {
-			n.chainMu.Unlock()
-			continue
-		}
-		_, err = n.apply(pos, []*block{nb})
-		n.chainMu.Unlock()
-		if err != nil {
-			return nil, err
-		}
-		n.metrics.mined.Inc()
-		rate := 0.0
-		if s := res.Elapsed.Seconds(); s > 0 {
-			rate = float64(res.Hashes) / s
-		}
-		n.log.Info("block mined", "height", mined.Index, "hash", mined.Hash, "nonce", mined.Nonce,
-			"hashes", res.Hashes, "hash_rate", math.Round(rate), "elapsed", res.Elapsed, "txs", len(txs))
-		return nb, nil
-	}
+	defer n.mu.RUnlock()
+	return n.tip.Block
 }

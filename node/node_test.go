@@ -160,7 +160,7 @@ func TestAddBlockFromPeer(t *testing.T) {
 		}
 	}
 	if string(a.ChainJSON()) != string(before) {
-		t.Fatal("a refused block changed the chain")
+		t.Fatalf("a refused block changed the chain:\n%s\n%s", before, a.ChainJSON())
 	}
 }
 

@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,25 +29,57 @@ import (
 // reference node lists them). Other URLs are an *InputError.
 func NormalizePeer(raw string) (string, error) {
 	s := strings.TrimSpace(raw)
+	bad := func(format string, args ...any) (string, error) {
+		return "", &InputError{Field: "node_address", Msg: fmt.Sprintf(format, args...)}
+	}
 	if s == "" {
-		return "", &InputError{Field: "node_address", Msg: "is empty"}
+		return bad("is empty")
+	}
+	if len(s) > maxPeerURL {
+		return bad("is %d bytes long, over the limit of %d", len(s), maxPeerURL)
+	}
+	for _, c := range []byte(s) {
+		if c < 0x20 || c == 0x7f {
+			return bad("%q contains the control character %q", raw, c)
+		}
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return "", &InputError{Field: "node_address", Msg: fmt.Sprintf("%q is not a URL: %v", raw, err)}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return bad("%q is not a URL: %v", raw, err)
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", &InputError{Field: "node_address", Msg: fmt.Sprintf("%q: want an http:// or https:// URL", raw)}
+		return bad("%q: want an http:// or https:// URL", raw)
 	}
 	if u.Opaque != "" || u.Host == "" || u.Hostname() == "" {
-		return "", &InputError{Field: "node_address", Msg: fmt.Sprintf("%q has no host", raw)}
+		return bad("%q has no host", raw)
 	}
-	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return "", &InputError{Field: "node_address", Msg: fmt.Sprintf("%q: want a base URL without user info, query or fragment", raw)}
+	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#") {
+		return bad("%q: want a base URL without user info, query or fragment", raw)
 	}
 	host := strings.ToLower(u.Hostname())
+	if a, err := netip.ParseAddr(host); err == nil {
+		if a.Zone() != "" {
+			return bad("%q: an address with a zone is not a peer address", raw)
+		}
+		host = a.String()
+	} else if strings.Contains(host, ":") || !validHostName(host) {
+		return bad("%q: the host %q is not a host name or an IP address", raw, u.Hostname())
+	}
 	port := u.Port()
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return bad("%q: port %s is out of the range 1-65535", raw, port)
+		}
+		port = strconv.Itoa(n)
+	} else if strings.HasSuffix(u.Host, ":") {
+		return bad("%q: the port after the colon is missing", raw)
+	}
 	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
 		port = ""
 	}
@@ -55,11 +89,30 @@ func NormalizePeer(raw string) (string, error) {
 	if port != "" {
 		host += ":" + port
 	}
+	for _, c := range []byte(u.Path) {
+		if !pathByte(c) {
+			return bad("%q: the path has the character %q, which a base URL may not have", raw, c)
+		}
+	}
 	p := path.Clean("/" + u.Path)
 	if p != "/" {
 		p += "/"
 	}
 	return u.Scheme + "://" + host + p, nil
+}
+
+// maxPeerURL is the longest peer URL accepted.
+const maxPeerURL = 512
+
+// pathByte reports whether c may appear, decoded, in a peer's base path:
+// letters, digits and the unreserved and sub-delimiter characters, ':',
+// '@' and '/'.
+func pathByte(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0
 }
 
 // PeerError is returned when a peer cannot be reached in time or answers
@@ -96,21 +149,24 @@ func (e *PeerError) HTTPStatus() int {
 }
 
 // peerClient makes the node's requests to its peers, with timeouts and
-// size limits.
+// size limits, dialing only what the node's PeerPolicy allows.
 type peerClient struct {
-	http       *http.Client
-	transport  *http.Transport
-	timeout    time.Duration
-	chainBytes int64
+	http      *http.Client
+	transport *http.Transport
+	timeout   time.Duration
 }
 
-func newPeerClient(timeout time.Duration, chainBytes int64) *peerClient {
+func newPeerClient(timeout time.Duration, policy *PeerPolicy) *peerClient {
+	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   timeout,
-		ResponseHeaderTimeout: timeout,
-		MaxIdleConnsPerHost:   4,
-		IdleConnTimeout:       30 * time.Second,
+		DialContext:            policy.dialContext(d),
+		Proxy:                  nil, // a proxy would dial on our behalf, past the policy
+		TLSHandshakeTimeout:    timeout,
+		ResponseHeaderTimeout:  timeout,
+		MaxIdleConnsPerHost:    4,
+		MaxConnsPerHost:        8,
+		IdleConnTimeout:        30 * time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
 	}
 	return &peerClient{
 		http: &http.Client{
@@ -118,34 +174,75 @@ func newPeerClient(timeout time.Duration, chainBytes int64) *peerClient {
 			// A peer's base URL is the address; redirects are not followed.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		transport:  tr,
-		timeout:    timeout,
-		chainBytes: chainBytes,
+		transport: tr,
+		timeout:   timeout,
 	}
 }
 
 func (c *peerClient) close() { c.transport.CloseIdleConnections() }
 
-// do sends one request to peer+endpoint and returns the answer's body, at
-// most limit bytes, within total. A status other than want is an error.
-func (c *peerClient) do(ctx context.Context, peer, method, endpoint string, body []byte, want int, limit int64, total time.Duration) ([]byte, error) {
-	op := method + " " + endpoint
-	fail := func(err error) error {
-		pe := &PeerError{Peer: peer, Op: op, Err: err}
-		var ne net.Error
-		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-			pe.Timeout = true
-		}
-		return pe
+// peerFail makes the *PeerError of a failed request.
+func peerFail(peer, op string, err error) error {
+	pe := &PeerError{Peer: peer, Op: op, Err: err}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		pe.Timeout = true
 	}
-	ctx, cancel := context.WithTimeout(ctx, total)
-	defer cancel()
+	return pe
+}
+
+// answer is a peer's answer being read: its body stops with an error when
+// the whole answer takes longer than its deadline or no byte arrives for
+// the client's timeout.
+type answer struct {
+	body   io.ReadCloser
+	ctx    context.Context
+	idle   *time.Timer
+	idleD  time.Duration
+	cancel func()
+}
+
+func (a *answer) Read(p []byte) (int, error) {
+	n, err := a.body.Read(p)
+	if n > 0 {
+		a.idle.Reset(a.idleD)
+	}
+	if err != nil && err != io.EOF && a.ctx.Err() != nil {
+		err = context.Cause(a.ctx)
+	}
+	return n, err
+}
+
+func (a *answer) Close() error {
+	a.idle.Stop()
+	a.cancel()
+	return a.body.Close()
+}
+
+// timeoutError is a deadline passed; it is a net.Error that says so.
+type timeoutError struct{ msg string }
+
+func (e timeoutError) Error() string   { return e.msg }
+func (e timeoutError) Timeout() bool   { return true }
+func (e timeoutError) Temporary() bool { return true }
+
+// open sends one request to peer+endpoint and returns the answer's body
+// once the peer answered want, within total for the whole answer and
+// with no pause in the answer longer than the client's timeout. A status
+// other than want is an error that names the status; the peer's body is
+// never repeated to anyone.
+func (c *peerClient) open(ctx context.Context, peer, method, endpoint string, body []byte, want int, total time.Duration) (*answer, error) {
+	op := method + " " + endpoint
+	tctx, cancelTotal := context.WithTimeoutCause(ctx, total, timeoutError{fmt.Sprintf("the answer took longer than %v", total)})
+	rctx, cancelIdle := context.WithCancelCause(tctx)
+	cancel := func() { cancelIdle(nil); cancelTotal() }
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, peer+endpoint, rd)
+	req, err := http.NewRequestWithContext(rctx, method, peer+endpoint, rd)
 	if err != nil {
+		cancel()
 		return nil, &PeerError{Peer: peer, Op: op, Err: err}
 	}
 	if body != nil {
@@ -154,29 +251,72 @@ func (c *peerClient) do(ctx context.Context, peer, method, endpoint string, body
 	req.Header.Set("User-Agent", "powchain-node")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fail(err)
+		cancel()
+		return nil, peerFail(peer, op, err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if resp.StatusCode != want {
+		resp.Body.Close()
+		cancel()
+		return nil, &PeerError{Peer: peer, Op: op, Status: resp.StatusCode, Err: fmt.Errorf("want %d", want)}
+	}
+	a := &answer{body: resp.Body, ctx: rctx, idleD: c.timeout, cancel: cancel}
+	a.idle = time.AfterFunc(c.timeout, func() {
+		cancelIdle(timeoutError{fmt.Sprintf("no data for %v", c.timeout)})
+	})
+	return a, nil
+}
+
+// do sends one request and reads the answer's body, at most limit bytes.
+func (c *peerClient) do(ctx context.Context, peer, method, endpoint string, body []byte, want int, limit int64, total time.Duration) ([]byte, error) {
+	a, err := c.open(ctx, peer, method, endpoint, body, want, total)
 	if err != nil {
-		return nil, fail(fmt.Errorf("reading the answer: %w", err))
+		return nil, err
+	}
+	defer a.Close()
+	op := method + " " + endpoint
+	data, err := io.ReadAll(io.LimitReader(a, limit+1))
+	if err != nil {
+		return nil, peerFail(peer, op, fmt.Errorf("reading the answer: %w", err))
 	}
 	if int64(len(data)) > limit {
 		return nil, &PeerError{Peer: peer, Op: op, Err: fmt.Errorf("the answer is over the limit of %d bytes", limit)}
 	}
-	if resp.StatusCode != want {
-		return nil, &PeerError{Peer: peer, Op: op, Status: resp.StatusCode, Err: fmt.Errorf("%q", snippet(data))}
-	}
 	return data, nil
 }
 
-// snippet shortens a peer's answer for an error message.
-func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		s = s[:200] + "..."
+// peerChain sends a request whose answer is a chain dump and reads it as
+// a stream (see chainReader). An invalid chain is a *PeerError wrapping
+// the *engine.RuleError.
+func (n *Node) peerChain(ctx context.Context, peer, method, endpoint string, body []byte) (*engine.Dump, error) {
+	dump, _, err := n.peerChainOrLength(ctx, peer, method, endpoint, body, false)
+	return dump, err
+}
+
+// peerChainOrLength is peerChain that, with paged, also takes the answer
+// of a powchain peer to POST /register_node?paged=1, {"length": N,
+// "peers": [...]} without the chain: then it returns the dump's peers and
+// N, and -1 for a chain dump.
+func (n *Node) peerChainOrLength(ctx context.Context, peer, method, endpoint string, body []byte, paged bool) (*engine.Dump, int, error) {
+	a, err := n.peers.open(ctx, peer, method, endpoint, body, http.StatusOK, 10*n.peers.timeout)
+	if err != nil {
+		return nil, -1, err
 	}
-	return s
+	defer a.Close()
+	op := method + " " + endpoint
+	dump, length, err := n.readChainOrLength(ctx, a, paged)
+	if err != nil {
+		var re *engine.RuleError
+		var ne net.Error
+		switch {
+		case errors.As(err, &re):
+			n.metrics.rejected.WithLabelValues(string(re.Rule)).Inc()
+			return nil, -1, &PeerError{Peer: peer, Op: op, Err: fmt.Errorf("its chain is invalid (%s), ours is unchanged: %w", ruleText(err), err)}
+		case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
+			return nil, -1, peerFail(peer, op, fmt.Errorf("reading the answer: %w", err))
+		}
+		return nil, -1, &PeerError{Peer: peer, Op: op, Err: fmt.Errorf("its answer is not a valid chain dump: %w", err)}
+	}
+	return dump, length, nil
 }
 
 // isSelf reports whether a normalized URL is this node's own.
@@ -187,9 +327,15 @@ func (n *Node) isSelf(u string) bool {
 	return ok
 }
 
+// ErrTooManyPeers is returned by AddPeers when the node has
+// Limits.Peers peers.
+var ErrTooManyPeers = errors.New("node: the peer list is full")
+
 // AddPeers normalizes and stores peer URLs, skipping this node's own URL
 // and those already known, and returns the ones that are new. A URL that
-// does not normalize is an *InputError and nothing is added.
+// does not normalize or that the PeerPolicy refuses is an *InputError,
+// and nothing is added; when the new URLs would take the node past
+// Limits.Peers, nothing is added and the error is ErrTooManyPeers.
 func (n *Node) AddPeers(urls ...string) ([]string, error) {
 	norm := make([]string, 0, len(urls))
 	for _, u := range urls {
@@ -197,8 +343,19 @@ func (n *Node) AddPeers(urls ...string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := n.policy.check(p); err != nil {
+			return nil, err
+		}
 		norm = append(norm, p)
 	}
+	return n.addPeers(norm, false)
+}
+
+// addPeers stores normalized, allowed peer URLs. With fit, it adds as
+// many as the peer limit leaves room for; without, all or none.
+func (n *Node) addPeers(norm []string, fit bool) ([]string, error) {
+	n.peerMu.Lock()
+	defer n.peerMu.Unlock()
 	n.mu.RLock()
 	var fresh []string
 	for _, p := range norm {
@@ -208,7 +365,14 @@ func (n *Node) AddPeers(urls ...string) ([]string, error) {
 			fresh = append(fresh, p)
 		}
 	}
+	room := n.cfg.Limits.Peers - len(n.peerSet)
 	n.mu.RUnlock()
+	if len(fresh) > room {
+		if !fit {
+			return nil, ErrTooManyPeers
+		}
+		fresh = fresh[:max(room, 0)]
+	}
 	if len(fresh) == 0 {
 		return nil, nil
 	}
@@ -219,11 +383,40 @@ func (n *Node) AddPeers(urls ...string) ([]string, error) {
 	for _, p := range fresh {
 		n.peerSet[p] = struct{}{}
 	}
+	total := len(n.peerSet)
 	n.mu.Unlock()
+	n.events.peersAdded(fresh, total)
 	for _, p := range fresh {
 		n.log.Info("peer added", "peer", p)
 	}
 	return fresh, nil
+}
+
+// RemovePeer forgets a peer. It reports whether the peer was known.
+func (n *Node) RemovePeer(peerURL string) (bool, error) {
+	p, err := NormalizePeer(peerURL)
+	if err != nil {
+		return false, err
+	}
+	n.peerMu.Lock()
+	defer n.peerMu.Unlock()
+	n.mu.RLock()
+	_, known := n.peerSet[p]
+	n.mu.RUnlock()
+	if !known {
+		return false, nil
+	}
+	if err := n.store.removePeer(p); err != nil {
+		return false, err
+	}
+	n.mu.Lock()
+	delete(n.peerSet, p)
+	total := len(n.peerSet)
+	n.mu.Unlock()
+	n.events.peersRemoved([]string{p}, total)
+	n.health.forget(p)
+	n.log.Info("peer removed", "peer", p)
+	return true, nil
 }
 
 // Registration is what RegisterWith did.
@@ -234,17 +427,27 @@ type Registration struct {
 	NewPeers    []string // peers learned (the peer itself included)
 }
 
+// maxSelfURLs is how many of its own URLs (from the advertise URL, then
+// from the Host of /register_with requests) a node remembers, so that it
+// never registers with itself.
+const maxSelfURLs = 8
+
+// maxLearned is how many new peers one registration may teach the node.
+const maxLearned = 16
+
 // RegisterWith registers this node, known to others as self, with the
 // node at peerURL (POST register_node), as the reference node's
 // /register_with does, and then: the peer and the peers it lists become
-// ours, and its chain, fully validated, replaces ours if it is longer.
-// When Run is running, this node also registers with each peer it learned
-// of, so that registration is two-way across the network.
+// ours (at most maxLearned new ones, those the PeerPolicy allows, within
+// Limits.Peers), and its chain, fully validated, replaces ours if it is
+// longer. When Run is running, this node also registers with each peer it
+// learned of, a few at a time, so that registration is two-way across the
+// network.
 //
-// A bad URL is an *InputError; a peer that cannot be reached in time or
-// answers badly, including with an invalid chain, a *PeerError (its Err is
-// the *engine.RuleError for an invalid chain). The peer is added only
-// when it answered with a valid chain.
+// A bad URL or one the PeerPolicy refuses is an *InputError; a peer that
+// cannot be reached in time or answers badly, including with an invalid
+// chain, a *PeerError (its Err is the *engine.RuleError for an invalid
+// chain). The peer is added only when it answered with a valid chain.
 func (n *Node) RegisterWith(ctx context.Context, peerURL, self string) (*Registration, error) {
 	peer, err := NormalizePeer(peerURL)
 	if err != nil {
@@ -254,41 +457,53 @@ func (n *Node) RegisterWith(ctx context.Context, peerURL, self string) (*Registr
 		return nil, &InputError{Field: "self", Msg: fmt.Sprintf("this node's own URL: %v", err)}
 	}
 	n.mu.Lock()
-	n.selfURLs[self] = struct{}{}
+	if len(n.selfURLs) < maxSelfURLs {
+		n.selfURLs[self] = struct{}{}
+	}
 	n.mu.Unlock()
-	if peer == self {
+	if peer == self || n.isSelf(peer) {
 		return nil, &InputError{Field: "node_address", Msg: fmt.Sprintf("%s is this node itself", peer)}
 	}
-	body, _ := pyjson.Encode(pyjson.Object{"node_address": self})
-	op := "POST register_node"
-	data, err := n.peers.do(ctx, peer, "POST", "register_node", body, http.StatusOK, n.peers.chainBytes, 10*n.peers.timeout)
-	if err != nil {
+	if err := n.policy.check(peer); err != nil {
 		return nil, err
 	}
-	dump, err := engine.DecodeDump(data)
+	body, _ := pyjson.Encode(pyjson.Object{"node_address": self})
+	// paged=1 asks a powchain peer for its length and peers only, and the
+	// chain is then fetched in pages; the reference node ignores it and
+	// answers with its chain.
+	dump, pagedLength, err := n.peerChainOrLength(ctx, peer, "POST", "register_node?paged=1", body, true)
 	if err != nil {
-		return nil, &PeerError{Peer: peer, Op: op, Err: fmt.Errorf("its answer is not a chain dump: %w", err)}
-	}
-	if err := engine.ValidateChain(dump.Blocks, n.target); err != nil {
 		var re *engine.RuleError
 		if errors.As(err, &re) {
-			n.metrics.rejected.WithLabelValues(string(re.Rule)).Inc()
+			n.log.Warn("peer chain refused", "peer", peer, "err", err)
 		}
-		n.log.Warn("peer chain refused", "peer", peer, "err", err)
-		return nil, &PeerError{Peer: peer, Op: op, Err: fmt.Errorf("its chain is invalid (%s), ours is unchanged: %w", ruleText(err), err)}
+		return nil, err
 	}
 	reg := &Registration{Peer: peer, TheirLength: len(dump.Blocks)}
+	if pagedLength >= 0 {
+		reg.TheirLength = pagedLength
+	}
 	learned := []string{peer}
 	for _, p := range dump.Peers {
-		if q, err := NormalizePeer(p); err == nil && q != self {
-			learned = append(learned, q)
+		q, err := NormalizePeer(p)
+		if err != nil || q == self || slices.Contains(learned, q) || n.policy.check(q) != nil {
+			continue
+		}
+		if learned = append(learned, q); len(learned) > maxLearned {
+			break
 		}
 	}
-	if reg.NewPeers, err = n.AddPeers(learned...); err != nil {
+	if reg.NewPeers, err = n.addPeers(learned, true); err != nil {
 		return nil, err
 	}
-	if reg.Adopted, err = n.adoptValid(dump.Blocks, peer); err != nil {
-		return nil, err
+	if pagedLength < 0 {
+		if reg.Adopted, err = n.adoptValid(dump.Blocks, peer); err != nil {
+			return nil, err
+		}
+	} else if pagedLength > n.Len() {
+		if reg.Adopted, err = n.syncFrom(ctx, peer, nil); err != nil {
+			return nil, err
+		}
 	}
 	n.introduce(reg.NewPeers, peer, self)
 	return reg, nil
@@ -303,15 +518,16 @@ func ruleText(err error) string {
 	return "no blocks"
 }
 
-// introduce registers with peers learned from another peer's list, in the
-// background while Run runs, so that they know this node too.
+// intro is a registration Run's introducers make.
+type intro struct{ peer, self string }
+
+// introduce queues registrations with peers learned from another peer's
+// list, for Run's introducers, so that they know this node too. When the
+// queue is full the rest are dropped: consensus still reaches them.
 func (n *Node) introduce(learned []string, from, self string) {
-	// The read lock is held while goroutines are added, so that Run,
-	// which clears running under the write lock before it waits for them,
-	// never waits on a group that is still growing from outside.
 	n.mu.RLock()
-	defer n.mu.RUnlock()
-	ctx, running := n.runCtx, n.running
+	running := n.running
+	n.mu.RUnlock()
 	if !running {
 		return
 	}
@@ -319,80 +535,65 @@ func (n *Node) introduce(learned []string, from, self string) {
 		if p == from {
 			continue
 		}
-		n.wg.Go(func() {
-			if _, err := n.RegisterWith(ctx, p, self); err != nil && ctx.Err() == nil {
-				n.log.Warn("registering with a learned peer failed", "peer", p, "err", err)
-			}
-		})
+		select {
+		case n.intros <- intro{p, self}:
+		default:
+			n.log.Debug("introduction queue full", "peer", p)
+		}
 	}
 }
 
-// fetchChain asks a peer for its chain (GET chain).
+// introducer registers with the peers introduce queued. It must be run as
+// a goroutine by Run.
+func (n *Node) introducer(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case in := <-n.intros:
+			if _, err := n.RegisterWith(ctx, in.peer, in.self); err != nil && ctx.Err() == nil {
+				n.log.Warn("registering with a learned peer failed", "peer", in.peer, "err", err)
+			}
+		}
+	}
+}
+
+// fetchChain asks a peer for its chain (GET chain), validated.
 func (n *Node) fetchChain(ctx context.Context, peer string) ([]*engine.Block, error) {
-	data, err := n.peers.do(ctx, peer, "GET", "chain", nil, http.StatusOK, n.peers.chainBytes, 10*n.peers.timeout)
+	dump, err := n.peerChain(ctx, peer, "GET", "chain", nil)
 	if err != nil {
 		return nil, err
-	}
-	dump, err := engine.DecodeDump(data)
-	if err != nil {
-		return nil, &PeerError{Peer: peer, Op: "GET chain", Err: fmt.Errorf("its answer is not a chain dump: %w", err)}
 	}
 	return dump.Blocks, nil
 }
 
-// Sync is the consensus step: it asks every peer for its chain and adopts
-// the longest valid one if it is longer than ours. Peers that fail or
-// answer with an invalid chain are logged and skipped. It reports whether
-// our chain was replaced.
-func (n *Node) Sync(ctx context.Context) (bool, error) {
-	peers := n.Peers()
-	type answer struct {
-		peer   string
-		blocks []*engine.Block
-	}
-	answers := make([]answer, len(peers))
+// fanOut runs fn for each peer on at most workers goroutines and returns
+// when all are done.
+func fanOut(peers []string, workers int, fn func(peer string)) {
+	jobs := make(chan string)
 	var wg sync.WaitGroup
-	for i, p := range peers {
+	for range min(workers, len(peers)) {
 		wg.Go(func() {
-			blocks, err := n.fetchChain(ctx, p)
-			if err != nil {
-				if ctx.Err() == nil {
-					n.log.Warn("sync: peer failed", "peer", p, "err", err)
-				}
-				return
+			for p := range jobs {
+				fn(p)
 			}
-			answers[i] = answer{p, blocks}
 		})
 	}
+	for _, p := range peers {
+		jobs <- p
+	}
+	close(jobs)
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return false, err
-	}
-	slices.SortStableFunc(answers, func(a, b answer) int { return len(b.blocks) - len(a.blocks) })
-	for _, a := range answers {
-		if len(a.blocks) <= n.Len() {
-			break
-		}
-		adopted, err := n.Adopt(a.blocks, a.peer)
-		if err != nil {
-			var re *engine.RuleError
-			if errors.As(err, &re) || errors.Is(err, engine.ErrEmptyChain) {
-				n.log.Warn("peer chain refused", "peer", a.peer, "err", err)
-				continue
-			}
-			return false, err
-		}
-		if adopted {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
+// fanOutWorkers is how many peers a sync round or an announcement talks to
+// at once.
+const fanOutWorkers = 8
+
 // Announce posts a block to every peer's /add_block (keys sorted, with
-// hash, as the reference node announces), in parallel, and waits for the
-// answers. Failures are logged: a peer that missed a block catches up by
-// consensus.
+// hash, as the reference node announces), a few peers at a time, and
+// waits for the answers. Failures are logged: a peer that missed a block
+// catches up by consensus.
 func (n *Node) Announce(ctx context.Context, b *engine.Block) {
 	nb, err := newBlock(b)
 	if err != nil {
@@ -402,18 +603,72 @@ func (n *Node) Announce(ctx context.Context, b *engine.Block) {
 }
 
 func (n *Node) announceBlock(ctx context.Context, b *block) {
-	var wg sync.WaitGroup
-	for _, p := range n.Peers() {
-		wg.Go(func() {
-			_, err := n.peers.do(ctx, p, "POST", "add_block", b.wire, http.StatusCreated, 64<<10, n.peers.timeout)
-			var pe *PeerError
-			if errors.As(err, &pe) && pe.Status == http.StatusOK {
-				return // it already had the block
-			}
-			if err != nil && ctx.Err() == nil {
-				n.log.Debug("announce: peer refused or failed", "peer", p, "height", b.Index, "err", err)
-			}
-		})
+	fanOut(n.Peers(), fanOutWorkers, func(p string) {
+		_, err := n.peers.do(ctx, p, "POST", "add_block", b.wire, http.StatusCreated, 64<<10, n.peers.timeout)
+		var pe *PeerError
+		if errors.As(err, &pe) && pe.Status == http.StatusOK {
+			return // it already had the block
+		}
+		if err != nil && ctx.Err() == nil {
+			n.log.Debug("announce: peer refused or failed", "peer", p, "height", b.Index, "err", err)
+		}
+	})
+}
+
+// peerHealth remembers the peers that failed, for Sync's back-off.
+type peerHealth struct {
+	mu    sync.Mutex
+	fails map[string]*failure
+}
+
+type failure struct {
+	count int
+	until time.Time
+}
+
+// maxBackoff is the longest pause before a failing peer is asked again.
+const maxBackoff = 10 * time.Minute
+
+// due returns the peers not in a back-off pause at now.
+func (h *peerHealth) due(peers []string, now time.Time) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := peers[:0:0]
+	for _, p := range peers {
+		if f, ok := h.fails[p]; ok && now.Before(f.until) {
+			continue
+		}
+		out = append(out, p)
 	}
-	wg.Wait()
+	return out
+}
+
+// failed starts or doubles a peer's pause: base after the first failure,
+// twice as long after each next one, at most maxBackoff.
+func (h *peerHealth) failed(p string, now time.Time, base time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.fails == nil {
+		h.fails = map[string]*failure{}
+	}
+	f := h.fails[p]
+	if f == nil {
+		f = &failure{}
+		h.fails[p] = f
+	}
+	f.count++
+	d := base
+	for i := 1; i < f.count && d < maxBackoff; i++ {
+		d *= 2
+	}
+	f.until = now.Add(min(d, maxBackoff))
+}
+
+// ok ends a peer's pause.
+func (h *peerHealth) ok(p string) { h.forget(p) }
+
+func (h *peerHealth) forget(p string) {
+	h.mu.Lock()
+	delete(h.fails, p)
+	h.mu.Unlock()
 }

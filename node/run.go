@@ -53,12 +53,16 @@ func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 		"auto_mine", n.cfg.AutoMine, "hasher", n.miner.Hasher().Name(), "workers", n.miner.Workers())
 
 	n.wg.Go(func() { n.sampleRate(runCtx) })
+	n.wg.Go(func() { n.runEvents(runCtx) })
 	n.wg.Go(func() { n.announcer(runCtx) })
 	n.wg.Go(func() { n.syncer(runCtx) })
 	if n.cfg.AutoMine {
 		n.wg.Go(func() { n.autoMine(runCtx) })
 	}
 	n.wg.Go(func() { n.bootstrap(runCtx) })
+	for range 2 {
+		n.wg.Go(func() { n.introducer(runCtx) })
+	}
 
 	var err error
 	select {
@@ -165,8 +169,11 @@ func (n *Node) syncer(ctx context.Context) {
 		case <-n.syncKick:
 		case <-tick:
 		}
-		if _, err := n.Sync(ctx); err != nil && ctx.Err() == nil {
+		n.events.syncProgress(SyncEvent{State: "start", Peers: len(n.Peers()), Length: n.Len()})
+		adopted, err := n.Sync(ctx)
+		if err != nil && ctx.Err() == nil {
 			n.log.Error("sync failed", "err", err)
 		}
+		n.events.syncProgress(SyncEvent{State: "done", Adopted: adopted, Length: n.Len(), Error: errText(err)})
 	}
 }

@@ -1,12 +1,19 @@
 package node
 
 import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -20,11 +27,12 @@ const StoreFile = "powchain.db"
 
 // storeFormat is written once into the meta bucket; a store of another
 // format is refused.
-const storeFormat = "powchain-node/1"
+const storeFormat = "powchain-node/2"
 
 var (
 	bucketMeta    = []byte("meta")
 	bucketBlocks  = []byte("blocks")
+	bucketHashes  = []byte("hashes")
 	bucketPending = []byte("pending")
 	bucketPeers   = []byte("peers")
 
@@ -32,6 +40,8 @@ var (
 	keyBits    = []byte("bits")
 	keyGenesis = []byte("genesis")
 	keyCreated = []byte("created")
+	keyLength  = []byte("length")
+	keySum     = []byte("sum")
 )
 
 // ErrDataDirMismatch is returned by Open when the data directory holds a
@@ -46,15 +56,45 @@ var ErrDataDirLocked = errors.New("node: data dir is in use by another process")
 // ErrNoStore is returned by Export when the directory holds no store.
 var ErrNoStore = errors.New("node: no powchain store in the data dir")
 
+// ErrCorrupt is returned by Open when the store's chain index does not
+// match its checksum, or its blocks do not match the index (with
+// Config.Revalidate).
+var ErrCorrupt = errors.New("node: the store is corrupt")
+
 // lockTimeout is how long Open waits for another process's lock on the
 // store before it gives up with ErrDataDirLocked.
 var lockTimeout = time.Second
 
+// mmapSize is the size bbolt maps the file at first. A write that grows
+// the file past the mapping must wait for every read transaction to end,
+// and GET /chain holds one while it streams; mapping far more than the
+// file needs (address space, not memory) keeps writers from waiting.
+var mmapSize = func() int {
+	if strconv.IntSize == 64 {
+		return 64 << 30
+	}
+	return 256 << 20
+}()
+
 // store is the durable state in a data directory: one bbolt file with the
-// blocks, the pending transactions and the peers (see doc.go, Storage).
+// blocks, the chain index, the pending transactions and the peers (see
+// doc.go, Storage).
 type store struct {
-	db   *bolt.DB
-	path string
+	db      *bolt.DB
+	path    string
+	written atomic.Int64 // bytes written since the last dropMapped
+}
+
+// dropEvery is how many bytes of values the store writes between two
+// calls of dropMapped.
+const dropEvery = 32 << 20
+
+// wrote counts bytes written and drops the mapped pages every dropEvery.
+func (s *store) wrote(n int) {
+	if s.written.Add(int64(n)) >= dropEvery {
+		s.written.Store(0)
+		s.dropMapped()
+	}
 }
 
 // u64 is a bbolt key: big-endian, so keys sort in numeric order.
@@ -80,7 +120,7 @@ func openStore(dir string, target hasher.Target, batchDelay time.Duration, readO
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, 0, fmt.Errorf("node: creating the data dir: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, ReadOnly: readOnly})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, ReadOnly: readOnly, InitialMmapSize: mmapSize})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, 0, fmt.Errorf("%w: %s is locked", ErrDataDirLocked, path)
@@ -110,7 +150,7 @@ func openStore(dir string, target hasher.Target, batchDelay time.Duration, readO
 				return err
 			}
 			// Buckets added by later versions of the same format.
-			for _, name := range [][]byte{bucketBlocks, bucketPending, bucketPeers} {
+			for _, name := range [][]byte{bucketPending, bucketPeers} {
 				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 					return err
 				}
@@ -136,6 +176,10 @@ func (s *store) initialize(tx *bolt.Tx, target hasher.Target) error {
 	if err != nil {
 		return err
 	}
+	gh, err := hashBytes(g.Hash)
+	if err != nil {
+		return err
+	}
 	for k, v := range map[string]string{
 		string(keyFormat):  storeFormat,
 		string(keyBits):    strconv.Itoa(target.Bits()),
@@ -151,6 +195,23 @@ func (s *store) initialize(tx *bolt.Tx, target hasher.Target) error {
 		return err
 	}
 	if err := blocks.Put(u64(0), wire); err != nil {
+		return err
+	}
+	hashes, err := tx.CreateBucket(bucketHashes)
+	if err != nil {
+		return err
+	}
+	if err := hashes.Put(u64(0), gh[:]); err != nil {
+		return err
+	}
+	sum, err := extendSum(nil, [][32]byte{gh})
+	if err != nil {
+		return err
+	}
+	if err := meta.Put(keyLength, u64(1)); err != nil {
+		return err
+	}
+	if err := meta.Put(keySum, sum); err != nil {
 		return err
 	}
 	for _, name := range [][]byte{bucketPending, bucketPeers} {
@@ -169,7 +230,7 @@ func (s *store) checkMeta(tx *bolt.Tx, want *hasher.Target) (int, error) {
 		return 0, fmt.Errorf("%w: %s has no meta bucket (not a powchain node store)", ErrDataDirMismatch, s.path)
 	}
 	if f := string(meta.Get(keyFormat)); f != storeFormat {
-		return 0, fmt.Errorf("%w: %s has store format %q, this powchain reads %q", ErrDataDirMismatch, s.path, f, storeFormat)
+		return 0, fmt.Errorf("%w: %s has store format %q, this powchain reads %q (export it with the powchain that made it and import the dump)", ErrDataDirMismatch, s.path, f, storeFormat)
 	}
 	bits, err := strconv.Atoi(string(meta.Get(keyBits)))
 	if err != nil {
@@ -186,8 +247,8 @@ func (s *store) checkMeta(tx *bolt.Tx, want *hasher.Target) (int, error) {
 			ErrDataDirMismatch, s.path, h, g.Hash)
 	}
 	blocks := tx.Bucket(bucketBlocks)
-	if blocks == nil {
-		return 0, fmt.Errorf("%w: %s has no blocks bucket", ErrDataDirMismatch, s.path)
+	if blocks == nil || tx.Bucket(bucketHashes) == nil {
+		return 0, fmt.Errorf("%w: %s has no blocks or hashes bucket", ErrDataDirMismatch, s.path)
 	}
 	if first := blocks.Get(u64(0)); first != nil {
 		b, err := engine.DecodeBlock(first, engine.BlockOptions{})
@@ -201,60 +262,257 @@ func (s *store) checkMeta(tx *bolt.Tx, want *hasher.Target) (int, error) {
 // close closes the bbolt file.
 func (s *store) close() error { return s.db.Close() }
 
+// hashBytes decodes a block's hex hash.
+func hashBytes(h string) ([32]byte, error) {
+	var d [32]byte
+	if len(h) != 64 {
+		return d, fmt.Errorf("hash %q is not 64 hex digits", h)
+	}
+	_, err := hex.Decode(d[:], []byte(h))
+	return d, err
+}
+
+// extendSum returns the checksum state after hashes are added to the
+// state prev (nil: the empty chain). The checksum is SHA-256 over the
+// 32-byte hashes of the chain's blocks in order; its state is what the
+// meta bucket keeps, so that an append extends it in O(1).
+func extendSum(prev []byte, hashes [][32]byte) ([]byte, error) {
+	h := sha256.New()
+	if prev != nil {
+		if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(prev); err != nil {
+			return nil, err
+		}
+	}
+	for i := range hashes {
+		h.Write(hashes[i][:])
+	}
+	return h.(encoding.BinaryMarshaler).MarshalBinary()
+}
+
 // pendingRecord is one record of the pending bucket.
 type pendingRecord struct {
 	seq   uint64
-	canon []byte
+	canon string
 }
 
-// storeContents is everything a store holds, as read at start.
+// storeContents is what Open reads from a store: the chain index, the
+// last block, the pending transactions and the peers.
 type storeContents struct {
-	blocks  []*block
+	index   hashIndex
+	sum     []byte
+	tip     *block
 	pending []pendingRecord
 	peers   []string
 }
 
-// load reads the whole store and checks the chain against target.
-func (s *store) load(target hasher.Target) (*storeContents, error) {
+// load reads the chain index, checks it against the stored checksum and
+// reads the last block. With revalidate it also reads every block and
+// validates the whole chain against target.
+func (s *store) load(target hasher.Target, revalidate bool) (*storeContents, error) {
 	c := &storeContents{}
+	corrupt := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrCorrupt, s.path, fmt.Sprintf(format, args...))
+	}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		cur := tx.Bucket(bucketBlocks).Cursor()
+		meta := tx.Bucket(bucketMeta)
+		lk := meta.Get(keyLength)
+		if len(lk) != 8 {
+			return corrupt("meta %q is %x", keyLength, lk)
+		}
+		length := binary.BigEndian.Uint64(lk)
+		var idx hashIndex
+		sumh := sha256.New()
+		cur := tx.Bucket(bucketHashes).Cursor()
 		for k, v := cur.First(); k != nil; k, v = cur.Next() {
-			h := uint64(len(c.blocks))
-			if len(k) != 8 || binary.BigEndian.Uint64(k) != h {
-				return fmt.Errorf("node: store %s is corrupt: blocks bucket has key %x where height %d was expected", s.path, k, h)
+			h := uint64(idx.len())
+			if len(k) != 8 || binary.BigEndian.Uint64(k) != h || len(v) != 32 {
+				return corrupt("the hashes bucket has key %x (value of %d bytes) where height %d was expected", k, len(v), h)
 			}
-			b, err := engine.DecodeBlock(v, engine.BlockOptions{})
-			if err != nil {
-				return fmt.Errorf("node: store %s is corrupt: block at height %d: %w", s.path, h, err)
+			idx = idx.appended([32]byte(v))
+			sumh.Write(v)
+		}
+		if uint64(idx.len()) != length || length == 0 {
+			return corrupt("the index holds %d hashes, the meta bucket says the chain has %d blocks", idx.len(), length)
+		}
+		sum, err := sumh.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(sum, meta.Get(keySum)) {
+			return corrupt("the chain index does not match its checksum")
+		}
+		c.sum, c.index = sum, idx
+		tip, err := s.blockTx(tx, int(length)-1)
+		if err != nil {
+			return corrupt("%v", err)
+		}
+		if idx.at(int(length)-1) != tip.hashBytes() || tip.ComputeHash() != tip.Hash {
+			return corrupt("the last block (height %d) does not hash to the index's hash", length-1)
+		}
+		c.tip = tip
+		if revalidate {
+			if err := s.revalidate(tx, idx, target); err != nil {
+				return err
 			}
-			c.blocks = append(c.blocks, &block{Block: b, wire: append([]byte(nil), v...)})
 		}
 		cur = tx.Bucket(bucketPending).Cursor()
 		for k, v := cur.First(); k != nil; k, v = cur.Next() {
 			if len(k) != 8 {
-				return fmt.Errorf("node: store %s is corrupt: pending bucket has key %x", s.path, k)
+				return corrupt("pending bucket has key %x", k)
 			}
-			c.pending = append(c.pending, pendingRecord{seq: binary.BigEndian.Uint64(k), canon: append([]byte(nil), v...)})
+			c.pending = append(c.pending, pendingRecord{seq: binary.BigEndian.Uint64(k), canon: string(v)})
 		}
-		err = tx.Bucket(bucketPeers).ForEach(func(k, _ []byte) error {
+		return tx.Bucket(bucketPeers).ForEach(func(k, _ []byte) error {
 			c.peers = append(c.peers, string(k))
 			return nil
 		})
-		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	bs := make([]*engine.Block, len(c.blocks))
-	for i, b := range c.blocks {
-		bs[i] = b.Block
-	}
-	if err := engine.ValidateChain(bs, target); err != nil {
-		return nil, fmt.Errorf("node: store %s holds an invalid chain: %w", s.path, err)
-	}
 	return c, nil
+}
+
+// revalidate decodes every block and validates the chain, one block after
+// the other, and checks each against the index.
+func (s *store) revalidate(tx *bolt.Tx, idx hashIndex, target hasher.Target) error {
+	var prev *engine.Block
+	cur := tx.Bucket(bucketBlocks).Cursor()
+	h := 0
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if len(k) != 8 || binary.BigEndian.Uint64(k) != uint64(h) || h >= idx.len() {
+			return fmt.Errorf("%w: %s: blocks bucket has key %x where height %d was expected", ErrCorrupt, s.path, k, h)
+		}
+		b, err := engine.DecodeBlock(v, engine.BlockOptions{})
+		if err != nil {
+			return fmt.Errorf("%w: %s: block at height %d: %v", ErrCorrupt, s.path, h, err)
+		}
+		if h == 0 {
+			err = engine.ValidateChain([]*engine.Block{b}, target)
+		} else {
+			err = engine.ValidateNext(prev, h, b, target)
+		}
+		if err != nil {
+			return fmt.Errorf("node: store %s holds an invalid chain: %w", s.path, err)
+		}
+		if bh, _ := hashBytes(b.Hash); bh != idx.at(h) {
+			return fmt.Errorf("%w: %s: block %d has hash %s, the index another", ErrCorrupt, s.path, h, b.Hash)
+		}
+		prev = b
+		h++
+	}
+	if h != idx.len() {
+		return fmt.Errorf("%w: %s: %d blocks for an index of %d", ErrCorrupt, s.path, h, idx.len())
+	}
+	return nil
+}
+
+// blockTx reads and decodes the block at height h.
+func (s *store) blockTx(tx *bolt.Tx, h int) (*block, error) {
+	v := tx.Bucket(bucketBlocks).Get(u64(uint64(h)))
+	if v == nil {
+		return nil, fmt.Errorf("no block at height %d", h)
+	}
+	b, err := engine.DecodeBlock(v, engine.BlockOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("block at height %d: %w", h, err)
+	}
+	return &block{Block: b, wire: bytes.Clone(v)}, nil
+}
+
+// blocks reads the blocks at heights [from, to).
+func (s *store) blocks(from, to int) ([]*block, error) {
+	out := make([]*block, 0, max(0, to-from))
+	err := s.db.View(func(tx *bolt.Tx) error {
+		for h := from; h < to; h++ {
+			b, err := s.blockTx(tx, h)
+			if err != nil {
+				return err
+			}
+			out = append(out, b)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node: reading blocks: %w", err)
+	}
+	return out, nil
+}
+
+// lengthTx returns the chain length the meta bucket records.
+func lengthTx(tx *bolt.Tx) int {
+	lk := tx.Bucket(bucketMeta).Get(keyLength)
+	if len(lk) != 8 {
+		return 0
+	}
+	return int(binary.BigEndian.Uint64(lk))
+}
+
+// writeDump streams the chain dump (the GET /chain answer) from one read
+// transaction: the blocks' wire JSON as stored, never decoded nor encoded
+// again, through a buffer of 64 KiB, so the memory it takes does not grow
+// with the chain.
+func (s *store) writeDump(tx *bolt.Tx, w io.Writer, peers []string) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	err := func() error {
+		n := lengthTx(tx)
+		bw.Write(engine.AppendDumpHead(nil, n))
+		cur := tx.Bucket(bucketBlocks).Cursor()
+		pd := newPageDropper(s.db, tx)
+		defer pd.drop()
+		i := 0
+		for k, v := cur.First(); k != nil && i < n; k, v = cur.Next() {
+			if i > 0 {
+				bw.WriteString(engine.DumpSeparator)
+			}
+			if _, err := bw.Write(v); err != nil {
+				return err
+			}
+			pd.add(v)
+			i++
+		}
+		if i != n {
+			return fmt.Errorf("%w: %s: %d blocks where the meta bucket says %d", ErrCorrupt, s.path, i, n)
+		}
+		_, err := bw.Write(engine.AppendDumpTail(nil, peers))
+		return err
+	}()
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// writePage streams {"length": N, "blocks": [...]}: the blocks from
+// height from on, at most limit of them and, past the first, no more than
+// maxBytes of them.
+func (s *store) writePage(tx *bolt.Tx, w io.Writer, from, limit int, maxBytes int) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	err := func() error {
+		n := lengthTx(tx)
+		bw.WriteString(`{"length": ` + strconv.Itoa(n) + `, "blocks": [`)
+		cur := tx.Bucket(bucketBlocks).Cursor()
+		size, count := 0, 0
+		for k, v := cur.Seek(u64(uint64(from))); k != nil && from+count < n && count < limit; k, v = cur.Next() {
+			if count > 0 {
+				if size+len(v) > maxBytes {
+					break
+				}
+				bw.WriteString(", ")
+			}
+			if _, err := bw.Write(v); err != nil {
+				return err
+			}
+			size += len(v)
+			count++
+		}
+		_, err := bw.WriteString("]}")
+		return err
+	}()
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // addPending stores one transaction's canonical JSON in the pending bucket
@@ -275,35 +533,59 @@ func (s *store) addPending(canon []byte) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("node: storing a transaction: %w", err)
 	}
+	s.wrote(len(canon))
 	return seq, nil
 }
 
 // change is one change of the chain, written in one bbolt transaction:
-// the blocks from height fork on are replaced by added, the pending records
-// drop are deleted and the transactions in restore are added to the
-// pending pool.
+// the blocks from height fork on are replaced by added, the chain length
+// and checksum become length and sum, the pending records drop are deleted
+// and the transactions in restore are added to the pending pool. A change
+// with a nil sum leaves the chain alone and changes only the pool.
 type change struct {
 	oldLen  int
 	fork    int
 	added   []*block
+	length  int
+	sum     []byte
 	drop    []uint64
 	restore [][]byte
 }
 
 // commit writes c in one transaction (one fsync) and returns the keys
-// given to the restored transactions.
+// given to the restored transactions. Blocks and hashes are appended with
+// bbolt's FillPercent at 1: pages are filled, not split in half, since
+// keys only ever grow at the end.
 func (s *store) commit(c *change) ([]uint64, error) {
 	var seqs []uint64
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		seqs = seqs[:0]
-		blocks := tx.Bucket(bucketBlocks)
+		blocks, hashes := tx.Bucket(bucketBlocks), tx.Bucket(bucketHashes)
+		blocks.FillPercent, hashes.FillPercent = 1, 1
 		for h := c.fork; h < c.oldLen; h++ {
 			if err := blocks.Delete(u64(uint64(h))); err != nil {
 				return err
 			}
+			if err := hashes.Delete(u64(uint64(h))); err != nil {
+				return err
+			}
 		}
 		for i, b := range c.added {
-			if err := blocks.Put(u64(uint64(c.fork+i)), b.wire); err != nil {
+			k := u64(uint64(c.fork + i))
+			if err := blocks.Put(k, b.wire); err != nil {
+				return err
+			}
+			hb := b.hashBytes()
+			if err := hashes.Put(k, hb[:]); err != nil {
+				return err
+			}
+		}
+		if c.sum != nil { // the chain changed
+			meta := tx.Bucket(bucketMeta)
+			if err := meta.Put(keyLength, u64(uint64(c.length))); err != nil {
+				return err
+			}
+			if err := meta.Put(keySum, c.sum); err != nil {
 				return err
 			}
 		}
@@ -328,6 +610,14 @@ func (s *store) commit(c *change) ([]uint64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: writing a chain change: %w", err)
 	}
+	n := 0
+	for _, b := range c.added {
+		n += len(b.wire) + 32
+	}
+	for _, r := range c.restore {
+		n += len(r)
+	}
+	s.wrote(n)
 	return seqs, nil
 }
 
@@ -348,6 +638,15 @@ func (s *store) addPeers(urls []string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("node: storing peers: %w", err)
+	}
+	return nil
+}
+
+// removePeer deletes a peer URL.
+func (s *store) removePeer(u string) error {
+	err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketPeers).Delete([]byte(u)) })
+	if err != nil {
+		return fmt.Errorf("node: removing a peer: %w", err)
 	}
 	return nil
 }

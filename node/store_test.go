@@ -88,27 +88,65 @@ func TestOpenRefusesALockedStore(t *testing.T) {
 	}
 }
 
+// TestOpenRefusesACorruptChain tampers with a closed store: a changed
+// last block or a changed index is refused at every Open (the checksum and
+// the tip are checked); a changed block below the tip is found by
+// Config.Revalidate, naming the block and the rule.
 func TestOpenRefusesACorruptChain(t *testing.T) {
-	cfg := testConfig(t, "")
-	n := openTest(t, cfg)
-	n.AddTransaction(pyjson.Object{"author": "a", "content": "c"})
-	n.Mine(context.Background())
-	n.Close()
-	db, err := bolt.Open(cfg.DataDir+"/"+StoreFile, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
+	tamper := func(t *testing.T, dir string, f func(tx *bolt.Tx) error) {
+		t.Helper()
+		db, err := bolt.Open(dir+"/"+StoreFile, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Update(f); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
 	}
-	db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketBlocks)
-		v := strings.Replace(string(b.Get(u64(1))), `"c"`, `"C"`, 1)
-		return b.Put(u64(1), []byte(v))
+	content := func(h uint64) func(tx *bolt.Tx) error {
+		return func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketBlocks)
+			v := strings.Replace(string(b.Get(u64(h))), `"c"`, `"C"`, 1)
+			return b.Put(u64(h), []byte(v))
+		}
+	}
+	setup := func(t *testing.T, blocks int) Config {
+		cfg := testConfig(t, "")
+		n := openTest(t, cfg)
+		for range blocks {
+			n.AddTransaction(pyjson.Object{"author": "a", "content": "c"})
+			n.Mine(context.Background())
+		}
+		n.Close()
+		return cfg
+	}
+	t.Run("tip", func(t *testing.T) {
+		cfg := setup(t, 1)
+		tamper(t, cfg.DataDir, content(1))
+		if _, err := Open(cfg); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("opening a store with a tampered last block: %v, want ErrCorrupt", err)
+		}
 	})
-	db.Close()
-	_, err = Open(cfg)
-	var re *engine.RuleError
-	if !errors.As(err, &re) || re.Rule != engine.RuleHash || re.Position != 1 {
-		t.Fatalf("opening a tampered store: %v", err)
-	}
+	t.Run("index", func(t *testing.T) {
+		cfg := setup(t, 2)
+		tamper(t, cfg.DataDir, func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketHashes).Put(u64(1), make([]byte, 32))
+		})
+		if _, err := Open(cfg); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("opening a store with a tampered index: %v, want ErrCorrupt", err)
+		}
+	})
+	t.Run("revalidate", func(t *testing.T) {
+		cfg := setup(t, 2)
+		tamper(t, cfg.DataDir, content(1))
+		cfg.Revalidate = true
+		_, err := Open(cfg)
+		var re *engine.RuleError
+		if !errors.As(err, &re) || re.Rule != engine.RuleHash || re.Position != 1 {
+			t.Fatalf("opening a tampered store with Revalidate: %v", err)
+		}
+	})
 }
 
 // TestGroupCommit checks that concurrent transactions share bbolt

@@ -21,11 +21,18 @@ func init() {
 	register(&command{
 		name:    "bench",
 		summary: "measure hash rates and time to solution across difficulties, kernels, worker counts and block sizes",
+		examples: []string{
+			"powchain bench --quick   # this machine's figures in under 30 s",
+			"powchain bench --hashers shani,avx2,generic --workers 1 --difficulties 1-5",
+			"powchain bench --quick --json out.json --svg chart.svg",
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 			o := newBenchOptions()
 			o.register(fs)
 			return func(ctx context.Context, e env, args []string) error {
 				o.command = commandLine(fs)
+				o.set = map[string]bool{}
+				fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
 				return runBench(ctx, e, o, args)
 			}
 		},
@@ -52,10 +59,32 @@ type benchOptions struct {
 	svgOut       string
 	plotDir      string
 	progress     string
+	quick        bool
+	from         string
 	profile      profileFlags
 	mode         string
 
-	command string // the command line, for the report header
+	command string          // the command line, for the report header
+	set     map[string]bool // the flags given on the command line
+}
+
+// applyQuick gives the flags --quick sets the values of a run of under 30
+// seconds, unless they were given on the command line: throughput of every
+// kernel at every worker count for 0.5 s, and solves up to difficulty 4,
+// three blocks each. A time limit of 25 s ends it in any case.
+func (o *benchOptions) applyQuick() {
+	quick := map[string]func(){
+		"difficulties": func() { o.difficulties = intList{1, 2, 3, 4} },
+		"blocks":       func() { o.blocks = 3 },
+		"rate-time":    func() { o.rateTime = 500 * time.Millisecond },
+		"ref-time":     func() { o.refTime = time.Second },
+		"time-limit":   func() { o.timeLimit = 25 * time.Second },
+	}
+	for name, set := range quick {
+		if !o.set[name] {
+			set()
+		}
+	}
 }
 
 func newBenchOptions() *benchOptions {
@@ -70,10 +99,10 @@ func newBenchOptions() *benchOptions {
 }
 
 func (o *benchOptions) register(fs *flag.FlagSet) {
-	fs.Var(&o.difficulties, "difficulties", "difficulties (leading hex zeros) to solve: a list and ranges, e.g. 1-6 or 2,4,6")
-	fs.StringVar(&o.hashers, "hashers", "all", "kernels: all (every kernel this CPU runs), auto, or a list of "+strings.Join(hasher.Names(), ","))
-	fs.Var(&o.workers, "workers", "worker counts: a list and ranges; the default is 1 to the CPU count")
-	fs.Var(&o.txs, "txs", "transactions per block: a list, e.g. 1,10,100 (1 transaction: a 240-byte block, 4 compressions per nonce)")
+	fs.Var(&o.difficulties, "difficulties", "`LIST` of difficulties (leading hex zeros) to solve: numbers and ranges, e.g. 1-6 or 2,4,6")
+	fs.StringVar(&o.hashers, "hashers", "all", "kernels: `LIST` all (every kernel this CPU runs), auto, or names from "+strings.Join(hasher.Names(), ","))
+	fs.Var(&o.workers, "workers", "worker counts: a `LIST` of numbers and ranges; the default is 1 to the CPU count")
+	fs.Var(&o.txs, "txs", "transactions per block: a `LIST`, e.g. 1,10,100 (1 transaction: a 240-byte block, 4 compressions per nonce)")
 	fs.IntVar(&o.blocks, "blocks", 5, "different blocks mined per solve cell")
 	fs.Int64Var(&o.seed, "seed", 1, "selects the blocks (previous_hash, timestamps): the same seed mines the same blocks")
 	fs.DurationVar(&o.rateTime, "rate-time", time.Second, "length of each throughput cell (a target never met, every worker busy); 0 skips throughput")
@@ -85,11 +114,13 @@ func (o *benchOptions) register(fs *flag.FlagSet) {
 		"with --mode sha256d, NAME=PATH[,NAME=PATH]: also run PATH --benchmark -a sha256d -t N (cpuminer-opt, pooler's cpuminer) like each cell")
 	fs.StringVar(&o.mode, "mode", "json", "json: the tutorial's JSON blocks; sha256d: Bitcoin headers (80 bytes, double SHA-256), MH/s per kernel and worker count")
 	fs.DurationVar(&o.refTime, "ref-time", 2*time.Second, "length of each reference measurement (openssl rounds up to whole seconds)")
-	fs.StringVar(&o.jsonOut, "json", "", "write every measurement as JSON to this file")
-	fs.StringVar(&o.csvOut, "csv", "", "write one CSV row per cell to this file")
-	fs.StringVar(&o.svgOut, "svg", "", "draw the charts into this SVG file")
-	fs.StringVar(&o.plotDir, "plot", "", "write each chart as SVG and PNG into this directory")
-	fs.StringVar(&o.progress, "progress", "auto", "status line on stderr: auto (when stderr is a terminal), always or never")
+	fs.StringVar(&o.jsonOut, "json", "", "write every measurement as JSON to `FILE`")
+	fs.StringVar(&o.csvOut, "csv", "", "write one CSV row per cell to `FILE`")
+	fs.StringVar(&o.svgOut, "svg", "", "draw the charts into the SVG `FILE`")
+	fs.StringVar(&o.plotDir, "plot", "", "write each chart as SVG and PNG into `DIR`")
+	fs.StringVar(&o.progress, "progress", "auto", "status line on stderr: `MODE` auto (when stderr is a terminal), always or never")
+	fs.StringVar(&o.from, "from", "", "measure nothing: read the report of an earlier run from this --json `FILE` and print and draw it")
+	fs.BoolVar(&o.quick, "quick", false, "a run of under 30 s: --difficulties 1-4 --blocks 3 --rate-time 0.5s --ref-time 1s --time-limit 25s, each unless given")
 	o.profile.register(fs)
 }
 
@@ -189,24 +220,33 @@ func formatIntList(xs []int) string {
 }
 
 // parseHashers resolves --hashers: all, auto, or a comma-separated list.
+// Every kernel runs once: a second name of a kernel already listed
+// (shani4 after shani) is dropped.
 func parseHashers(s string) ([]hasher.Hasher, error) {
+	var hs []hasher.Hasher
 	switch strings.TrimSpace(s) {
 	case "all":
-		return hasher.Available(), nil
+		hs = hasher.Available()
 	case "", "auto":
 		return []hasher.Hasher{hasher.Auto()}, nil
-	}
-	var hs []hasher.Hasher
-	for _, name := range strings.Split(s, ",") {
-		h, err := hasher.Lookup(strings.TrimSpace(name))
-		if err != nil {
-			return nil, usagef("--hashers: %v", err)
-		}
-		if !slices.Contains(hs, h) {
+	default:
+		for _, name := range strings.Split(s, ",") {
+			h, err := hasher.Lookup(strings.TrimSpace(name))
+			if err != nil {
+				return nil, usagef("--hashers: %v", err)
+			}
 			hs = append(hs, h)
 		}
 	}
-	return hs, nil
+	var out []hasher.Hasher
+	seen := map[string]bool{}
+	for _, h := range hs {
+		if c := hasher.Canonical(h.Name()); !seen[c] {
+			seen[c] = true
+			out = append(out, h)
+		}
+	}
+	return out, nil
 }
 
 // commandLine reconstructs the command line from the flags that were set.
@@ -222,6 +262,9 @@ func commandLine(fs *flag.FlagSet) string {
 func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err error) {
 	if len(args) > 0 {
 		return usagef("bench takes no arguments, got %q", args)
+	}
+	if o.quick {
+		o.applyQuick()
 	}
 	switch o.mode {
 	case "json":
@@ -274,9 +317,6 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 		Version:      strings.TrimSuffix(version(), " "+runtime.Version()),
 		Command:      o.command,
 	}
-	if live {
-		cfg.Progress = func(s bench.Status) { fmt.Fprint(e.stderr, "\r\033[K"+statusText(s)) }
-	}
 
 	// Create the output files first: a bad path fails now, not after the run.
 	outs := map[string]*os.File{}
@@ -307,9 +347,20 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 	}
 	defer stopProfiles(stop, &err)
 
-	rep, runErr := bench.Run(ctx, cfg)
-	if live {
-		fmt.Fprint(e.stderr, "\r\033[K")
+	var rep *bench.Report
+	var runErr error
+	if o.from != "" {
+		f, err := os.Open(o.from)
+		if err != nil {
+			return usagef("--from: %v", err)
+		}
+		rep, err = bench.ReadJSON(f)
+		f.Close()
+		if err != nil {
+			return usagef("--from: %s: %v", o.from, err)
+		}
+	} else {
+		rep, runErr = measure(ctx, e, o, cfg, live)
 	}
 	if errors.Is(runErr, bench.ErrConfig) {
 		return badInput(runErr)
@@ -317,6 +368,34 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 	if rep == nil {
 		return runErr
 	}
+	return writeReport(ctx, e, o, outs, rep, runErr)
+}
+
+// measure prints the plan and runs it, with a progress line when live.
+func measure(ctx context.Context, e env, o *benchOptions, cfg bench.Config, live bool) (*bench.Report, error) {
+	// The plan first: how many cells and about how long.
+	plan, err := bench.Estimate(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(e.stderr, "bench: %d cells (%s), about %v", plan.Cells, planShape(cfg), roundDuration(plan.Estimate))
+	if !o.quick {
+		fmt.Fprint(e.stderr, "; powchain bench --quick takes under 30 s")
+	}
+	fmt.Fprintln(e.stderr)
+
+	if live {
+		cfg.Progress = func(s bench.Status) { fmt.Fprint(e.stderr, "\r\033[K"+statusText(s)) }
+	}
+	rep, err := bench.Run(ctx, cfg)
+	if live {
+		fmt.Fprint(e.stderr, "\r\033[K")
+	}
+	return rep, err
+}
+
+// writeReport prints the report's tables and writes the files asked for.
+func writeReport(ctx context.Context, e env, o *benchOptions, outs map[string]*os.File, rep *bench.Report, runErr error) error {
 	if err := rep.WriteText(e.stdout); err != nil {
 		return err
 	}
@@ -364,10 +443,38 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 	return errors.Join(errs...)
 }
 
-// statusText is the one-line progress display.
+// planShape says what the run's matrix is made of.
+func planShape(c bench.Config) string {
+	var parts []string
+	plural := func(n int, what string) string {
+		if n == 1 {
+			return fmt.Sprintf("%d %s", n, what)
+		}
+		return fmt.Sprintf("%d %ss", n, what)
+	}
+	parts = append(parts, plural(len(c.Hashers), "kernel"), plural(len(c.Workers), "worker count"), plural(len(c.Txs), "block size"))
+	if len(c.Difficulties) > 0 {
+		parts = append(parts, fmt.Sprintf("difficulties %s", formatIntList(c.Difficulties)))
+	}
+	return strings.Join(parts, " × ")
+}
+
+// roundDuration rounds an estimate to what is worth saying.
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= 10*time.Minute:
+		return d.Round(time.Minute)
+	case d >= 10*time.Second:
+		return d.Round(time.Second)
+	}
+	return d.Round(100 * time.Millisecond)
+}
+
+// statusText is the one-line progress display: cells done of all, what
+// runs now, time elapsed and left.
 func statusText(s bench.Status) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "[%d/%d] %s", s.Step, s.Steps, s.Phase)
+	fmt.Fprintf(&b, "%d/%d cells done · %s", s.Step-1, s.Steps, s.Phase)
 	if s.Hasher != "" {
 		fmt.Fprintf(&b, " %s workers=%d txs=%d", s.Hasher, s.Workers, s.Txs)
 	}
@@ -383,6 +490,8 @@ func statusText(s bench.Status) string {
 	fmt.Fprintf(&b, " · %v elapsed", s.Elapsed.Round(time.Second))
 	if s.ETA >= 0 {
 		fmt.Fprintf(&b, " · about %v left", s.ETA.Round(time.Second))
+	} else {
+		fmt.Fprint(&b, " · time left not known yet")
 	}
 	return b.String()
 }

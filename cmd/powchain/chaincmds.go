@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/powchain/powchain/engine"
+	"github.com/powchain/powchain/hasher"
 	"github.com/powchain/powchain/node"
 )
 
@@ -17,16 +21,25 @@ func init() {
 		name:    "export",
 		args:    "[FILE]",
 		summary: "write a stopped node's chain and peers as a reference chain dump (the GET /chain answer)",
+		examples: []string{
+			"powchain export --data ./node-a chain.json",
+			"powchain export --data ./node-a | powchain verify --difficulty 2 -",
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 			o := &exportOptions{}
-			fs.StringVar(&o.data, "data", "powchain-data", "data directory of the node's store")
+			fs.StringVar(&o.data, "data", "powchain-data", "data directory `DIR` of the node's store")
+			fs.BoolVar(&o.revalidate, "revalidate", false, "validate every block before writing (otherwise the chain index is checked against its checksum)")
 			return func(ctx context.Context, e env, args []string) error { return runExport(ctx, e, o, args) }
 		},
 	})
 	register(&command{
 		name:    "import",
 		args:    "[FILE]",
-		summary: "validate a chain dump and store it in a data dir (adopted when longer; exit 1 if invalid)",
+		summary: "validate a chain dump and store it in a data dir (adopted when longer; exit 1 if a block breaks a rule)",
+		examples: []string{
+			"powchain import --data ./node-c --difficulty 2 chain.json",
+			"curl -s http://127.0.0.1:8000/chain | powchain import --data ./node-c --difficulty 2 -",
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 			o := &importOptions{}
 			o.nodeFlags.register(fs)
@@ -36,38 +49,43 @@ func init() {
 }
 
 type exportOptions struct {
-	data string
+	data       string
+	revalidate bool
 }
 
-// runExport writes the dump of the store in --data to FILE (replaced
+// runExport streams the dump of the store in --data to FILE (replaced
 // atomically) or stdout.
 func runExport(_ context.Context, e env, o *exportOptions, args []string) error {
 	if len(args) > 1 {
 		return usagef("want at most one FILE argument, got %d", len(args))
 	}
-	dump, err := node.Export(o.data)
-	switch {
-	case errors.Is(err, node.ErrNoStore), errors.Is(err, node.ErrDataDirMismatch), errors.Is(err, node.ErrDataDirLocked):
-		return usageError{err}
-	case err != nil:
-		return err
+	export := func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		err := node.ExportTo(o.data, bw, o.revalidate)
+		switch {
+		case errors.Is(err, node.ErrNoStore), errors.Is(err, node.ErrDataDirMismatch), errors.Is(err, node.ErrDataDirLocked):
+			return usageError{err}
+		case err != nil:
+			return err
+		}
+		bw.WriteByte('\n')
+		return bw.Flush()
 	}
-	dump = append(dump, '\n')
 	if len(args) == 0 || args[0] == "-" {
-		_, err := e.stdout.Write(dump)
-		return err
+		return export(e.stdout)
 	}
-	return writeFileAtomic(args[0], dump)
+	return writeFileAtomic(args[0], export)
 }
 
-// writeFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path.
-func writeFileAtomic(path string, data []byte) error {
+// writeFileAtomic writes to a temporary file beside path with write,
+// syncs it, renames it over path and syncs the directory, so that the
+// rename itself survives a crash.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
+	err = write(f)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -79,6 +97,20 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	if err != nil {
 		os.Remove(f.Name())
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir fsyncs a directory, making the entries renamed into it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }
@@ -87,8 +119,12 @@ type importOptions struct {
 	nodeFlags
 }
 
-// runImport validates a dump and adopts it into the store in --data.
-func runImport(_ context.Context, e env, o *importOptions, args []string) (err error) {
+// runImport validates a dump and adopts it into the store in --data. The
+// dump is read and validated before the store is touched, so a file that
+// is not a valid chain changes nothing; and a data dir this command
+// created is removed again when the import fails, so no empty store is
+// left behind.
+func runImport(ctx context.Context, e env, o *importOptions, args []string) (err error) {
 	target, err := o.difficulty.target()
 	if err != nil {
 		return err
@@ -99,11 +135,21 @@ func runImport(_ context.Context, e env, o *importOptions, args []string) (err e
 	name := "-"
 	if len(args) == 1 {
 		name = args[0]
+	} else if e.stdinTerminal {
+		return stdinTerminalError{}
 	}
-	dump, err := readDump(e, name)
+	dump, err := readDump(ctx, e, name)
 	if err != nil {
 		return err
 	}
+	if err := checkDump(e, dump, target, name); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	_, statErr := os.Stat(o.data)
+	created := errors.Is(statErr, fs.ErrNotExist)
 	n, err := openNode(node.Config{DataDir: o.data, Target: target})
 	if err != nil {
 		return err
@@ -112,17 +158,30 @@ func runImport(_ context.Context, e env, o *importOptions, args []string) (err e
 		if cerr := n.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
+		if err != nil && created {
+			os.RemoveAll(o.data)
+		}
 	}()
 	return importDump(e, n, dump, name)
 }
 
-// readDump reads and decodes a chain dump from a file or, for "-", stdin.
-func readDump(e env, name string) (*engine.Dump, error) {
-	var args []string
-	if name != "-" {
-		args = []string{name}
+// checkDump validates a decoded dump before anything is stored: a dump
+// without blocks is bad input (exit 2); a block that breaks a rule is an
+// invalid chain (exit 1), printed once on stdout.
+func checkDump(e env, d *engine.Dump, target hasher.Target, name string) error {
+	if len(d.Blocks) == 0 {
+		return usagef("%s: the chain dump has no blocks (a chain starts with the genesis block)", name)
 	}
-	data, label, err := readInput(e, args)
+	if err := engine.ValidateChain(d.Blocks, target); err != nil {
+		return reportInvalid(e, d.Blocks, err, name)
+	}
+	return nil
+}
+
+// readDump reads and decodes a chain dump from a file or, for "-", stdin.
+func readDump(ctx context.Context, e env, name string) (*engine.Dump, error) {
+	args := []string{name}
+	data, label, err := readInput(ctx, e, args)
 	if err != nil {
 		return nil, err
 	}
@@ -141,10 +200,9 @@ func importDump(e env, n *node.Node, d *engine.Dump, name string) error {
 	var re *engine.RuleError
 	switch {
 	case errors.As(err, &re):
-		fmt.Fprintf(e.stdout, "invalid: block %d (position %d) breaks rule %s: %s\n", re.Index, re.Position, re.Rule, re.Detail)
-		return invalidError{fmt.Errorf("%s: %w", name, err)}
+		return reportInvalid(e, d.Blocks, err, name)
 	case errors.Is(err, engine.ErrEmptyChain):
-		return invalidError{fmt.Errorf("%s: %w", name, err)}
+		return usageError{fmt.Errorf("%s: %w", name, err)}
 	case errors.Is(err, node.ErrNotLonger):
 		return usageError{fmt.Errorf("%s: %w", name, err)}
 	case err != nil:

@@ -100,7 +100,7 @@ func TestBadInputExitsTwo(t *testing.T) {
 		want  string // a piece of the message
 	}{
 		{"", []string{"hash", "/nonexistent/file.json"}, "no such file"},
-		{"{", []string{"hash"}, "pyjson"},
+		{"{", []string{"hash"}, "offset 1"},
 		{`{"index": "1", "transactions": [], "timestamp": 0, "previous_hash": "0", "nonce": 0}`, []string{"hash"}, `"index"`},
 		{`{"index": 1, "timestamp": 0, "previous_hash": "0"}`, []string{"mine"}, `"transactions"`},
 		{block, []string{"mine", "--difficulty", "-1"}, "difficulty"},
@@ -117,6 +117,9 @@ func TestBadInputExitsTwo(t *testing.T) {
 		out, errs, code := powchain(t, c.stdin, c.args...)
 		if code != 2 || !strings.Contains(errs, c.want) || out != "" {
 			t.Errorf("%v: exit %d, stderr %q, stdout %q; want exit 2 naming %q", c.args, code, errs, out, c.want)
+		}
+		if prefix := packagePrefix.FindString(errs); prefix != "" {
+			t.Errorf("%v: stderr %q speaks of the code (%q)", c.args, errs, prefix)
 		}
 	}
 }

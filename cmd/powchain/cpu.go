@@ -13,6 +13,10 @@ func init() {
 	register(&command{
 		name:    "cpu",
 		summary: "print the CPU, the features that matter and the kernel auto picks",
+		examples: []string{
+			"powchain cpu",
+			"powchain cpu | grep auto   # the kernel --hasher auto runs here",
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 			return runCPU
 		},
@@ -42,7 +46,7 @@ func runCPU(_ context.Context, e env, args []string) error {
 		if avail[n] {
 			mark = "available"
 		}
-		fmt.Fprintf(e.stdout, "  %-8s %-16s needs %s\n", n, mark, hasher.About(n))
+		fmt.Fprintf(e.stdout, "  %-10s %-16s needs %s\n", n, mark, hasher.About(n))
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"runtime/pprof"
 	"runtime/trace"
 	"strconv"
+	"strings"
 
 	"github.com/powchain/powchain/engine"
 	"github.com/powchain/powchain/hasher"
@@ -36,8 +37,8 @@ func (f *textFlag) Set(s string) error {
 }
 
 func (d *difficultyFlags) register(fs *flag.FlagSet, def int) {
-	fs.IntVar(&d.hexZeros, "difficulty", def, "difficulty: the hex hash starts with this many '0' characters (0-64)")
-	fs.Var(&d.bits, "bits", "difficulty in leading zero bits (0-256); overrides --difficulty when set (mine --header: the compact nBits in hex, e.g. 1d00ffff)")
+	fs.IntVar(&d.hexZeros, "difficulty", def, "difficulty: the hex hash starts with `N` '0' characters (0-64)")
+	fs.Var(&d.bits, "bits", "difficulty in leading zero bits, `N` from 0 to 256; overrides --difficulty when set")
 }
 
 func (d *difficultyFlags) target() (hasher.Target, error) {
@@ -60,8 +61,8 @@ type minerFlags struct {
 }
 
 func (m *minerFlags) register(fs *flag.FlagSet) {
-	fs.IntVar(&m.workers, "workers", runtime.GOMAXPROCS(0), "mining worker goroutines")
-	fs.StringVar(&m.hasher, "hasher", "auto", "SHA-256 kernel: auto or one of "+fmt.Sprint(hasher.Names()))
+	fs.IntVar(&m.workers, "workers", runtime.GOMAXPROCS(0), "`N` mining worker goroutines; the default is the CPUs this process may use")
+	fs.StringVar(&m.hasher, "hasher", "auto", "SHA-256 kernel `NAME`: auto or one of "+strings.Join(hasher.Names(), ", ")+" (see powchain cpu)")
 }
 
 func (m *minerFlags) miner() (*engine.Miner, error) {
@@ -82,15 +83,16 @@ type profileFlags struct {
 }
 
 func (p *profileFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&p.cpu, "cpuprofile", "", "write a CPU profile (pprof) to this file")
-	fs.StringVar(&p.mem, "memprofile", "", "write a heap profile (pprof) to this file on exit")
-	fs.StringVar(&p.trace, "trace", "", "write an execution trace to this file")
+	fs.StringVar(&p.cpu, "cpuprofile", "", "write a CPU profile (pprof) to `FILE`")
+	fs.StringVar(&p.mem, "memprofile", "", "write a heap profile (pprof) to `FILE` on exit")
+	fs.StringVar(&p.trace, "trace", "", "write an execution trace to `FILE`")
 }
 
 // start starts the requested profiles and returns the function that stops
-// them and writes what is written at exit. The stop function must be
-// called even when the command fails, so a profile of a failed or
-// interrupted run is still written.
+// them and writes what is written at exit. Every file is created here, so
+// a path that cannot be written is refused (exit 2) before any work. The
+// stop function must be called even when the command fails, so a profile
+// of a failed or interrupted run is still written.
 func (p *profileFlags) start() (stop func() error, err error) {
 	var stops []func() error
 	stopAll := func() error {
@@ -127,12 +129,12 @@ func (p *profileFlags) start() (stop func() error, err error) {
 		stops = append(stops, func() error { trace.Stop(); return f.Close() })
 	}
 	if p.mem != "" {
-		path := p.mem
+		f, err := os.Create(p.mem)
+		if err != nil {
+			stopAll()
+			return nil, usagef("--memprofile: %v", err)
+		}
 		stops = append(stops, func() error {
-			f, err := os.Create(path)
-			if err != nil {
-				return fmt.Errorf("--memprofile: %w", err)
-			}
 			runtime.GC()
 			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
 				f.Close()

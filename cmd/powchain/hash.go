@@ -13,6 +13,11 @@ func init() {
 		name:    "hash",
 		args:    "[FILE]",
 		summary: "print the hash of one block read as JSON from FILE or stdin; --header: a Bitcoin header's sha256d",
+		examples: []string{
+			"powchain hash examples/block.json",
+			"powchain mine examples/block.json | powchain hash   # the hash the mined block carries",
+			"powchain hash --header header.hex   # a Bitcoin header's sha256d, in the usual reversed hex",
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 			var h headerFlags
 			h.registerHeader(fs)
@@ -28,9 +33,12 @@ func init() {
 
 // runHash prints the 64-hex hash of one block. A "hash" key in the input is
 // ignored, as it is never hashed.
-func runHash(_ context.Context, e env, args []string) error {
-	data, name, err := readInput(e, args)
+func runHash(ctx context.Context, e env, args []string) error {
+	data, name, err := readInput(ctx, e, args)
 	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	b, err := engine.DecodeBlock(data, engine.BlockOptions{})

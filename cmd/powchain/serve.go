@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	httppprof "net/http/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +22,11 @@ func init() {
 	register(&command{
 		name:    "serve",
 		summary: "run a node: the reference REST API over a durable store, with peers and consensus; exits 0 after SIGINT/SIGTERM",
+		examples: []string{
+			"powchain serve --addr 127.0.0.1:8000 --data ./node-a --difficulty 2 --auto-mine",
+			"powchain serve --addr 127.0.0.1:8001 --data ./node-b --peers http://127.0.0.1:8000",
+			"powchain serve --data ./node-c --import chain.json --debug-addr 127.0.0.1:6060",
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 			o := &serveOptions{}
 			o.register(fs)
@@ -37,13 +43,14 @@ type nodeFlags struct {
 }
 
 func (f *nodeFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.data, "data", "powchain-data", "data directory of the node's store (created if missing)")
+	fs.StringVar(&f.data, "data", "powchain-data", "data directory `DIR` of the node's store (created if missing)")
 	f.difficulty.register(fs, 2)
 }
 
 type serveOptions struct {
 	nodeFlags
 	miner        minerFlags
+	nats         natsFlags
 	profile      profileFlags
 	addr         string
 	advertise    string
@@ -56,6 +63,16 @@ type serveOptions struct {
 	batchDelay   time.Duration
 	logFormat    string
 	logLevel     string
+	ui           bool
+	events       node.EventsConfig
+	revalidate   bool
+	poolBytes    int
+	blockBytes   int64
+	maxPeers     int
+	peerAllow    string
+	adminToken   string
+	rateLimit    float64
+	rateBurst    int
 
 	onListen func(addr string) // tests: called with the address served
 }
@@ -63,6 +80,7 @@ type serveOptions struct {
 func (o *serveOptions) register(fs *flag.FlagSet) {
 	o.nodeFlags.register(fs)
 	o.miner.register(fs)
+	o.nats.register(fs, true)
 	o.profile.register(fs)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8000", "address to serve the API on (port 0 picks a free port)")
 	fs.StringVar(&o.advertise, "advertise", "", "this node's base URL as peers should call it (default http://ADDR/ when --addr names a host)")
@@ -75,6 +93,16 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.batchDelay, "batch-delay", node.DefaultBatchDelay, "group commit: how long to gather concurrent transactions into one fsync")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&o.ui, "ui", true, "serve the dashboard at / (--ui=false turns it off; GET /events stays)")
+	fs.IntVar(&o.events.MaxSubscribers, "events-max", node.DefaultMaxSubscribers, "most GET /events streams open at once (a browser shares one between its tabs)")
+	fs.BoolVar(&o.revalidate, "revalidate", false, "validate every stored block at start (otherwise the chain index is checked against its checksum)")
+	fs.IntVar(&o.poolBytes, "pool-bytes", 128<<20, "bytes of pending transactions (canonical JSON) the pool holds; more get 503 with Retry-After")
+	fs.Int64Var(&o.blockBytes, "block-bytes", 2<<20, "largest block accepted, in a POST /add_block body or a peer's chain")
+	fs.IntVar(&o.maxPeers, "max-peers", 128, "most peers the node keeps; more registrations get 503")
+	fs.StringVar(&o.peerAllow, "peer-allow", "", "comma-separated CIDRs, addresses and host names allowed as peers besides public addresses (and loopback when --addr is loopback)")
+	fs.StringVar(&o.adminToken, "admin-token", "", "require \"Authorization: Bearer TOKEN\" on /register_node, /register_with and DELETE /peers/{url} (default: open, as the reference node)")
+	fs.Float64Var(&o.rateLimit, "rate-limit", 20, "requests per second per client address on the endpoints that change state; 0 disables; loopback clients are never limited")
+	fs.IntVar(&o.rateBurst, "rate-burst", 40, "burst allowed over --rate-limit")
 }
 
 // logger makes the slog logger of --log-format and --log-level.
@@ -124,7 +152,7 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 	if err != nil {
 		return err
 	}
-	m, err := o.miner.miner()
+	m, err := fleetMiner(&o.miner, o.nats.enabled())
 	if err != nil {
 		return err
 	}
@@ -143,6 +171,21 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 			return usagef("--advertise: %v", err)
 		}
 	}
+	if err := checkAddr(o.addr); err != nil {
+		return usagef("--addr: %v", err)
+	}
+	if o.debugAddr != "" {
+		if err := checkAddr(o.debugAddr); err != nil {
+			return usagef("--debug-addr: %v", err)
+		}
+	}
+	policy, err := node.NewPeerPolicy(o.addr, splitList(o.peerAllow))
+	if err != nil {
+		return usagef("--peer-allow: %v", err)
+	}
+	if o.poolBytes < 0 || o.blockBytes < 0 || o.maxPeers < 0 {
+		return usagef("--pool-bytes, --block-bytes and --max-peers must not be negative")
+	}
 	sync := o.syncInterval
 	if sync == 0 {
 		sync = -1 // node.Config: negative disables
@@ -151,7 +194,7 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 	// Read the dump before anything is opened, so bad input fails early.
 	var dump *engine.Dump
 	if o.importFile != "" {
-		if dump, err = readDump(e, o.importFile); err != nil {
+		if dump, err = readDump(ctx, e, o.importFile); err != nil {
 			return err
 		}
 	}
@@ -174,10 +217,21 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 	}
 	defer stopProfiles(stop, &err)
 
+	var fl node.Fleet
+	if o.nats.enabled() {
+		c, closeFleet, err := o.nats.coordinator(ctx, m, log)
+		if err != nil {
+			return err
+		}
+		defer closeFleet()
+		fl = nodeFleet{c}
+	}
+
 	n, err := openNode(node.Config{
 		DataDir:      o.data,
 		Target:       target,
 		Miner:        m,
+		Fleet:        fl,
 		AutoMine:     o.autoMine,
 		Peers:        peers,
 		AdvertiseURL: advertise,
@@ -185,6 +239,14 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 		SyncInterval: sync,
 		PeerTimeout:  o.peerTimeout,
 		BatchDelay:   o.batchDelay,
+		UI:           o.ui,
+		Events:       o.events,
+		Revalidate:   o.revalidate,
+		Limits:       node.Limits{PoolBytes: o.poolBytes, BlockBytes: o.blockBytes, Peers: o.maxPeers},
+		PeerPolicy:   policy,
+		AdminToken:   o.adminToken,
+		RateLimit:    o.rateLimit,
+		RateBurst:    o.rateBurst,
 	})
 	if err != nil {
 		return err
@@ -211,6 +273,29 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 		o.onListen(ln.Addr().String())
 	}
 	return n.Run(ctx, ln)
+}
+
+// checkAddr checks a listen address before it is used: HOST:PORT with a
+// port from 0 to 65535 (or a service name), so a mistyped address is bad
+// usage (exit 2) and not a failure to listen.
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not HOST:PORT", addr)
+	}
+	if port == "" {
+		return fmt.Errorf("%q has no port", addr)
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		if n < 0 || n > 65535 {
+			return fmt.Errorf("port %d out of range [0, 65535]", n)
+		}
+		return nil
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("unknown port %q", port)
+	}
+	return nil
 }
 
 // startDebug serves net/http/pprof on its own address and mux.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/powchain/powchain/engine"
 )
@@ -13,7 +15,12 @@ func init() {
 	register(&command{
 		name:    "verify",
 		args:    "[FILE]",
-		summary: "check a chain dump (GET /chain answer or a JSON array of blocks)",
+		summary: "check a chain dump (GET /chain answer or a JSON array of blocks); exit 1 names the first bad block and rule",
+		examples: []string{
+			"powchain verify --difficulty 2 chain.json",
+			"curl -s http://127.0.0.1:8000/chain | powchain verify --difficulty 2",
+			"powchain export --data ./node-a | powchain verify --difficulty 2 -",
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 			var d difficultyFlags
 			d.register(fs, 2)
@@ -25,13 +32,14 @@ func init() {
 }
 
 // runVerify validates a chain dump. Valid: a one-line summary and exit 0.
-// Invalid: the first bad block's index and rule on stdout and exit 1.
-func runVerify(_ context.Context, e env, d *difficultyFlags, args []string) error {
+// Invalid: the first bad block's index, hash and rule on stdout, once, and
+// exit 1.
+func runVerify(ctx context.Context, e env, d *difficultyFlags, args []string) error {
 	target, err := d.target()
 	if err != nil {
 		return err
 	}
-	data, name, err := readInput(e, args)
+	data, name, err := readInput(ctx, e, args)
 	if err != nil {
 		return err
 	}
@@ -39,16 +47,81 @@ func runVerify(_ context.Context, e env, d *difficultyFlags, args []string) erro
 	if err != nil {
 		return badInput(fmt.Errorf("%s: %w", name, err))
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := engine.ValidateChain(dump.Blocks, target); err != nil {
-		var re *engine.RuleError
-		if errors.As(err, &re) {
-			fmt.Fprintf(e.stdout, "invalid: block %d (position %d) breaks rule %s: %s\n", re.Index, re.Position, re.Rule, re.Detail)
-		} else {
-			fmt.Fprintf(e.stdout, "invalid: %v\n", err)
-		}
-		return invalidError{err}
+		return reportInvalid(e, dump.Blocks, err, name)
 	}
 	last := dump.Blocks[len(dump.Blocks)-1]
 	_, err = fmt.Fprintf(e.stdout, "valid: %d blocks at %v, last block %d hash %s\n", len(dump.Blocks), target, last.Index, last.Hash)
 	return err
+}
+
+// Limits of what a failure shows of the user's block: a block may be
+// megabytes long, a message must stay one glance long.
+const (
+	maxDetail  = 200 // bytes of the rule's explanation
+	maxExcerpt = 120 // bytes of the block's JSON
+	maxHash    = 64  // bytes of the hash the block carries
+)
+
+// reportInvalid prints the failure of a chain validation on stdout, once:
+// the bad block's index, position and hash, the rule it breaks, and a
+// short excerpt of the block. It returns the error that makes the exit
+// code 1 without being printed again.
+func reportInvalid(e env, blocks []*engine.Block, err error, name string) error {
+	var re *engine.RuleError
+	if !errors.As(err, &re) {
+		fmt.Fprintf(e.stdout, "invalid: %s: %s\n", name, clip(userMessage(err), maxDetail))
+		return reportedError{invalidError{err}}
+	}
+	hash := "(none)"
+	var b *engine.Block
+	if re.Position >= 0 && re.Position < len(blocks) {
+		b = blocks[re.Position]
+		if b.Hash != "" {
+			hash = clip(b.Hash, maxHash)
+		}
+	}
+	fmt.Fprintf(e.stdout, "invalid: block %d (position %d) hash %s breaks rule %s: %s\n",
+		re.Index, re.Position, hash, re.Rule, clip(re.Detail, maxDetail))
+	if b != nil {
+		if wire, werr := b.MarshalWire(); werr == nil {
+			fmt.Fprintf(e.stdout, "  block %d: %s\n", re.Index, excerpt(wire, maxExcerpt))
+		}
+	}
+	return reportedError{invalidError{err}}
+}
+
+// clip shortens s to at most n bytes, cut at a character boundary, marking
+// the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// excerpt is the start of a block's JSON, with its full size when cut.
+func excerpt(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	return clip(string(b[:n+1]), n) + " (" + size(len(b)) + " in all)"
+}
+
+// size formats a byte count.
+func size(n int) string {
+	switch {
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
+	case n >= 1<<10:
+		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 1, 64) + " KiB"
+	}
+	return strconv.Itoa(n) + " bytes"
 }

@@ -7,11 +7,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/powchain/powchain/internal/testvectors"
 )
 
-// vectorRow is one line of shared/vectors/canonical_json.jsonl.
+// vectorRow is one line of testdata/vectors/canonical_json.jsonl.
 type vectorRow struct {
 	Name      string `json:"name"`
 	Edge      bool   `json:"edge"`
@@ -23,29 +24,9 @@ type vectorRow struct {
 	raw []byte // input_b64 decoded: the exact input bytes
 }
 
-// vectorsPath finds ../shared/vectors/canonical_json.jsonl relative to the
-// project root, the first directory upwards holding go.mod.
-func vectorsPath(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatalf("getwd: %v", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "vectors", "canonical_json.jsonl")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatalf("no go.mod above the test directory; cannot locate shared/vectors")
-		}
-		dir = parent
-	}
-}
-
 func loadVectors(tb testing.TB) []vectorRow {
 	tb.Helper()
-	path := vectorsPath(tb)
+	path := testvectors.Path(tb, "canonical_json.jsonl")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		tb.Fatalf("conformance vectors missing: %v", err)

@@ -1,6 +1,9 @@
-// Package testvectors finds and reads the conformance vectors in
-// ../shared/vectors (beside the repository root) for tests. The vectors are
-// read at run time; a missing file fails the test loudly.
+// Package testvectors finds and reads the conformance vectors for tests.
+// They live in the repository, in testdata/vectors at its root: a byte for
+// byte copy of the project's shared vectors (CPython's output), which
+// TestCopyMatchesShared compares with the original when it sits beside the
+// repository in ../shared/vectors. The vectors are read at run time; a
+// missing file fails the test loudly.
 package testvectors
 
 import (
@@ -13,22 +16,29 @@ import (
 )
 
 // Dir returns the vectors directory: $POWCHAIN_VECTORS if set, otherwise
-// ../shared/vectors relative to the directory holding go.mod.
+// testdata/vectors in the repository root.
 func Dir(tb testing.TB) string {
 	tb.Helper()
 	if d := os.Getenv("POWCHAIN_VECTORS"); d != "" {
 		return d
 	}
+	return filepath.Join(Root(tb), "testdata", "vectors")
+}
+
+// Root returns the repository root: the first directory upwards from the
+// test's working directory that holds go.mod.
+func Root(tb testing.TB) string {
+	tb.Helper()
 	wd, err := os.Getwd()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	for d := wd; ; d = filepath.Dir(d) {
 		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return filepath.Join(d, "..", "shared", "vectors")
+			return d
 		}
 		if filepath.Dir(d) == d {
-			tb.Fatalf("testvectors: no go.mod above %s", wd)
+			tb.Fatalf("no go.mod above %s: cannot find the repository root", wd)
 		}
 	}
 }
@@ -45,7 +55,7 @@ func Lines(tb testing.TB, name string) [][]byte {
 	tb.Helper()
 	data, err := os.ReadFile(Path(tb, name))
 	if err != nil {
-		tb.Fatalf("testvectors: %v (the vectors live in ../shared/vectors beside the repository)", err)
+		tb.Fatalf("conformance vectors: %v (they live in testdata/vectors at the repository root)", err)
 	}
 	var lines [][]byte
 	sc := bufio.NewScanner(bytes.NewReader(data))

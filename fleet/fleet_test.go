@@ -1,0 +1,68 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/powchain/powchain/engine"
+	"github.com/powchain/powchain/hasher"
+)
+
+// TestInProcessVectors mines every mining.jsonl row with a coordinator and
+// in-process workers over an embedded NATS server (the real one, on
+// loopback) and compares with the seed loop's nonce.
+func TestInProcessVectors(t *testing.T) {
+	s := embedded(t, "127.0.0.1:0")
+	url := "nats://" + s.Addr()
+	c, err := NewCoordinator(connect(t, url), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	startWorker(t, url, 1)
+	startWorker(t, url, 2)
+	for _, v := range miningVectors(t) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		res, err := c.Mine(ctx, v.tpl, v.target)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v", v.name, err)
+		}
+		if res.Nonce != v.nonce {
+			t.Fatalf("%s: nonce %d, the seed loop's is %d", v.name, res.Nonce, v.nonce)
+		}
+	}
+	st := c.Stats()
+	if st.Refused != 0 || st.Garbage != 0 {
+		t.Errorf("honest workers: %+v", st)
+	}
+	if ws := c.Workers(); len(ws) != 2 {
+		t.Errorf("workers: %+v", ws)
+	}
+	t.Logf("%+v", st)
+}
+
+// TestOversizeTemplate: a template workers could not take is refused at
+// once instead of waiting for workers forever.
+func TestOversizeTemplate(t *testing.T) {
+	s := embedded(t, "127.0.0.1:0")
+	c, err := NewCoordinator(connect(t, "nats://"+s.Addr()), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	target, _ := hasher.TargetBits(8)
+	big := make([]byte, maxTemplate)
+	for _, size := range []int{maxTemplate + 1} {
+		tpl := hasher.NewTemplate(big[:size/2], big[:size-size/2])
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := c.Mine(ctx, tpl, target)
+		cancel()
+		if err == nil || errors.Is(err, engine.ErrCanceled) || !strings.Contains(err.Error(), "bytes") {
+			t.Errorf("template of %d bytes: %v, want a refusal that names the size", size, err)
+		}
+	}
+}

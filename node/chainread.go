@@ -1,0 +1,424 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/powchain/powchain/engine"
+	"github.com/powchain/powchain/engine/pyjson"
+	"github.com/powchain/powchain/hasher"
+)
+
+// maxDumpPeers is how many peer URLs of a chain dump are kept; the rest
+// are read and skipped.
+const maxDumpPeers = 64
+
+// errChainTooBig is returned when a peer's chain answer passes
+// Limits.ChainBytes.
+type errChainTooBig struct{ limit int64 }
+
+func (e errChainTooBig) Error() string {
+	return fmt.Sprintf("the answer is over the limit of %d bytes", e.limit)
+}
+
+// chainReader reads a peer's chain dump as a stream, block by block: it
+// never holds more than one block's text, a non-object where a block
+// belongs is refused at once, and every block is validated against the
+// one before it as it arrives, so a hostile answer is refused at its
+// first bad block. What stays in memory is the valid blocks read so far.
+// The bytes it reads count against Limits.ChainBytes (decompressed bytes:
+// the HTTP client decompresses before this reader sees them) and against
+// the node's chain budget, which bounds the chain text being read by all
+// downloads at once.
+type chainReader struct {
+	r        *bufio.Reader
+	ctx      context.Context
+	budget   *budget
+	held     int64 // taken from budget
+	read     int64
+	limit    int64 // answer bytes
+	blockMax int64 // one block's bytes
+	target   hasher.Target
+	buf      []byte
+
+	allowLength bool // an object with "length" and no "chain" is an answer
+	length      int  // its length, when it was one; -1 otherwise
+}
+
+const budgetStep = 1 << 20
+
+func (c *chainReader) readByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err != nil {
+		if err == io.EOF {
+			return 0, errEOF
+		}
+		return 0, err
+	}
+	c.read++
+	if c.read > c.limit {
+		return 0, errChainTooBig{c.limit}
+	}
+	if c.read > c.held && c.budget != nil {
+		if err := c.budget.acquire(c.ctx, budgetStep); err != nil {
+			return 0, fmt.Errorf("waiting for other chain downloads: %w", err)
+		}
+		c.held += budgetStep
+	}
+	return b, nil
+}
+
+func (c *chainReader) unread() { c.r.UnreadByte(); c.read-- }
+
+// release gives back the budget taken.
+func (c *chainReader) release() {
+	for ; c.held > 0; c.held -= budgetStep {
+		c.budget.release(budgetStep)
+	}
+}
+
+// next returns the next byte that is not JSON whitespace.
+func (c *chainReader) next() (byte, error) {
+	for {
+		b, err := c.readByte()
+		if err != nil || !isJSONSpace(b) {
+			return b, err
+		}
+	}
+}
+
+func isJSONSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
+
+// raw reads one JSON value starting with first (already read) into c.buf:
+// a string, an array or object (to its matching close, at most depth
+// levels deep), or a literal or number (to the byte before the next
+// delimiter). It checks the extent, not the syntax, which pyjson.Decode
+// checks next. The value may not pass max bytes; what names it.
+func (c *chainReader) raw(first byte, max int64, depth int, what string) ([]byte, error) {
+	c.buf = append(c.buf[:0], first)
+	grow := func(b byte) error {
+		if int64(len(c.buf)) >= max {
+			return fmt.Errorf("%s is over the limit of %d bytes", what, max)
+		}
+		c.buf = append(c.buf, b)
+		return nil
+	}
+	switch first {
+	case '"':
+		esc := false
+		for {
+			b, err := c.readByte()
+			if err != nil {
+				return nil, err
+			}
+			if err := grow(b); err != nil {
+				return nil, err
+			}
+			switch {
+			case esc:
+				esc = false
+			case b == '\\':
+				esc = true
+			case b == '"':
+				return c.buf, nil
+			}
+		}
+	case '[', '{':
+		level, inStr, esc := 1, false, false
+		for level > 0 {
+			b, err := c.readByte()
+			if err != nil {
+				return nil, err
+			}
+			if err := grow(b); err != nil {
+				return nil, err
+			}
+			switch {
+			case inStr && esc:
+				esc = false
+			case inStr && b == '\\':
+				esc = true
+			case inStr && b == '"':
+				inStr = false
+			case inStr:
+			case b == '"':
+				inStr = true
+			case b == '[' || b == '{':
+				if level++; level > depth {
+					return nil, fmt.Errorf("%s is nested deeper than %d levels", what, depth)
+				}
+			case b == ']' || b == '}':
+				level--
+			}
+		}
+		return c.buf, nil
+	}
+	for {
+		b, err := c.readByte()
+		if err == errEOF {
+			return c.buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if isJSONSpace(b) || b == ',' || b == ']' || b == '}' || b == ':' {
+			c.unread()
+			return c.buf, nil
+		}
+		if err := grow(b); err != nil {
+			return nil, err
+		}
+	}
+}
+
+var errEOF = errors.New("unexpected end of the answer")
+
+// decodeRaw reads and decodes one value.
+func (c *chainReader) decodeRaw(first byte, max int64, depth int, what string) (pyjson.Value, error) {
+	text, err := c.raw(first, max, depth, what)
+	if err != nil {
+		return nil, err
+	}
+	v, err := pyjson.Decode(text)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return v, nil
+}
+
+// dump reads the whole answer: the reference node's {"length": N,
+// "chain": [...], "peers": [...]} or a bare array of blocks.
+func (c *chainReader) dump() (*engine.Dump, error) {
+	first, err := c.next()
+	if err != nil {
+		return nil, err
+	}
+	if first == 0xef { // a UTF-8 byte order mark, as CPython allows
+		if b1, _ := c.readByte(); b1 == 0xbb {
+			if b2, _ := c.readByte(); b2 == 0xbf {
+				if first, err = c.next(); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	d := &engine.Dump{}
+	switch first {
+	case '[':
+		if d.Blocks, err = c.blocks(); err != nil {
+			return nil, err
+		}
+	case '{':
+		if err := c.object(d); err != nil {
+			return nil, err
+		}
+	default:
+		c.unread()
+		b, _ := c.r.Peek(8)
+		return nil, &engine.FieldError{Field: "chain", Msg: "want a chain dump object or an array of blocks, got " + startName(append([]byte{first}, b...))}
+	}
+	if b, err := c.r.ReadByte(); err == nil {
+		for isJSONSpace(b) && err == nil {
+			b, err = c.r.ReadByte()
+		}
+		if err == nil {
+			return nil, errors.New("extra data after the chain dump")
+		}
+	}
+	if len(d.Blocks) == 0 && c.length < 0 {
+		return nil, engine.ErrEmptyChain
+	}
+	return d, nil
+}
+
+// object reads the members of a dump object after its '{'.
+func (c *chainReader) object(d *engine.Dump) error {
+	seen := map[string]bool{}
+	var length pyjson.Value
+	for i := 0; ; i++ {
+		b, err := c.next()
+		if err != nil {
+			return err
+		}
+		if b == '}' && i == 0 {
+			break
+		}
+		if b != '"' {
+			return errors.New("the chain dump object: want a key")
+		}
+		kv, err := c.decodeRaw(b, 256, 0, "a key of the chain dump")
+		if err != nil {
+			return err
+		}
+		key := kv.(string)
+		if seen[key] {
+			return &engine.FieldError{Field: key, Msg: "appears twice in the chain dump"}
+		}
+		seen[key] = true
+		if b, err = c.next(); err != nil {
+			return err
+		}
+		if b != ':' {
+			return errors.New("the chain dump object: want ':' after a key")
+		}
+		if b, err = c.next(); err != nil {
+			return err
+		}
+		switch key {
+		case "chain":
+			if b != '[' {
+				return &engine.FieldError{Field: "chain", Msg: "want an array, got " + startName([]byte{b})}
+			}
+			if d.Blocks, err = c.blocks(); err != nil {
+				return err
+			}
+		case "length":
+			if length, err = c.decodeRaw(b, 64, 0, `"length"`); err != nil {
+				return err
+			}
+		case "peers":
+			if b != '[' {
+				return &engine.FieldError{Field: "peers", Msg: "want an array, got " + startName([]byte{b})}
+			}
+			if err := c.peers(d); err != nil {
+				return err
+			}
+		default: // kept by the reference node, ignored here
+			if _, err := c.raw(b, c.blockMax, maxDumpDepth, fmt.Sprintf("the value of %q", key)); err != nil {
+				return err
+			}
+		}
+		if b, err = c.next(); err != nil {
+			return err
+		}
+		if b == '}' {
+			break
+		}
+		if b != ',' {
+			return errors.New("the chain dump object: want ',' or '}' after a value")
+		}
+	}
+	if !seen["chain"] {
+		if n, ok := length.(pyjson.Int); ok && c.allowLength {
+			if l, ok := n.Int64(); ok && l >= 1 && l <= 1<<40 {
+				c.length = int(l)
+				return nil
+			}
+		}
+		return &engine.FieldError{Field: "chain", Msg: "missing from the chain dump"}
+	}
+	if length != nil {
+		n, isInt := length.(pyjson.Int)
+		if want := pyjson.IntFromInt64(int64(len(d.Blocks))); !isInt || n != want {
+			return &engine.FieldError{Field: "length", Msg: fmt.Sprintf("is %v but the chain has %d blocks", length, len(d.Blocks))}
+		}
+	}
+	return nil
+}
+
+// peers reads the peers array after its '['.
+func (c *chainReader) peers(d *engine.Dump) error {
+	for i := 0; ; i++ {
+		b, err := c.next()
+		if err != nil {
+			return err
+		}
+		if b == ']' && i == 0 {
+			return nil
+		}
+		if b != '"' {
+			return &engine.FieldError{Field: fmt.Sprintf("peers[%d]", i), Msg: "want a string, got " + startName([]byte{b})}
+		}
+		v, err := c.decodeRaw(b, maxPeerURL+64, 0, fmt.Sprintf("peers[%d]", i))
+		if err != nil {
+			return err
+		}
+		if len(d.Peers) < maxDumpPeers {
+			d.Peers = append(d.Peers, v.(string))
+		}
+		if b, err = c.next(); err != nil {
+			return err
+		}
+		if b == ']' {
+			return nil
+		}
+		if b != ',' {
+			return errors.New("the peers array: want ',' or ']' after a URL")
+		}
+	}
+}
+
+// blocks reads the blocks array after its '[', validating each block
+// against the one before it.
+func (c *chainReader) blocks() ([]*engine.Block, error) {
+	var out []*engine.Block
+	for i := 0; ; i++ {
+		b, err := c.next()
+		if err != nil {
+			return nil, err
+		}
+		if b == ']' && i == 0 {
+			return out, nil
+		}
+		if b != '{' {
+			return nil, &engine.FieldError{Field: fmt.Sprintf("chain[%d]", i), Msg: "want a block object, got " + startName([]byte{b})}
+		}
+		v, err := c.decodeRaw(b, c.blockMax, MaxBlockDepth, fmt.Sprintf("chain[%d]", i))
+		if err != nil {
+			return nil, err
+		}
+		blk, err := engine.BlockFromValue(v, engine.BlockOptions{})
+		if err != nil {
+			var fe *engine.FieldError
+			if errors.As(err, &fe) {
+				return nil, &engine.FieldError{Field: fmt.Sprintf("chain[%d].%s", i, fe.Field), Msg: fe.Msg}
+			}
+			return nil, fmt.Errorf("chain[%d]: %w", i, err)
+		}
+		if i == 0 {
+			err = engine.ValidateChain([]*engine.Block{blk}, c.target)
+		} else {
+			err = engine.ValidateNext(out[i-1], i, blk, c.target)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := checkBlockDepth(blk); err != nil {
+			return nil, fmt.Errorf("chain[%d]: %w", i, err)
+		}
+		out = append(out, blk)
+		if b, err = c.next(); err != nil {
+			return nil, err
+		}
+		if b == ']' {
+			return out, nil
+		}
+		if b != ',' {
+			return nil, fmt.Errorf("the chain array: want ',' or ']' after chain[%d]", i)
+		}
+	}
+}
+
+// readChain reads a peer's chain answer from r (see chainReader): the
+// blocks it returns form a valid chain.
+func (n *Node) readChain(ctx context.Context, r io.Reader) (*engine.Dump, error) {
+	d, _, err := n.readChainOrLength(ctx, r, false)
+	return d, err
+}
+
+// readChainOrLength is readChain that, with allowLength, also takes
+// {"length": N, "peers": [...]} without a chain (a powchain peer's answer
+// to POST /register_node?paged=1): it returns N, and -1 for a chain.
+func (n *Node) readChainOrLength(ctx context.Context, r io.Reader, allowLength bool) (*engine.Dump, int, error) {
+	c := &chainReader{
+		r: bufio.NewReaderSize(r, 32<<10), ctx: ctx, budget: n.chainBudget,
+		limit: n.cfg.Limits.ChainBytes, blockMax: n.cfg.Limits.BlockBytes, target: n.target,
+		allowLength: allowLength, length: -1,
+	}
+	defer c.release()
+	d, err := c.dump()
+	return d, c.length, err
+}
