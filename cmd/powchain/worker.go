@@ -19,6 +19,11 @@ func init() {
 	register(&command{
 		name:    "worker",
 		summary: "mine for the coordinator (mine or serve with --nats) on a NATS server, until SIGINT/SIGTERM (then exit 0)",
+		examples: []string{
+			"powchain worker --nats nats://coordinator:4222 --name lab-3",
+			"powchain worker --nats nats://user:secret@broker-a:4222,nats://user:secret@broker-b:4222 --workers 8",
+			"powchain worker --nats tls://broker:4222 --nats-ca ca.pem --hasher avx512",
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 			o := &workerOptions{}
 			o.miner.register(fs)
