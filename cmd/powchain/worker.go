@@ -19,6 +19,11 @@ func init() {
 	register(&command{
 		name:    "worker",
 		summary: "mine for the coordinator (mine or serve with --nats) on a NATS server, until SIGINT/SIGTERM (then exit 0)",
+		examples: []string{
+			"powchain worker --nats nats://coordinator:4222 --name lab-3   # on each machine that mines",
+			"powchain worker --nats tls://coordinator:4222 --nats-ca ca.pem --nats-creds worker.creds",
+			"powchain worker --nats nats://127.0.0.1:4222 --workers 1 --hasher shani1",
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
 			o := &workerOptions{}
 			o.miner.register(fs)
