@@ -140,8 +140,7 @@ func TestFleetFaults(t *testing.T) {
 
 	t.Run("restart the coordinator", func(t *testing.T) {
 		url := embeddedNATS(t)
-		startWorkerProc(t, bin, url, "a")
-		startWorkerProc(t, bin, url, "b")
+		workers := []*child{startWorkerProc(t, bin, url, "a"), startWorkerProc(t, bin, url, "b")}
 		args := []string{"mine", "--nats", url, "--workers", "0", "--bits", strconv.Itoa(job.bits),
 			"--range-time", "200ms", "--lease", "1s", "--progress", "never", "-"}
 		first := exec.Command(bin, args...)
@@ -168,6 +167,25 @@ func TestFleetFaults(t *testing.T) {
 		first.Wait()
 		if strings.Contains(out.String(), "mined block") {
 			t.Fatalf("the first coordinator finished before it was killed; the job is too short:\n%s", out.String())
+		}
+		killed := time.Now()
+		// The second coordinator starts once each worker has found no
+		// coordinator answering (its log says so last) and a request on
+		// its way when the first one died has been given up (after the
+		// request timeout): then both ask for ranges as soon as the
+		// second announces its job, and both take part in it.
+		for _, w := range workers {
+			for {
+				log := w.stderr.String()
+				if strings.Count(log, "no coordinator answers") > strings.Count(log, "a coordinator answers") &&
+					time.Since(killed) > fleet.DefaultRequestTimeout {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s did not notice the coordinator was gone:\n%s", w.name, w.stderr.String())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 		}
 		second := exec.Command(bin, args...)
 		second.Stdin = strings.NewReader(job.block)
