@@ -46,7 +46,8 @@ type Config struct {
 
 	// RateTime is the length of each throughput cell, split into
 	// RateSamples samples (default 5) on different blocks. 0 measures no
-	// throughput.
+	// throughput. A sample in which no worker got to hash (a loaded
+	// machine) is taken again with twice the time.
 	RateTime    time.Duration
 	RateSamples int
 
