@@ -182,9 +182,19 @@ rounds:
 				for i := range hdr {
 					hdr[i] = byte(rng.Uint32())
 				}
-				sctx, cancel := context.WithTimeout(ctx, cfg.RateTime)
-				res, merr := engine.NewMiner(k, w).MineHeader(sctx, hasher.NewHeaderJob(&hdr), 0, never)
-				cancel()
+				// A window that closed before any worker hashed (a
+				// loaded machine) is no sample: run it again, twice as
+				// long, until it hashes or the run is stopped.
+				var res engine.HeaderResult
+				var merr error
+				for window := cfg.RateTime; res.Hashes == 0 && ctx.Err() == nil; window *= 2 {
+					sctx, cancel := context.WithTimeout(ctx, window)
+					res, merr = engine.NewMiner(k, w).MineHeader(sctx, hasher.NewHeaderJob(&hdr), 0, never)
+					cancel()
+					if merr != nil && !errors.Is(merr, engine.ErrCanceled) {
+						break
+					}
+				}
 				if merr != nil && !errors.Is(merr, engine.ErrCanceled) {
 					err = merr
 					break rounds

@@ -46,7 +46,8 @@ type Config struct {
 
 	// RateTime is the length of each throughput cell, split into
 	// RateSamples samples (default 5) on different blocks. 0 measures no
-	// throughput.
+	// throughput. A sample in which no worker got to hash (a loaded
+	// machine) is taken again with twice the time.
 	RateTime    time.Duration
 	RateSamples int
 
@@ -526,7 +527,10 @@ var never, _ = hasher.TargetBits(hasher.MaxBits)
 
 // throughput measures cell k: RateSamples runs of Mine against a target
 // that is never met, each stopped after RateTime/RateSamples, each on a
-// different block.
+// different block. A run whose window closed before any worker hashed a
+// nonce (on a loaded machine the workers may not get a CPU in time) is no
+// sample: it is run again with twice the window until it hashes, unless
+// the run is stopped.
 func (r *runner) throughput(m *engine.Miner, k cellKey) (*Record, error) {
 	c := &r.cfg
 	rec := r.newRecord("throughput", k)
@@ -537,11 +541,14 @@ func (r *runner) throughput(m *engine.Miner, k cellKey) (*Record, error) {
 		if err != nil {
 			return nil, err
 		}
-		ctx, cancel := context.WithTimeout(r.runCtx, each)
-		res, err := m.Mine(labels(ctx, "throughput", 0), tpl, never)
-		cancel()
-		if err != nil && !errors.Is(err, engine.ErrCanceled) {
-			return nil, err
+		var res engine.Result
+		for window := max(each, time.Nanosecond); res.Hashes == 0 && !r.stopped(); window *= 2 {
+			ctx, cancel := context.WithTimeout(r.runCtx, window)
+			res, err = m.Mine(labels(ctx, "throughput", 0), tpl, never)
+			cancel()
+			if err != nil && !errors.Is(err, engine.ErrCanceled) {
+				return nil, err
+			}
 		}
 		rec.Blocks++
 		if res.Hashes > 0 {

@@ -142,6 +142,16 @@ func TestAutoMiningNodesConverge(t *testing.T) {
 				return false
 			}
 		}
+		// The chains are read one after the other, after the pools: a
+		// node may have left a block between the two reads, its
+		// transactions back in its pool. Read the pools again, then the
+		// tips: a transaction on none of the chains read above is still
+		// pending now, or its node mined it since and its tip moved.
+		for _, n := range nodes {
+			if len(n.Pending()) > 0 || tip(n.Blocks()) != tip(chain) {
+				return false
+			}
+		}
 		return true
 	})
 	if !sameStrings(contents(chain), all) {

@@ -139,13 +139,14 @@ func TestFleetFaults(t *testing.T) {
 	})
 
 	t.Run("restart the coordinator", func(t *testing.T) {
-		// The workers run the pure Go kernel here, so that the job lasts
-		// seconds whatever kernels this CPU has: the first coordinator is
-		// killed mid-job, and both workers are back before the second one
-		// can finish.
+		// The workers run the pure Go kernel, so that the job lasts seconds
+		// whatever kernels this CPU has and the kill below is mid-job.
 		url := embeddedNATS(t)
-		startChild(t, "worker a", bin, "worker", "--nats", url, "--workers", "1", "--name", "a", "--hasher", "generic", "--progress", "never")
-		startChild(t, "worker b", bin, "worker", "--nats", url, "--workers", "1", "--name", "b", "--hasher", "generic", "--progress", "never")
+		slow := func(name string) *child {
+			return startChild(t, "worker "+name, bin, "worker", "--nats", url, "--workers", "1", "--name", name,
+				"--hasher", "generic", "--progress", "never")
+		}
+		workers := []*child{slow("a"), slow("b")}
 		args := []string{"mine", "--nats", url, "--workers", "0", "--bits", strconv.Itoa(job.bits),
 			"--range-time", "200ms", "--lease", "1s", "--progress", "never", "-"}
 		first := exec.Command(bin, args...)
@@ -164,11 +165,31 @@ func TestFleetFaults(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(300 * time.Millisecond) // mid-job
+		// Mid-job: each worker has asked for and been handed its first
+		// range (the coordinator logs the join as it leases it).
 		first.Process.Kill()
 		first.Wait()
 		if strings.Contains(out.String(), "mined block") {
 			t.Fatalf("the first coordinator finished before it was killed; the job is too short:\n%s", out.String())
+		}
+		killed := time.Now()
+		// The second coordinator starts once each worker has found no
+		// coordinator answering (its log says so last) and a request on
+		// its way when the first one died has been given up (after the
+		// request timeout): then both ask for ranges as soon as the
+		// second announces its job, and both take part in it.
+		for _, w := range workers {
+			for {
+				log := w.stderr.String()
+				if strings.Count(log, "no coordinator answers") > strings.Count(log, "a coordinator answers") &&
+					time.Since(killed) > fleet.DefaultRequestTimeout {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s did not notice the coordinator was gone:\n%s", w.name, w.stderr.String())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 		}
 		second := exec.Command(bin, args...)
 		second.Stdin = strings.NewReader(job.block)
