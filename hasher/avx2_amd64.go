@@ -131,7 +131,7 @@ func (s *avx2Searcher) setLayout(l *Layout) {
 	avx2Schedule(&w, l.Tail[:64])
 	v := l.Mid
 	for t := 0; t < s.j0; t++ {
-		avx2Round(&v, w[t]+k256[t])
+		roundWK(&v, w[t]+k256[t])
 	}
 	for k := 0; k < 8; k++ {
 		s.broadcast(avx2ArenaMid+32*k, l.Mid[k])
@@ -167,15 +167,6 @@ func avx2Schedule(w *[64]uint32, p []byte) {
 		s0 := bits.RotateLeft32(v0, -7) ^ bits.RotateLeft32(v0, -18) ^ (v0 >> 3)
 		w[t] = s1 + w[t-7] + s0 + w[t-16]
 	}
-}
-
-// avx2Round runs one SHA-256 round with W[t]+K[t] = wk on the working
-// variables v (a..h).
-func avx2Round(v *[8]uint32, wk uint32) {
-	a, b, c, d, e, f, g, h := v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
-	t1 := h + (bits.RotateLeft32(e, -6) ^ bits.RotateLeft32(e, -11) ^ bits.RotateLeft32(e, -25)) + ((e & f) ^ (^e & g)) + wk
-	t2 := (bits.RotateLeft32(a, -2) ^ bits.RotateLeft32(a, -13) ^ bits.RotateLeft32(a, -22)) + ((a & b) ^ (a & c) ^ (b & c))
-	*v = [8]uint32{t1 + t2, a, b, c, d + t1, e, f, g}
 }
 
 // setLanes writes nonces base, base+1, ..., base+7 as ASCII into the lanes

@@ -156,7 +156,7 @@ func (s *avx512Searcher) setLayout(l *Layout) {
 	avx2Schedule(&w, l.Tail[:64])
 	v := l.Mid
 	for t := 0; t < s.j0; t++ {
-		avx2Round(&v, w[t]+k256[t])
+		roundWK(&v, w[t]+k256[t])
 	}
 	for k := 0; k < 8; k++ {
 		s.broadcast(avx512ArenaMid+avx512Vec*k, l.Mid[k])

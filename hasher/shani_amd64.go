@@ -4,7 +4,6 @@ package hasher
 
 import (
 	"encoding/binary"
-	"math/bits"
 	"strconv"
 	"unsafe"
 )
@@ -127,7 +126,7 @@ func (s *shaniSearcher) setLayout(l *Layout) {
 	}
 	start := l.Mid
 	for t := 0; t < 4*s.skip; t++ {
-		shaniRound(&start, w[t]+k256[t])
+		roundWK(&start, w[t]+k256[t])
 	}
 	putNI(s.st[0:8], &start)
 	putNI(s.st[8:16], &l.Mid)
@@ -145,7 +144,7 @@ func (s *shaniSearcher) setLayout(l *Layout) {
 		copy(s.blocks[i*stride:], l.Tail[:stride])
 	}
 	for b := 0; b < ncb; b++ {
-		shaniSchedule((*[64]uint32)(s.wk[64*b:]), l.Tail[64*(s.nb+b):])
+		scheduleWK((*[64]uint32)(s.wk[64*b:]), l.Tail[64*(s.nb+b):])
 	}
 
 	s.chunk = uint64(max(1, shaniChunkBlocks/(s.lanes*len(l.Tail)/64)))
@@ -169,32 +168,6 @@ func putNI(dst []uint32, h *[8]uint32) {
 func getNI(h *[8]uint32, src []uint32) {
 	h[5], h[4], h[1], h[0] = src[0], src[1], src[2], src[3]
 	h[7], h[6], h[3], h[2] = src[4], src[5], src[6], src[7]
-}
-
-// shaniRound is one SHA-256 round with wk = W[t]+K[t].
-func shaniRound(h *[8]uint32, wk uint32) {
-	a, b, c, d, e, f, g, hh := h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]
-	t1 := hh + (bits.RotateLeft32(e, -6) ^ bits.RotateLeft32(e, -11) ^ bits.RotateLeft32(e, -25)) +
-		((e & f) ^ (^e & g)) + wk
-	t2 := (bits.RotateLeft32(a, -2) ^ bits.RotateLeft32(a, -13) ^ bits.RotateLeft32(a, -22)) +
-		((a & b) ^ (a & c) ^ (b & c))
-	h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7] = t1+t2, a, b, c, d+t1, e, f, g
-}
-
-// shaniSchedule writes W[t]+K[t], t = 0..63, of the 64-byte block p.
-func shaniSchedule(wk *[64]uint32, p []byte) {
-	var w [64]uint32
-	for t := 0; t < 16; t++ {
-		w[t] = binary.BigEndian.Uint32(p[4*t:])
-	}
-	for t := 16; t < 64; t++ {
-		s0 := bits.RotateLeft32(w[t-15], -7) ^ bits.RotateLeft32(w[t-15], -18) ^ (w[t-15] >> 3)
-		s1 := bits.RotateLeft32(w[t-2], -17) ^ bits.RotateLeft32(w[t-2], -19) ^ (w[t-2] >> 10)
-		w[t] = w[t-16] + s0 + w[t-7] + s1
-	}
-	for t := range wk {
-		wk[t] = w[t] + k256[t]
-	}
 }
 
 // Search hashes [lo, hi) in passes of s.lanes nonces. The full passes run
