@@ -23,7 +23,7 @@ func init() {
 			o := &loadgenOptions{}
 			fs.StringVar(&o.out, "out", "powchain-data", "data directory `DIR` to build or extend (a node's --data)")
 			fs.IntVar(&o.blocks, "blocks", 1000, "`N` blocks to add after the store's tip")
-			fs.IntVar(&o.txBytes, "tx-bytes", 440, "`N` bytes of transaction content per block (440 makes blocks of about 605 bytes)")
+			fs.IntVar(&o.txBytes, "tx-bytes", 440, "`N` bytes of transaction content per block (440 makes blocks of about 765 bytes on the wire, 280 about 605)")
 			o.difficulty.register(fs, 1)
 			return func(ctx context.Context, e env, args []string) error {
 				// Flags may follow the word "chain" too.
