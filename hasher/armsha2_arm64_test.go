@@ -39,50 +39,12 @@ func armKernels(t *testing.T) []Hasher {
 // Ranges hold 1 to 13 nonces from either end of the digit range or a
 // random place; targets of 0 to 4 bits make most ranges have solutions.
 func TestARMSHA2EveryLength(t *testing.T) {
-	kernels := armKernels(t)
-	rng := rand.New(rand.NewPCG(21, 22))
-	gen := genericHasher{}.NewSearcher()
-	searchers := make([]Searcher, len(kernels))
-	for i, h := range kernels {
-		searchers[i] = h.NewSearcher()
-	}
 	maxLen := 2000
 	if testing.Short() {
 		maxLen = 1200
 	}
-	for n := 1; n <= maxLen; n++ {
-		for k := 0; k < MaxDigits; k++ {
-			if testing.Short() && k%5 != n%5 {
-				continue
-			}
-			d := 1 + (n+k)%MaxDigits
-			if d > n {
-				continue
-			}
-			p := rng.IntN(n - d + 1)
-			tpl := NewTemplate(randBytes(rng, p), randBytes(rng, n-d-p))
-			l := tpl.Layout(d)
-			lo, hi := DigitRange(d)
-			count := min(uint64(1+n%13), hi-lo)
-			var start uint64
-			switch n % 3 {
-			case 0:
-				start = lo
-			case 1:
-				start = hi - count
-			default:
-				start = lo + rng.Uint64N(hi-lo-count+1)
-			}
-			target, _ := TargetBits(n % 5)
-			want := searchAll(t, gen, l, start, start+count, target)
-			for i, s := range searchers {
-				if got := searchAll(t, s, l, start, start+count, target); !equal(got, want) {
-					t.Fatalf("%s: length %d (prefix %d) digits %d [%d,+%d) target %v: got %v, want %v",
-						kernels[i].Name(), n, p, d, start, count, target, got, want)
-				}
-			}
-		}
-	}
+	checkEveryLength(t, armKernels(t), rand.New(rand.NewPCG(21, 22)), maxLen,
+		func(n, k int) bool { return !testing.Short() || k%5 == n%5 })
 }
 
 // TestARMSHA2LongRanges searches long ranges, where the assembly runs many

@@ -4,7 +4,6 @@ package hasher
 
 import (
 	"errors"
-	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -19,159 +18,24 @@ func needAVX512(t testing.TB) {
 	}
 }
 
-// avx512Case compares every solution of the avx512 kernel in a range with
-// the generic kernel's, with the assembly's first-word test given apart
-// so that tests can make it weaker than the target.
-type avx512Case struct {
-	t       *testing.T
-	rng     *rand.Rand
-	s       *avx512Searcher
-	generic Searcher
-	checked int // nonces compared
-}
-
-func newAVX512Case(t *testing.T, seed uint64) *avx512Case {
+func newAVX512Case(t *testing.T, seed uint64) *laneCase {
 	needAVX512(t)
-	return &avx512Case{t: t, rng: rand.New(rand.NewPCG(seed, 512)), s: &avx512Searcher{}, generic: genericHasher{}.NewSearcher()}
+	s := &avx512Searcher{}
+	return &laneCase{t: t, rng: rand.New(rand.NewPCG(seed, 512)), lanes: avx512Lanes, search: s.search, generic: genericHasher{}.NewSearcher()}
 }
 
-// searchAll finds every solution in [lo, hi) by restarting after each one,
-// checking that hashes counts the nonces up to the solution's pass.
-func (c *avx512Case) searchAll(l *Layout, lo, hi uint64, target Target, firstMask uint32) []uint64 {
-	c.t.Helper()
-	var out []uint64
-	for lo < hi {
-		n, ok, hashes := c.s.search(l, lo, hi, target, firstMask)
-		if !ok {
-			if n != hi || hashes != hi-lo {
-				c.t.Fatalf("no solution: got nonce %d hashes %d, want %d %d", n, hashes, hi, hi-lo)
-			}
-			break
-		}
-		if n < lo || n >= hi {
-			c.t.Fatalf("solution %d outside [%d, %d)", n, lo, hi)
-		}
-		if most := min(hi-lo, (n-lo)/avx512Lanes*avx512Lanes+avx512Lanes); hashes < n-lo+1 || hashes > most {
-			c.t.Fatalf("solution %d in [%d, %d): hashes %d, want [%d, %d]", n, lo, hi, hashes, n-lo+1, most)
-		}
-		out = append(out, n)
-		lo = n + 1
-	}
-	return out
-}
+// TestAVX512Offsets: laneCase.checkOffsets for avx512.
+func TestAVX512Offsets(t *testing.T) { newAVX512Case(t, 1).checkOffsets() }
 
-func (c *avx512Case) compare(l *Layout, lo, hi uint64, target Target, firstMask uint32) {
-	c.t.Helper()
-	want := searchAll(c.t, c.generic, l, lo, hi, target)
-	got := c.searchAll(l, lo, hi, target, firstMask)
-	if !equal(got, want) {
-		c.t.Fatalf("message %d bytes, nonce at %d (tail offset %d, %d nonce blocks of %d), %d digits, [%d, %d) %v: got %v, want %v",
-			l.MsgLen, l.NonceOff, l.TailOff, l.NonceBlocks, len(l.Tail)/64, l.Digits, lo, hi, target, got, want)
-	}
-	c.checked += int(hi - lo)
-}
+// TestAVX512Lengths: laneCase.checkLengths for avx512.
+func TestAVX512Lengths(t *testing.T) { newAVX512Case(t, 2).checkLengths(64, 24) }
 
-// run checks prefix || d digits || suffix on count nonces from a random
-// start (or either end of the digit range, now and then) with a target of
-// 0 to 8 bits.
-func (c *avx512Case) run(prefix, suffix []byte, d int, count uint64) {
-	l := NewTemplate(prefix, suffix).Layout(d)
-	lo, hi := DigitRange(d)
-	count = min(count, hi-lo)
-	var start uint64
-	switch c.rng.IntN(8) {
-	case 0:
-		start = lo
-	case 1:
-		start = hi - count
-	default:
-		start = lo + c.rng.Uint64N(hi-lo-count+1)
-	}
-	target, _ := TargetBits(c.rng.IntN(9))
-	c.compare(l, start, start+count, target, target.FirstMask())
-}
+// TestAVX512PartialPasses: laneCase.checkPartialPasses for avx512, ranges
+// of 1..33 nonces.
+func TestAVX512PartialPasses(t *testing.T) { newAVX512Case(t, 3).checkPartialPasses() }
 
-// TestAVX512Offsets covers every nonce length 1..20 at every offset of the
-// first digit in its 64-byte block (so every way the digits cross into the
-// next block and every round the kernel enters at), after 0, 1 or 2 whole
-// prefix blocks, with suffixes that put the padding in the nonce block,
-// the next one or several blocks later. Ranges of up to 80 nonces run up
-// to five passes, so the in-assembly increment of 16 carries often.
-func TestAVX512Offsets(t *testing.T) {
-	c := newAVX512Case(t, 1)
-	for d := 1; d <= MaxDigits; d++ {
-		for off := 0; off < 64; off++ {
-			for skip := 0; skip < 3; skip++ {
-				prefix := randBytes(c.rng, 64*skip+off)
-				suffix := randBytes(c.rng, (7*off+13*d+50*skip)%200)
-				c.run(prefix, suffix, d, uint64(1+c.rng.IntN(80)))
-			}
-		}
-	}
-	t.Logf("%d nonces compared", c.checked)
-}
-
-// TestAVX512Lengths covers every message length 1..2000 bytes (600 with
-// -short): every nonce length that fits for messages up to 300 bytes, three
-// nonce lengths (cycling through 1..20) for longer ones, with the nonce at
-// an offset that varies with both lengths.
-func TestAVX512Lengths(t *testing.T) {
-	c := newAVX512Case(t, 2)
-	maxLen := 2000
-	if testing.Short() {
-		maxLen = 600
-	}
-	for n := 1; n <= maxLen; n++ {
-		var ds []int
-		if n <= 300 {
-			for d := 1; d <= min(n, MaxDigits); d++ {
-				ds = append(ds, d)
-			}
-		} else {
-			ds = []int{1 + n%MaxDigits, 1 + (7*n+3)%MaxDigits, 1 + (13*n+11)%MaxDigits}
-		}
-		for _, d := range ds {
-			p := (37*n + 11*d) % (n - d + 1)
-			count := uint64(1 + c.rng.IntN(64))
-			if n > 500 {
-				count = uint64(1 + c.rng.IntN(24))
-			}
-			c.run(randBytes(c.rng, p), randBytes(c.rng, n-d-p), d, count)
-		}
-	}
-	t.Logf("%d nonces compared", c.checked)
-}
-
-// TestAVX512PartialPasses searches ranges of 1..33 nonces, from starts with
-// every last digit, up to the ends of digit ranges and of the nonce space,
-// with every nonce a solution (0 bits) and with some.
-func TestAVX512PartialPasses(t *testing.T) {
-	c := newAVX512Case(t, 3)
-	zero, _ := TargetBits(0)
-	for _, tc := range []struct{ prefix, suffix, d int }{
-		{22, 200, 6}, {60, 3, 7}, {0, 0, 1}, {61, 70, 20}, {100, 400, 12}, {63, 0, 2}, {5, 9, 3},
-	} {
-		l := NewTemplate(randBytes(c.rng, tc.prefix), randBytes(c.rng, tc.suffix)).Layout(tc.d)
-		lo, hi := DigitRange(tc.d)
-		for count := uint64(1); count <= 2*avx512Lanes+1; count++ {
-			count := min(count, hi-lo)
-			starts := []uint64{lo, hi - count}
-			for i := 0; i < 10 && hi-lo > count+10; i++ {
-				starts = append(starts, lo+c.rng.Uint64N(hi-lo-count-10)/10*10+uint64(i))
-			}
-			for _, start := range starts {
-				c.compare(l, start, start+count, zero, zero.FirstMask())
-				target, _ := TargetBits(1 + c.rng.IntN(3))
-				c.compare(l, start, start+count, target, target.FirstMask())
-			}
-		}
-	}
-	// The last nonces of the whole space: 2^64-1 itself is never searched.
-	l := NewTemplate([]byte("x"), nil).Layout(20)
-	for count := uint64(1); count <= 2*avx512Lanes+1; count++ {
-		c.compare(l, math.MaxUint64-count, math.MaxUint64, zero, 0)
-	}
-}
+// TestAVX512WeakMask: laneCase.checkWeakMask for avx512.
+func TestAVX512WeakMask(t *testing.T) { newAVX512Case(t, 5).checkWeakMask() }
 
 // TestAVX512LongRanges searches ranges of thousands of nonces, where one
 // assembly call runs many passes and the nonces carry across several
@@ -210,24 +74,6 @@ func TestAVX512LongRanges(t *testing.T) {
 		c.compare(l, start, start+count, target, mask)
 	}
 	t.Logf("%d nonces compared", c.checked)
-}
-
-// TestAVX512WeakMask makes the assembly report every lane (first-word mask
-// 0) so that the Go side's full target check, and resuming the assembly
-// after a pass with no real solution, run on every pass.
-func TestAVX512WeakMask(t *testing.T) {
-	c := newAVX512Case(t, 5)
-	for i := 0; i < 60; i++ {
-		prefix := randBytes(c.rng, c.rng.IntN(300))
-		suffix := randBytes(c.rng, c.rng.IntN(300))
-		d := 1 + c.rng.IntN(MaxDigits)
-		l := NewTemplate(prefix, suffix).Layout(d)
-		lo, hi := DigitRange(d)
-		count := min(uint64(1+c.rng.IntN(100)), hi-lo)
-		start := lo + c.rng.Uint64N(hi-lo-count+1)
-		target, _ := TargetBits(3 + c.rng.IntN(4))
-		c.compare(l, start, start+count, target, 0)
-	}
 }
 
 // TestAVX512States checks every word of every lane's digest, as the

@@ -43,46 +43,8 @@ func shaniKernels(t *testing.T) []Hasher {
 // lanes) and the target is 0 to 4 bits, so most ranges have solutions and
 // 0 bits makes every lane of a pass succeed.
 func TestSHANIEveryLength(t *testing.T) {
-	kernels := shaniKernels(t)
-	rng := rand.New(rand.NewPCG(11, 12))
-	gen := genericHasher{}.NewSearcher()
-	searchers := make([]Searcher, len(kernels))
-	for i, h := range kernels {
-		searchers[i] = h.NewSearcher()
-	}
-	for n := 1; n <= 2000; n++ {
-		for k := 0; k < MaxDigits; k++ {
-			if testing.Short() && k%5 != 0 {
-				continue
-			}
-			d := 1 + (n+k)%MaxDigits
-			if d > n {
-				continue
-			}
-			p := rng.IntN(n - d + 1)
-			tpl := NewTemplate(randBytes(rng, p), randBytes(rng, n-d-p))
-			l := tpl.Layout(d)
-			lo, hi := DigitRange(d)
-			count := min(uint64(1+n%13), hi-lo)
-			var start uint64
-			switch n % 3 {
-			case 0:
-				start = lo
-			case 1:
-				start = hi - count
-			default:
-				start = lo + rng.Uint64N(hi-lo-count+1)
-			}
-			target, _ := TargetBits(n % 5)
-			want := searchAll(t, gen, l, start, start+count, target)
-			for i, s := range searchers {
-				if got := searchAll(t, s, l, start, start+count, target); !equal(got, want) {
-					t.Fatalf("%s: length %d (prefix %d) digits %d [%d,+%d) target %v: got %v, want %v",
-						kernels[i].Name(), n, p, d, start, count, target, got, want)
-				}
-			}
-		}
-	}
+	checkEveryLength(t, shaniKernels(t), rand.New(rand.NewPCG(11, 12)), 2000,
+		func(n, k int) bool { return !testing.Short() || k%5 == 0 })
 }
 
 // TestSHANILongRanges searches long ranges, where the assembly runs many
