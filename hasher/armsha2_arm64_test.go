@@ -53,51 +53,12 @@ func TestARMSHA2EveryLength(t *testing.T) {
 // that the assembly often stops at passes that do not meet it. Every other
 // range is searched in small assembly calls (armChunkBlocks = 64).
 func TestARMSHA2LongRanges(t *testing.T) {
-	kernels := armKernels(t)
 	defer func(n int) { armChunkBlocks = n }(armChunkBlocks)
-	rng := rand.New(rand.NewPCG(23, 24))
-	gen := genericHasher{}.NewSearcher()
-	iters := 24
+	r := longRanges{iters: 24, minCount: 300, spread: 1500, endEvery: 3}
 	if testing.Short() {
-		iters = 6
+		r.iters = 6
 	}
-	for i := 0; i < iters; i++ {
-		tpl := NewTemplate(randBytes(rng, rng.IntN(150)), randBytes(rng, rng.IntN(400)))
-		d := 2 + rng.IntN(MaxDigits-1)
-		lo, hi := DigitRange(d)
-		count := min(uint64(300+rng.IntN(1500)), hi-lo)
-		start := lo + rng.Uint64N(hi-lo-count+1)
-		if i%3 == 0 {
-			start = hi - count // run up to the last nonce with d digits
-		}
-		target, _ := TargetBits(6 + rng.IntN(5))
-		l := tpl.Layout(d)
-		armChunkBlocks = []int{4096, 64}[i%2]
-		want := searchAll(t, gen, l, start, start+count, target)
-		for _, h := range kernels {
-			s := h.NewSearcher().(*armSearcher)
-			if got := searchAll(t, s, l, start, start+count, target); !equal(got, want) {
-				t.Fatalf("%s: digits %d [%d,+%d) target %v: got %v, want %v", h.Name(), d, start, count, target, got, want)
-			}
-			// The same with the assembly stopping at every pass whose h0
-			// has its top two bits clear.
-			var got []uint64
-			for from := start; from < start+count; {
-				n, ok, hashes := s.search(l, from, start+count, target, 0xc0000000)
-				if hashes == 0 || hashes > start+count-from {
-					t.Fatalf("%s: %d hashes for [%d, %d)", h.Name(), hashes, from, start+count)
-				}
-				if !ok {
-					break
-				}
-				got = append(got, n)
-				from = n + 1
-			}
-			if !equal(got, want) {
-				t.Fatalf("%s with a weak mask: digits %d [%d,+%d) target %v: got %v, want %v", h.Name(), d, start, count, target, got, want)
-			}
-		}
-	}
+	checkLongRanges(t, armKernels(t), rand.New(rand.NewPCG(23, 24)), r, func(n int) { armChunkBlocks = n })
 }
 
 // TestARMSHA2Unsupported switches the SHA2 feature off: the kernels are

@@ -191,6 +191,68 @@ func checkEveryLength(t *testing.T, kernels []Hasher, rng *rand.Rand, maxLen int
 	}
 }
 
+// maskSearcher is a kernel's searcher with the assembly's first-word test
+// given apart from the target, so that tests can make it weaker.
+type maskSearcher interface {
+	search(l *Layout, lo, hi uint64, target Target, firstMask uint32) (uint64, bool, uint64)
+}
+
+// longRanges says how checkLongRanges draws its ranges: iters ranges of
+// minCount to minCount+spread-1 nonces, every endEvery-th one running up to
+// the last nonce of its digit count.
+type longRanges struct {
+	iters, minCount, spread, endEvery int
+}
+
+// checkLongRanges searches long ranges with each of kernels, where the
+// assembly runs many passes per call and the ASCII nonces carry across many
+// digits, with targets that make solutions rare, and again with a mask
+// weaker than the target so that the assembly often stops at passes that do
+// not meet it; every solution is compared with the generic kernel's.
+// setChunk sets the kernels' passes per assembly call: every other range
+// is searched in small calls (64).
+func checkLongRanges(t *testing.T, kernels []Hasher, rng *rand.Rand, r longRanges, setChunk func(int)) {
+	t.Helper()
+	gen := genericHasher{}.NewSearcher()
+	for i := 0; i < r.iters; i++ {
+		tpl := NewTemplate(randBytes(rng, rng.IntN(150)), randBytes(rng, rng.IntN(400)))
+		d := 2 + rng.IntN(MaxDigits-1)
+		lo, hi := DigitRange(d)
+		count := min(uint64(r.minCount+rng.IntN(r.spread)), hi-lo)
+		start := lo + rng.Uint64N(hi-lo-count+1)
+		if i%r.endEvery == 0 {
+			start = hi - count // run up to the last nonce with d digits
+		}
+		target, _ := TargetBits(6 + rng.IntN(5))
+		l := tpl.Layout(d)
+		setChunk([]int{4096, 64}[i%2])
+		want := searchAll(t, gen, l, start, start+count, target)
+		for _, h := range kernels {
+			s := h.NewSearcher()
+			if got := searchAll(t, s, l, start, start+count, target); !equal(got, want) {
+				t.Fatalf("%s: digits %d [%d,+%d) target %v: got %v, want %v", h.Name(), d, start, count, target, got, want)
+			}
+			// The same with the assembly stopping at every pass whose h0
+			// has its top two bits clear.
+			var got []uint64
+			for from := start; from < start+count; {
+				n, ok, hashes := s.(maskSearcher).search(l, from, start+count, target, 0xc0000000)
+				if hashes == 0 || hashes > start+count-from {
+					t.Fatalf("%s: %d hashes for [%d, %d)", h.Name(), hashes, from, start+count)
+				}
+				if !ok {
+					break
+				}
+				got = append(got, n)
+				from = n + 1
+			}
+			if !equal(got, want) {
+				t.Fatalf("%s with a weak mask: digits %d [%d,+%d) target %v: got %v, want %v", h.Name(), d, start, count, target, got, want)
+			}
+		}
+	}
+}
+
 // searchAll finds every solution in [lo, hi) by restarting the search after
 // each one, so every lane of a multi-lane kernel gets to report.
 func searchAll(t *testing.T, s Searcher, l *Layout, lo, hi uint64, target Target) []uint64 {

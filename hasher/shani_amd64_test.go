@@ -53,51 +53,12 @@ func TestSHANIEveryLength(t *testing.T) {
 // that the assembly often stops at passes that do not meet it. Every other
 // range is searched in small assembly calls (shaniChunkBlocks = 64).
 func TestSHANILongRanges(t *testing.T) {
-	kernels := shaniKernels(t)
 	defer func(n int) { shaniChunkBlocks = n }(shaniChunkBlocks)
-	rng := rand.New(rand.NewPCG(13, 14))
-	gen := genericHasher{}.NewSearcher()
-	iters := 40
+	r := longRanges{iters: 40, minCount: 500, spread: 3000, endEvery: 4}
 	if testing.Short() {
-		iters = 10
+		r.iters = 10
 	}
-	for i := 0; i < iters; i++ {
-		tpl := NewTemplate(randBytes(rng, rng.IntN(150)), randBytes(rng, rng.IntN(400)))
-		d := 2 + rng.IntN(MaxDigits-1)
-		lo, hi := DigitRange(d)
-		count := min(uint64(500+rng.IntN(3000)), hi-lo)
-		start := lo + rng.Uint64N(hi-lo-count+1)
-		if i%4 == 0 {
-			start = hi - count // run up to the last nonce with d digits
-		}
-		target, _ := TargetBits(6 + rng.IntN(5))
-		l := tpl.Layout(d)
-		shaniChunkBlocks = []int{4096, 64}[i%2]
-		want := searchAll(t, gen, l, start, start+count, target)
-		for _, h := range kernels {
-			s := h.NewSearcher().(*shaniSearcher)
-			if got := searchAll(t, s, l, start, start+count, target); !equal(got, want) {
-				t.Fatalf("%s: digits %d [%d,+%d) target %v: got %v, want %v", h.Name(), d, start, count, target, got, want)
-			}
-			// The same with the assembly stopping at every pass whose h0
-			// has its top two bits clear.
-			var got []uint64
-			for from := start; from < start+count; {
-				n, ok, hashes := s.search(l, from, start+count, target, 0xc0000000)
-				if hashes == 0 || hashes > start+count-from {
-					t.Fatalf("%s: %d hashes for [%d, %d)", h.Name(), hashes, from, start+count)
-				}
-				if !ok {
-					break
-				}
-				got = append(got, n)
-				from = n + 1
-			}
-			if !equal(got, want) {
-				t.Fatalf("%s with a weak mask: digits %d [%d,+%d) target %v: got %v, want %v", h.Name(), d, start, count, target, got, want)
-			}
-		}
-	}
+	checkLongRanges(t, shaniKernels(t), rand.New(rand.NewPCG(13, 14)), r, func(n int) { shaniChunkBlocks = n })
 }
 
 // TestSHANIUnsupported checks that without SHA-NI the kernels are refused
