@@ -70,15 +70,22 @@ func startWorkerProc(t testing.TB, bin, url, name string) *child {
 	return startChild(t, "worker "+name, bin, "worker", "--nats", url, "--workers", "1", "--name", name, "--progress", "never")
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t testing.TB) int {
+// freePorts returns n different loopback ports that were free a moment
+// ago. The listeners are all held until the last port is chosen, so the
+// kernel cannot hand out the same port twice (it did: a cluster test got
+// one port as a server's client port and another's route port).
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports := make([]int, n)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // embeddedNATS starts a NATS server in the test process, on loopback.
@@ -110,10 +117,10 @@ func natsServerBin(t testing.TB) string {
 func natsCluster(t testing.TB, n int) ([]string, []*child) {
 	t.Helper()
 	bin := natsServerBin(t)
-	ports, cports := make([]int, n), make([]int, n)
+	all := freePorts(t, 2*n)
+	ports, cports := all[:n], all[n:]
 	var routes []string
 	for i := range ports {
-		ports[i], cports[i] = freePort(t), freePort(t)
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", cports[i]))
 	}
 	urls := make([]string, n)

@@ -28,14 +28,19 @@ import (
 // attack it checks the answer (a 4xx naming the problem, or 503 for
 // backpressure), that the node's resident memory stays under rssBound
 // (from /proc/PID/status, the peak reset before each attack through
-// /proc/PID/clear_refs), that /health answers within a second during the
-// attack, and at the end that mining still works and no acknowledged
+// /proc/PID/clear_refs), that /health keeps answering during the attack
+// (within healthBound each time: generous, because under -race on a
+// loaded 2-core CI machine a healthy node has taken 4.5 s; a node the
+// attack takes down does not answer at all), and at the end that mining still works and no acknowledged
 // transaction was lost.
 //
 // POWCHAIN_HOSTILE_BIN runs the suite against another binary, and
 // POWCHAIN_HOSTILE_MEASURE=1 only measures (no assertions, no flags of
 // this version): that is how the figures before the fixes were taken,
 // with a binary of the code before them. A node past killRSS is killed.
+
+// healthBound is the longest a /health probe may take during an attack.
+const healthBound = 10 * time.Second
 
 // rssBound is the most resident memory the node may use during any attack.
 const rssBound = 400 << 20
@@ -73,7 +78,7 @@ func readStatus(pid int, field string) int64 {
 }
 
 // watch runs one attack: it resets the peak RSS, probes /health every
-// 100 ms with a 1 s timeout, samples the RSS (killing a measured-only
+// 100 ms with a healthBound timeout, samples the RSS (killing a measured-only
 // node past killRSS) and returns the peak.
 func (h *hostileNode) watch(name string, attack func() string) {
 	t := h.t
@@ -82,7 +87,7 @@ func (h *hostileNode) watch(name string, attack func() string) {
 	h.healthKO.Store(0)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	hc := &http.Client{Timeout: healthBound, Transport: &http.Transport{DisableKeepAlives: true}}
 	wg.Go(func() {
 		for {
 			select {
@@ -135,7 +140,7 @@ func (h *hostileNode) watch(name string, attack func() string) {
 	if hwm > rssBound {
 		t.Errorf("%s: peak RSS %d MB, over the bound of %d MB", name, hwm>>20, rssBound>>20)
 	}
-	if h.healthKO.Load() > 0 || h.slowest.Load() > int64(time.Second) {
+	if h.healthKO.Load() > 0 || h.slowest.Load() > int64(healthBound) {
 		t.Errorf("%s: /health failed %d times, slowest %v", name, h.healthKO.Load(), time.Duration(h.slowest.Load()))
 	}
 }
