@@ -8,9 +8,14 @@ import (
 	"github.com/powchain/powchain/hasher/_asm/sha256k"
 )
 
-// The Bitcoin header (sha256d) kernels, armsha2Header<L>: L nonces of one
-// 80-byte header per pass, one lane each, their SHA256H/SHA256H2
-// interleaved as in armsha2Mine<L>.
+// The Bitcoin header (sha256d) kernels: L nonces of one 80-byte header per
+// pass, one lane each, their SHA256H/SHA256H2 interleaved as in
+// armsha2Mine<L>. armsha2HeaderR<L> (1 to 3 lanes) keep each lane's
+// message schedule in four registers, deriving group g+4 in place of group
+// g right after group g's W+K is made (headerReg); armsha2Header4 has no
+// registers left for that (four lanes' states, copies and W+K fill 16) and
+// writes the schedules to scratch memory first (header). The work is the
+// same; the steps below are those of armsha2Header4.
 //
 // # What a pass does, and what it skips
 //
@@ -112,11 +117,17 @@ func headerData() {
 
 const headerSignature = "(ctx *[48]uint32, scratch *uint32, nonce uint32, passes int, top uint32) (done int, lanes uint32)"
 
+// headerMemLanes lists the lane counts of armsha2Header<L>, the header
+// kernels that keep the schedules in scratch memory: four lanes need every
+// vector register for their states.
+var headerMemLanes = []int{4}
+
 func headerStubs(b *bytes.Buffer) {
-	for _, L := range lanes {
-		name := fmt.Sprintf("armsha2Header%d", L)
+	first := fmt.Sprintf("armsha2HeaderR%d", headerRegLanes[0])
+	for _, L := range headerRegLanes {
+		name := fmt.Sprintf("armsha2HeaderR%d", L)
 		b.WriteString("\n")
-		if L == lanes[0] {
+		if name == first {
 			for _, l := range []string{
 				name + " hashes passes passes of L Bitcoin headers (sha256d; L is",
 				"the number in the name) with the ARMv8 SHA2 instructions, lane i of",
@@ -124,13 +135,20 @@ func headerStubs(b *bytes.Buffer) {
 				"first pass in which some lane's last digest word h7, byte-swapped,",
 				"is at most top. It returns the passes done and that pass's lanes as",
 				"a bit mask (0 if none). ctx is the header's context (see",
-				"header_arm64.go); scratch holds 128*L uint32s. passes >= 1.",
+				"header_arm64.go). passes >= 1. The message schedules stay in",
+				"registers.",
 			} {
 				b.WriteString("// " + l + "\n")
 			}
 		} else {
-			fmt.Fprintf(b, "// %s is armsha2Header%d with %d lanes.\n", name, lanes[0], L)
+			fmt.Fprintf(b, "// %s is %s with %d lanes.\n", name, first, L)
 		}
+		fmt.Fprintf(b, "//\n//go:noescape\nfunc %s%s\n", name, headerRegSignature)
+	}
+	for _, L := range headerMemLanes {
+		name := fmt.Sprintf("armsha2Header%d", L)
+		fmt.Fprintf(b, "\n// %s is %s with %d lanes and the schedules in scratch\n", name, first, L)
+		b.WriteString("// memory, 128*L uint32s.\n")
 		fmt.Fprintf(b, "//\n//go:noescape\nfunc %s%s\n", name, headerSignature)
 	}
 }
@@ -345,4 +363,180 @@ func expand(L, hash int, constWK map[int]bool, su0 func(G int) (string, bool), s
 			ins("SHA256SU1", r[(g+3)%4]+".S4", r[(g+2)%4]+".S4", r[g%4]+".S4")
 		}
 	}
+}
+
+// headerRegLanes lists the lane counts of armsha2HeaderR<L>, the header
+// kernels that keep every lane's message schedule in registers.
+var headerRegLanes = []int{1, 2, 3}
+
+const headerRegSignature = "(ctx *[48]uint32, nonce uint32, passes int, top uint32) (done int, lanes uint32)"
+
+// Registers of armsha2HeaderR<L>: lane i has eight, V(8i)..V(8i+7): ABCD,
+// EFGH, the copy of ABCD, W+K and the four message vectors of its
+// schedule; K is loaded into V28; the midstate and the initial state stay
+// in V24..V27 as in armsha2Header<L>.
+type regLane int
+
+func (i regLane) a() string       { return fmt.Sprintf("V%d", 8*int(i)) }
+func (i regLane) e() string       { return fmt.Sprintf("V%d", 8*int(i)+1) }
+func (i regLane) c() string       { return fmt.Sprintf("V%d", 8*int(i)+2) }
+func (i regLane) wk() string      { return fmt.Sprintf("V%d", 8*int(i)+3) }
+func (i regLane) m(g int) string  { return fmt.Sprintf("V%d", 8*int(i)+4+g%4) }
+func (i regLane) ring() [4]string { return [4]string{i.m(0), i.m(1), i.m(2), i.m(3)} }
+
+const hKRegR = "V28"
+
+// headerReg emits armsha2HeaderR<L>: the pass of armsha2Header<L> with the
+// schedules in registers. Each lane's W+K of group g is made from its
+// message vector just before the group's rounds, and group g+4 is derived
+// in its place right after, so no schedule goes through memory; the
+// precomputed W+K and SHA256SU0 halves are the same.
+func headerReg(L int) {
+	lbl := func(s string) string { return fmt.Sprintf("hdrr%s_%d", s, L) }
+	fmt.Fprintf(&out, "\n// func armsha2HeaderR%d%s\n", L, headerRegSignature)
+	fmt.Fprintf(&out, "TEXT ·armsha2HeaderR%d(SB), NOSPLIT, $0-44\n", L)
+	ins("MOVD", "ctx+0(FP)", hCtx)
+	ins("MOVWU", "nonce+8(FP)", hNonce)
+	ins("MOVD", "passes+16(FP)", hPasses)
+	ins("MOVWU", "top+24(FP)", hTop)
+	ins("MOVD", "$0", hDone)
+	ins("MOVD", "$armsha2K<>(SB)", hK)
+	ins("MOVD", "$armsha2Hdr<>(SB)", hH2)
+	ins("MOVW", fmt.Sprintf("$0x%08x", iv[7]), hIV7)
+	ins("FLDPQ", fmt.Sprintf("%d(%s)", hctxMid, hCtx), "("+fr(midA)+", "+fr(midE)+")")
+	ins("FLDPQ", fmt.Sprintf("%d(%s)", h2IV, hH2), "("+fr(startA)+", "+fr(startE)+")")
+	ivA, ivE := startA, startE
+	lanesR := make([]regLane, L)
+	for i := range lanesR {
+		lanesR[i] = regLane(i)
+	}
+
+	// hash emits the 16 groups of one hash for every lane from the state
+	// in registers a, e, the message in the lanes' rings: wkMem(g) names
+	// the shared W+K of group g if it is a constant, su0Mem(G) the
+	// precomputed SHA256SU0 half of group G if there is one; group 15
+	// runs only SHA256H2 when last.
+	hash := func(a, e string, wkMem func(g int) (string, bool), su0Mem func(G int) (string, bool), last bool) {
+		for g := 0; g < 16; g++ {
+			mem, shared := wkMem(g)
+			wk := func(i regLane) string {
+				if shared {
+					return lanesR[0].wk()
+				}
+				return i.wk()
+			}
+			if shared {
+				ins("FMOVQ", mem, fr(lanesR[0].wk()))
+			} else {
+				ins("FMOVQ", fmt.Sprintf("%d(%s)", 16*g, hK), fr(hKRegR))
+				for _, i := range lanesR {
+					ins("VADD", hKRegR+".S4", i.m(g)+".S4", i.wk()+".S4")
+				}
+			}
+			switch {
+			case g == 0:
+				for _, i := range lanesR {
+					ins("VMOV", a+".B16", i.a()+".B16")
+					ins("VMOV", e+".B16", i.e()+".B16")
+				}
+				for _, i := range lanesR {
+					ins("SHA256H", wk(i)+".S4", e, i.a())
+				}
+				for _, i := range lanesR {
+					ins("SHA256H2", wk(i)+".S4", a, i.e())
+				}
+			case g == 15 && last:
+				for _, i := range lanesR {
+					ins("SHA256H2", wk(i)+".S4", i.a(), i.e())
+				}
+			default:
+				for _, i := range lanesR {
+					ins("VMOV", i.a()+".B16", i.c()+".B16")
+				}
+				for _, i := range lanesR {
+					ins("SHA256H", wk(i)+".S4", i.e(), i.a())
+				}
+				for _, i := range lanesR {
+					ins("SHA256H2", wk(i)+".S4", i.c(), i.e())
+				}
+			}
+			if g >= 12 {
+				continue
+			}
+			smem, pre := su0Mem(g + 4)
+			for _, i := range lanesR {
+				if pre {
+					ins("FMOVQ", smem, fr(i.m(g)))
+				} else {
+					ins("SHA256SU0", i.m(g+1)+".S4", i.m(g)+".S4")
+				}
+			}
+			for _, i := range lanesR {
+				ins("SHA256SU1", i.m(g+3)+".S4", i.m(g+2)+".S4", i.m(g)+".S4")
+			}
+		}
+	}
+
+	label(lbl("pass"))
+	comment("The first hash's block 2: W[0..15] from the context, the nonce in W[3].")
+	for _, i := range lanesR {
+		ins("FLDPQ", fmt.Sprintf("%d(%s)", hctxW, hCtx), "("+fr(i.m(0))+", "+fr(i.m(1))+")")
+		ins("FLDPQ", fmt.Sprintf("%d(%s)", hctxW+32, hCtx), "("+fr(i.m(2))+", "+fr(i.m(3))+")")
+		if i == 0 {
+			ins("REVW", hNonce, hT0)
+		} else {
+			ins("ADDW", fmt.Sprintf("$%d", int(i)), hNonce, hT0)
+			ins("REVW", hT0, hT0)
+		}
+		ins("VMOV", hT0, i.m(0)+".S[3]")
+	}
+	hash(midA, midE, func(g int) (string, bool) {
+		if g >= 1 && g <= 3 {
+			return fmt.Sprintf("%d(%s)", hctxWK+16*(g-1), hCtx), true
+		}
+		return "", false
+	}, func(G int) (string, bool) {
+		if G >= 5 && G <= 7 {
+			return fmt.Sprintf("%d(%s)", hctxSU0+16*(G-5), hCtx), true
+		}
+		return "", false
+	}, false)
+
+	comment("The second hash: W[0..7] the first digest, W[8..15] fixed, to e61.")
+	for _, i := range lanesR {
+		ins("VADD", midA+".S4", i.a()+".S4", i.m(0)+".S4")
+		ins("VADD", midE+".S4", i.e()+".S4", i.m(1)+".S4")
+		ins("FLDPQ", fmt.Sprintf("%d(%s)", h2Pad, hH2), "("+fr(i.m(2))+", "+fr(i.m(3))+")")
+	}
+	hash(ivA, ivE, func(g int) (string, bool) {
+		if g == 2 || g == 3 {
+			return fmt.Sprintf("%d(%s)", h2PadK+16*(g-2), hH2), true
+		}
+		return "", false
+	}, func(G int) (string, bool) {
+		if G == 6 {
+			return fmt.Sprintf("%d(%s)", h2SU0, hH2), true
+		}
+		return "", false
+	}, true)
+
+	comment("h7 = e61 + H7, byte-swapped, against the target's top word.")
+	ins("MOVD", "$0", hLanes)
+	for _, i := range lanesR {
+		ins("VMOV", i.e()+".S[3]", hT0)
+		ins("ADDW", hIV7, hT0, hT0)
+		ins("REVW", hT0, hT0)
+		ins("CMPW", hTop, hT0)
+		ins("CSETW", "LS", hT1)
+		ins("ORRW", fmt.Sprintf("%s<<%d", hT1, int(i)), hLanes, hLanes)
+	}
+	ins("ADD", "$1", hDone, hDone)
+	ins("ADDW", fmt.Sprintf("$%d", L), hNonce, hNonce)
+	ins("CBNZW", hLanes, lbl("out"))
+	ins("CMP", hPasses, hDone)
+	ins("BLT", lbl("pass"))
+	label(lbl("out"))
+	ins("MOVD", hDone, "done+32(FP)")
+	ins("MOVW", hLanes, "lanes+40(FP)")
+	ins("RET")
 }

@@ -139,7 +139,10 @@ func main() {
 		mine(L)
 	}
 	headerData()
-	for _, L := range lanes {
+	for _, L := range headerRegLanes {
+		headerReg(L)
+	}
+	for _, L := range headerMemLanes {
 		header(L)
 	}
 	if err := os.WriteFile(*outPath, out.Bytes(), 0o644); err != nil {
