@@ -26,19 +26,22 @@ test-purego: ## the suite without any assembly (-tags purego), short mode
 # armsha2 kernel against generic in hasher (every length, long ranges, the
 # fuzz seeds, no allocations), every mining.jsonl row through the engine
 # with the auto kernel on two workers, the engine's allocation test, and
-# the purego build's kernels.
+# the purego build's kernels; in header mode, every armsha2 kernel against
+# crypto/sha256 and on the mainnet headers, the engine's header tests and
+# `powchain mine --header` on the mainnet headers (auto: armsha2).
 QEMU_ARM64 ?= qemu-aarch64-static
-test-arm64: ## hasher and engine built for arm64, run under qemu-aarch64-static (skipped without it)
+test-arm64: ## hasher, engine and the header CLI built for arm64, run under qemu-aarch64-static (skipped without it)
 	@if ! command -v $(QEMU_ARM64) >/dev/null 2>&1; then \
 	  echo "test-arm64: skipped, $(QEMU_ARM64) is not installed (apt-get install qemu-user-static)"; exit 0; fi; \
 	  set -ex; \
 	  GOARCH=arm64 $(GO) vet ./hasher/ ./engine/; \
 	  GOARCH=arm64 $(GO) vet -tags purego ./hasher/; \
 	  GOARCH=arm64 $(GO) test -short -timeout 10m -exec $(QEMU_ARM64) \
-	    -run 'ARMSHA2|Kernels|Lookup|Layout|Allocates|Comparable' ./hasher/; \
+	    -run 'ARMSHA2|Kernels|Lookup|Layout|Allocates|Comparable|Header|Mainnet' ./hasher/; \
 	  GOARCH=arm64 $(GO) test -short -timeout 10m -exec $(QEMU_ARM64) \
 	    -run 'TestMiningVectorsEveryKernelAndWorkerCount/^hasher=armsha2$$/^workers=2$$' ./engine/; \
-	  GOARCH=arm64 $(GO) test -short -timeout 10m -exec $(QEMU_ARM64) -run 'TestMineAllocations' ./engine/; \
+	  GOARCH=arm64 $(GO) test -short -timeout 10m -exec $(QEMU_ARM64) -run 'TestMineAllocations|TestMineHeader' ./engine/; \
+	  GOARCH=arm64 $(GO) test -short -timeout 10m -exec $(QEMU_ARM64) -run 'TestHeaderMode' ./cmd/powchain/; \
 	  GOARCH=arm64 $(GO) test -tags purego -short -timeout 10m -exec $(QEMU_ARM64) ./hasher/
 
 lint: ## gofmt, go vet (also with -tags purego)

@@ -95,3 +95,20 @@ func TestARMSHA2Auto(t *testing.T) {
 		t.Errorf("Auto() = %q, want armsha2", got)
 	}
 }
+
+// TestARMSHA2HeaderLanes checks which header kernel each armsha2 name runs,
+// so that the header tests, which go through every name, reach all four:
+// armsha2HeaderR1, R2 and R3 (for "armsha2") and armsha2Header4.
+func TestARMSHA2HeaderLanes(t *testing.T) {
+	want := map[string]int{"armsha2": armHdrBest, "armsha2x1": 1, "armsha2x2": 2, "armsha2x4": 4}
+	for _, h := range armKernels(t) {
+		hh, err := HeaderKernel(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, ok := hh.NewHeaderSearcher().(*armHeaderSearcher)
+		if !ok || s.lanes != want[h.Name()] || s.lanes > h.Lanes() {
+			t.Errorf("%s: header searcher %#v, want %d lanes", h.Name(), s, want[h.Name()])
+		}
+	}
+}

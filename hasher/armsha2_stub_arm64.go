@@ -29,3 +29,31 @@ func armsha2Mine2(st *[16]uint32, lanes *byte, scratch *uint32, wk *uint32, ncb 
 //
 //go:noescape
 func armsha2Mine4(st *[16]uint32, lanes *byte, scratch *uint32, wk *uint32, ncb int, nb int, skip int, digit int, passes int, mask uint32) (done int, found bool)
+
+// armsha2HeaderR1 hashes passes passes of L Bitcoin headers (sha256d; L is
+// the number in the name) with the ARMv8 SHA2 instructions, lane i of
+// a pass holding nonce nonce+L*pass+i (mod 2^32), and stops after the
+// first pass in which some lane's last digest word h7, byte-swapped,
+// is at most top. It returns the passes done and that pass's lanes as
+// a bit mask (0 if none). ctx is the header's context (see
+// header_arm64.go). passes >= 1. The message schedules stay in
+// registers.
+//
+//go:noescape
+func armsha2HeaderR1(ctx *[48]uint32, nonce uint32, passes int, top uint32) (done int, lanes uint32)
+
+// armsha2HeaderR2 is armsha2HeaderR1 with 2 lanes.
+//
+//go:noescape
+func armsha2HeaderR2(ctx *[48]uint32, nonce uint32, passes int, top uint32) (done int, lanes uint32)
+
+// armsha2HeaderR3 is armsha2HeaderR1 with 3 lanes.
+//
+//go:noescape
+func armsha2HeaderR3(ctx *[48]uint32, nonce uint32, passes int, top uint32) (done int, lanes uint32)
+
+// armsha2Header4 is armsha2HeaderR1 with 4 lanes and the schedules in scratch
+// memory, 128*L uint32s.
+//
+//go:noescape
+func armsha2Header4(ctx *[48]uint32, scratch *uint32, nonce uint32, passes int, top uint32) (done int, lanes uint32)

@@ -40,8 +40,11 @@
 // comparing the hash as the little-endian 256-bit number it is. Kernels
 // stop the second hash once its last word, the most significant 32 bits
 // of that number, is known (after round 60), and finish only the hashes
-// whose last word passes ([HeaderTarget.Top]). shani, avx512, avx2 and
-// generic do this; std and simd hash the whole header twice per nonce.
+// whose last word passes ([HeaderTarget.Top]). shani, avx512, avx2,
+// armsha2 and generic do this (armsha2 at its four-round granularity:
+// rounds 0..2 share a group with the nonce's round 3, and of the second
+// hash's last group only the instruction giving EFGH runs); std and simd
+// hash the whole header twice per nonce.
 // [HeaderKernels] lists those this CPU runs.
 //
 // # Selection

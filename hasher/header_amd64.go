@@ -2,10 +2,7 @@
 
 package hasher
 
-import (
-	"math/bits"
-	"unsafe"
-)
+import "unsafe"
 
 //go:generate sh -c "cd _asm && go run ./header -out ../header_amd64.s -stubs ../header_stub_amd64.go -pkg hasher"
 
@@ -14,11 +11,6 @@ import (
 // a per-job context once, enters the assembly once per chunk of passes and
 // finishes the candidates it reports (lanes whose last digest word passed
 // the target's top word) with HeaderJob.Sum and the whole target.
-
-// headerChunk bounds one assembly call to about this many nonces (a few
-// microseconds of work at most), so that it returns well within the time a
-// garbage collection's stop-the-world may wait.
-const headerChunk = 1024
 
 // The SHA-NI context, in uint32s; keep in step with sctx* in
 // _asm/header/main.go.
@@ -76,28 +68,6 @@ func (s *shaniHeaderSearcher) SearchHeader(j *HeaderJob, lo, hi uint64, target H
 		s.setJob(j)
 	}
 	return searchLanes(j, lo, hi, target, uint64(s.lanes), s.mine)
-}
-
-// searchLanes drives a multi-lane header kernel over [lo, hi): mine(base,
-// passes, top) hashes passes passes of L nonces from base and returns the
-// passes done and the lanes of the last one whose top word passed.
-func searchLanes(j *HeaderJob, lo, hi uint64, target HeaderTarget, L uint64,
-	mine func(nonce uint32, passes int, top uint32) (int, uint32)) (uint64, bool, uint64) {
-	top := target.Top()
-	chunk := max(1, headerChunk/L)
-	for base := lo; base < hi; {
-		passes := min((hi-base+L-1)/L, chunk)
-		done, lanes := mine(uint32(base), int(passes), top)
-		pass := base + uint64(done-1)*L
-		for ; lanes != 0; lanes &= lanes - 1 {
-			n := pass + uint64(bits.TrailingZeros32(lanes))
-			if n < hi && confirmHeader(j, uint32(n), target) {
-				return n, true, min(pass+L, hi) - lo
-			}
-		}
-		base = pass + L
-	}
-	return hi, false, hi - lo
 }
 
 // The AVX2 and AVX-512 arenas, in vectors of the kernel's lane count; keep

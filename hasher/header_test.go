@@ -315,4 +315,11 @@ func TestHeaderKernelsRegistered(t *testing.T) {
 	if HaveAsm && Features.AVX512 && !names["avx512"] {
 		t.Error("avx512 has no header mode")
 	}
+	if HaveAsm && Features.ARMSHA {
+		for _, name := range []string{"armsha2", "armsha2x1", "armsha2x2", "armsha2x4"} {
+			if !names[name] {
+				t.Errorf("%s has no header mode", name)
+			}
+		}
+	}
 }

@@ -1,7 +1,8 @@
 // Command armsha2 generates hasher/armsha2_arm64.s: SHA-256 mining kernels
 // for arm64 with the ARMv8 SHA2 instructions (SHA256H, SHA256H2,
 // SHA256SU0, SHA256SU1) that hash several nonces of one layout at once, one
-// independent message per lane.
+// independent message per lane (armsha2Mine<L>), and their Bitcoin header
+// (sha256d) counterparts, armsha2Header<L> (see header.go).
 //
 // avo writes amd64 only, so this program prints Go arm64 assembly itself,
 // with the same discipline: the assembly is generated, never edited, and
@@ -137,6 +138,13 @@ func main() {
 	for _, L := range lanes {
 		mine(L)
 	}
+	headerData()
+	for _, L := range headerRegLanes {
+		headerReg(L)
+	}
+	for _, L := range headerMemLanes {
+		header(L)
+	}
 	if err := os.WriteFile(*outPath, out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -176,6 +184,7 @@ func stubs(cmd string) []byte {
 		}
 		fmt.Fprintf(&b, "//\n//go:noescape\nfunc %s%s\n", name, signature)
 	}
+	headerStubs(&b)
 	return b.Bytes()
 }
 
