@@ -27,6 +27,8 @@ const (
 	shaniHdrMid  = 8
 	shaniHdrWK   = 16
 	shaniHdrMsg  = 28
+	shaniHdrPre4 = 44
+	shaniHdrCtx  = 52
 	shaniHdrLane = 544 // scratch bytes per lane
 )
 
@@ -46,7 +48,7 @@ type shaniHeaderSearcher struct {
 	lanes   int
 	reg     bool // the two-lane kernel with the schedules in registers
 	job     *HeaderJob
-	ctx     [44]uint32
+	ctx     [shaniHdrCtx]uint32
 	scratch []byte
 }
 
@@ -58,6 +60,11 @@ func (s *shaniHeaderSearcher) setJob(j *HeaderJob) {
 		s.ctx[shaniHdrWK+t-4] = j.W[t] + k256[t]
 	}
 	copy(s.ctx[shaniHdrMsg:], j.W[:])
+	// Rounds 0..3 with W[3] = 0: shaniHeaderR2 adds the nonce's W[3] to A
+	// and E instead of running round 3 per nonce.
+	pre4 := j.Pre
+	roundWK(&pre4, k256[3])
+	putNI(s.ctx[shaniHdrPre4:], &pre4)
 }
 
 func (s *shaniHeaderSearcher) mine(nonce uint32, passes int, top uint32) (int, uint32) {

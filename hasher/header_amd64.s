@@ -100,7 +100,7 @@ DATA hdrShaniPadWK<>+24(SB)/4, $0x9bdc06a7
 DATA hdrShaniPadWK<>+28(SB)/4, $0xc19bf274
 GLOBL hdrShaniPadWK<>(SB), RODATA|NOPTR, $32
 
-// func shaniHeader1(ctx *[44]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)
+// func shaniHeader1(ctx *[52]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)
 // Requires: CMOV, SHA, SSE2, SSE4.1, SSSE3
 TEXT ·shaniHeader1(SB), NOSPLIT, $0-52
 	MOVQ ctx+0(FP), R8
@@ -492,7 +492,7 @@ out_1:
 	MOVL R13, lanes+48(FP)
 	RET
 
-// func shaniHeader4(ctx *[44]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)
+// func shaniHeader4(ctx *[52]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)
 // Requires: CMOV, SHA, SSE2, SSE4.1, SSSE3
 TEXT ·shaniHeader4(SB), NOSPLIT, $0-52
 	MOVQ ctx+0(FP), R8
@@ -1919,7 +1919,7 @@ out_4:
 	MOVL R13, lanes+48(FP)
 	RET
 
-// func shaniHeaderR2(ctx *[44]uint32, nonce uint32, passes int, top uint32) (done int, lanes uint32)
+// func shaniHeaderR2(ctx *[52]uint32, nonce uint32, passes int, top uint32) (done int, lanes uint32)
 // Requires: CMOV, SHA, SSE2, SSE4.1, SSSE3
 TEXT ·shaniHeaderR2(SB), NOSPLIT, $0-44
 	MOVQ ctx+0(FP), R8
@@ -1929,7 +1929,8 @@ TEXT ·shaniHeaderR2(SB), NOSPLIT, $0-44
 	XORQ R11, R11
 
 shanir2_pass:
-	// The first hash: each lane's block 2 with its nonce in W[3].
+	// The first hash: each lane's block 2 with its nonce in W[3], from the
+	// state after rounds 0..3 with W[3] = 0 plus the nonce in A and E.
 	MOVOU       112(R8), X5
 	LEAL        (R9), AX
 	BSWAPL      AX
@@ -1937,8 +1938,11 @@ shanir2_pass:
 	MOVOU       128(R8), X6
 	MOVOU       144(R8), X7
 	MOVOU       160(R8), X8
-	MOVOU       (R8), X2
-	MOVOU       16(R8), X1
+	MOVD        AX, X0
+	PSHUFD      $0x11, X0, X0
+	MOVOU       176(R8), X1
+	PADDD       X0, X1
+	MOVOU       192(R8), X2
 	MOVOU       112(R8), X10
 	LEAL        1(R9), AX
 	BSWAPL      AX
@@ -1946,16 +1950,11 @@ shanir2_pass:
 	MOVOU       128(R8), X11
 	MOVOU       144(R8), X12
 	MOVOU       160(R8), X13
-	MOVOU       (R8), X4
-	MOVOU       16(R8), X3
-	MOVO        X5, X0
-	PADDD       hdrShaniK<>+0(SB), X0
-	PSHUFD      $0x0e, X0, X0
-	SHA256RNDS2 X0, X2, X1
-	MOVO        X10, X0
-	PADDD       hdrShaniK<>+0(SB), X0
-	PSHUFD      $0x0e, X0, X0
-	SHA256RNDS2 X0, X4, X3
+	MOVD        AX, X0
+	PSHUFD      $0x11, X0, X0
+	MOVOU       176(R8), X3
+	PADDD       X0, X3
+	MOVOU       192(R8), X4
 	MOVO        X6, X0
 	PADDD       hdrShaniK<>+16(SB), X0
 	SHA256RNDS2 X0, X1, X2
@@ -2644,27 +2643,63 @@ shanir2_pass:
 	PADDD       hdrShaniK<>+224(SB), X0
 	PSHUFD      $0x0e, X0, X0
 	SHA256RNDS2 X0, X4, X3
-	MOVO        X8, X0
-	PADDD       hdrShaniK<>+240(SB), X0
-	SHA256RNDS2 X0, X1, X2
-	MOVO        X13, X0
-	PADDD       hdrShaniK<>+240(SB), X0
-	SHA256RNDS2 X0, X3, X4
 
-	// h7 = e61 + H7 is in dword 0 of ABEF, now s1.
+	// Round 60 in general-purpose registers: h7 = e61 + H7 = d + T1 + H7,
+	// from the state after round 59 (ABEF = [f e b a] in s0, CDGH = [h g d c]
+	// in s1) and W[60], dword 0 of the ring's group 15.
 	XORL    R13, R13
-	MOVD    X2, AX
-	ADDL    $0x5be0cd19, AX
-	BSWAPL  AX
-	LEAL    1(R13), CX
-	CMPL    AX, R12
-	CMOVLLS CX, R13
-	MOVD    X4, AX
-	ADDL    $0x5be0cd19, AX
-	BSWAPL  AX
-	LEAL    2(R13), CX
-	CMPL    AX, R12
-	CMOVLLS CX, R13
+	MOVQ    X1, AX
+	MOVQ    X2, CX
+	PEXTRD  $0x02, X2, DX
+	MOVD    X8, SI
+	ADDL    CX, SI
+	ADDL    DX, SI
+	ADDL    $0xec9fcd13, SI
+	MOVL    AX, DI
+	SHRQ    $0x20, AX
+	SHRQ    $0x20, CX
+	XORL    CX, DI
+	ANDL    AX, DI
+	XORL    CX, DI
+	ADDL    DI, SI
+	MOVL    AX, CX
+	RORL    $0x06, CX
+	MOVL    AX, DX
+	RORL    $0x0b, DX
+	XORL    DX, CX
+	RORL    $0x19, AX
+	XORL    AX, CX
+	ADDL    CX, SI
+	BSWAPL  SI
+	LEAL    1(R13), DI
+	CMPL    SI, R12
+	CMOVLLS DI, R13
+	MOVQ    X3, AX
+	MOVQ    X4, CX
+	PEXTRD  $0x02, X4, DX
+	MOVD    X13, SI
+	ADDL    CX, SI
+	ADDL    DX, SI
+	ADDL    $0xec9fcd13, SI
+	MOVL    AX, DI
+	SHRQ    $0x20, AX
+	SHRQ    $0x20, CX
+	XORL    CX, DI
+	ANDL    AX, DI
+	XORL    CX, DI
+	ADDL    DI, SI
+	MOVL    AX, CX
+	RORL    $0x06, CX
+	MOVL    AX, DX
+	RORL    $0x0b, DX
+	XORL    DX, CX
+	RORL    $0x19, AX
+	XORL    AX, CX
+	ADDL    CX, SI
+	BSWAPL  SI
+	LEAL    2(R13), DI
+	CMPL    SI, R12
+	CMOVLLS DI, R13
 	INCQ    R11
 	ADDL    $0x02, R9
 	TESTL   R13, R13

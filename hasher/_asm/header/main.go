@@ -107,7 +107,8 @@ const (
 	sctxMid  = 32  // midstate: ABEF, CDGH
 	sctxWK   = 64  // W[t]+K[t] of block 2, t = 4..15
 	sctxMsg  = 112 // W[0..3] of block 2 with W[3] = 0, then W[4..15]: 4 groups
-	sctxSize = 176
+	sctxPre4 = 176 // state after rounds 0..3 of block 2 with W[3] = 0: ABEF, CDGH
+	sctxSize = 208
 )
 
 // Per-lane scratch, in bytes.
@@ -181,7 +182,7 @@ func laneMem(i, off int) Mem { return Mem{Base: shScratch}.Offset(slSize*i + off
 
 func shaniHeader(L int) {
 	name := fmt.Sprintf("shaniHeader%d", L)
-	TEXT(name, NOSPLIT, "func(ctx *[44]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)")
+	TEXT(name, NOSPLIT, "func(ctx *[52]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)")
 	if L == shaniLanes[0] {
 		Doc(
 			name+" hashes passes passes of L headers (L is the number in the",

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/powchain/powchain/hasher/_asm/sha256k"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -16,7 +18,7 @@ import (
 // Registers: X0 the round's W+K; lane i's state in X1+2i, X2+2i (as in
 // shaniHeader); lane i's ring in X5+5i..X8+5i and its temporary X9+5i.
 func shaniHeaderR2() {
-	TEXT("shaniHeaderR2", NOSPLIT, "func(ctx *[44]uint32, nonce uint32, passes int, top uint32) (done int, lanes uint32)")
+	TEXT("shaniHeaderR2", NOSPLIT, "func(ctx *[52]uint32, nonce uint32, passes int, top uint32) (done int, lanes uint32)")
 	Doc(
 		"shaniHeaderR2 is shaniHeader1 with two lanes and the message schedules in",
 		"registers; it needs no scratch memory.",
@@ -85,7 +87,8 @@ func shaniHeaderR2() {
 	}
 
 	Label("shanir2_pass")
-	Comment("The first hash: each lane's block 2 with its nonce in W[3].")
+	Comment("The first hash: each lane's block 2 with its nonce in W[3], from the",
+		"state after rounds 0..3 with W[3] = 0 plus the nonce in A and E.")
 	for i := 0; i < L; i++ {
 		MOVOU(ctx(sctxMsg), ring(i, 0))
 		LEAL(Mem{Base: shNonce}.Offset(i), shTmp.As32())
@@ -94,10 +97,15 @@ func shaniHeaderR2() {
 		for g := 1; g < 4; g++ {
 			MOVOU(ctx(sctxMsg+16*g), ring(i, g))
 		}
-		MOVOU(ctx(sctxPre), shS1(i))
-		MOVOU(ctx(sctxPre+16), shS0(i))
+		// W[3] enters round 3 only through T1, which both A and E
+		// receive: add it to dwords 3 (A) and 1 (E) of ABEF.
+		MOVD(shTmp.As32(), X0)
+		PSHUFD(U8(0x11), X0, X0)
+		MOVOU(ctx(sctxPre4), shS0(i))
+		PADDD(X0, shS0(i))
+		MOVOU(ctx(sctxPre4+16), shS1(i))
 	}
-	steps(1, 31)
+	steps(2, 31)
 	MOVOU(ctx(sctxMid), X0)
 	for i := 0; i < L; i++ {
 		PADDD(X0, shS0(i))
@@ -119,17 +127,40 @@ func shaniHeaderR2() {
 		MOVOU(shIV, shS0(i))
 		MOVOU(shIV.Offset(16), shS1(i))
 	}
-	steps(0, 30)
+	steps(0, 29)
 
-	Comment("h7 = e61 + H7 is in dword 0 of ABEF, now s1.")
+	Comment("Round 60 in general-purpose registers: h7 = e61 + H7 = d + T1 + H7,",
+		"from the state after round 59 (ABEF = [f e b a] in s0, CDGH = [h g d c]",
+		"in s1) and W[60], dword 0 of the ring's group 15.")
 	XORL(shLanes.As32(), shLanes.As32())
+	e, f, g, h, d, w := RAX, RDI, RCX, RCX, RDX, RSI
 	for i := 0; i < L; i++ {
-		MOVD(shS1(i), shTmp.As32())
-		ADDL(U32(iv[7]), shTmp.As32())
-		BSWAPL(shTmp.As32())
-		LEAL(Mem{Base: shLanes}.Offset(1<<i), shTmp2.As32())
-		CMPL(shTmp.As32(), shTop.As32())
-		CMOVLLS(shTmp2.As32(), shLanes.As32())
+		MOVQ(shS0(i), e) // f | e<<32
+		MOVQ(shS1(i), h) // h | g<<32
+		PEXTRD(U8(2), shS1(i), d.As32())
+		MOVD(ring(i, 15), w.As32())
+		ADDL(h.As32(), w.As32())
+		ADDL(d.As32(), w.As32())
+		ADDL(U32(sha256k.K[60]+iv[7]), w.As32())
+		MOVL(e.As32(), f.As32())
+		SHRQ(U8(32), e)
+		SHRQ(U8(32), g)
+		XORL(g.As32(), f.As32()) // Ch(e, f, g) = ((f ^ g) & e) ^ g
+		ANDL(e.As32(), f.As32())
+		XORL(g.As32(), f.As32())
+		ADDL(f.As32(), w.As32())
+		MOVL(e.As32(), g.As32()) // Σ1(e)
+		RORL(U8(6), g.As32())
+		MOVL(e.As32(), d.As32())
+		RORL(U8(11), d.As32())
+		XORL(d.As32(), g.As32())
+		RORL(U8(25), e.As32())
+		XORL(e.As32(), g.As32())
+		ADDL(g.As32(), w.As32())
+		BSWAPL(w.As32())
+		LEAL(Mem{Base: shLanes}.Offset(1<<i), f.As32())
+		CMPL(w.As32(), shTop.As32())
+		CMOVLLS(f.As32(), shLanes.As32())
 	}
 	INCQ(shDone)
 	ADDL(U8(L), shNonce.As32())
