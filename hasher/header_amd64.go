@@ -33,15 +33,44 @@ const (
 )
 
 // NewHeaderSearcher returns the SHA-NI header mode. "shani" and "shani2"
-// run the two-lane kernel with its schedules in registers, which measured
-// 1.5 to 1.9 times the four-lane one with schedules in memory on Intel
-// Emerald Rapids; "shani4" and "shani1" run the memory kernels of their
-// lane counts.
+// run the two-lane kernel with its schedules in registers,
+// shaniHeaderR2, on every CPU; "shani4" and "shani1" run the memory
+// kernels of their lane counts, kept so that anyone can compare them on
+// their own CPU (powchain bench --mode sha256d --hashers
+// shani,shani4,shani1).
+//
+// Why two lanes on AMD as on Intel (README, Header mode, has the figures):
+//   - What a header costs is SHA256RNDS2: shaniHeaderR2 runs 60 a nonce,
+//     the others 62, cpuminer-opt's sha256d 62.
+//   - Intel Emerald Rapids (measured): SHA256RNDS2 has a latency of 4
+//     cycles and issues once every 3, so two lanes fill the unit, and
+//     shaniHeaderR2 runs at about 0.96 of 60 x 3 cycles a nonce. The
+//     four-lane kernel expands its schedules in phases between the
+//     rounds, which leaves the unit idle: 0.55 to 0.65 times shaniHeaderR2.
+//   - AMD Zen 5 (no such machine here; figures measured earlier on one):
+//     every SHA-NI code with two or more lanes ran at 1.35 to 1.54 G
+//     SHA256RNDS2/s on one core however many SHA256MSG1/2 it ran beside
+//     them (cpuminer-opt's two-lane sha256d 1.37, shani-limit's four
+//     streams 1.39, the JSON mode's two- and four-lane kernels 1.35 and
+//     1.50), so two lanes come within about a tenth of four there.
+//     llvm-mca 19's znver4/znver5 model puts shaniHeader4 5% ahead of
+//     shaniHeaderR2, but the same model's estimates for those known
+//     figures imply clocks from 2.8 to 5.0 GHz: its error is far larger
+//     than 5%.
 func (h shaniHasher) NewHeaderSearcher() HeaderSearcher {
-	if h.name == "shani" || h.lanes == 2 {
+	if h.headerAlias() == "shani2" {
 		return &shaniHeaderSearcher{lanes: 2, reg: true}
 	}
 	return &shaniHeaderSearcher{lanes: h.lanes, scratch: make([]byte, shaniHdrLane*h.lanes)}
+}
+
+// headerAlias: "shani" runs shaniHeaderR2, the header kernel of "shani2";
+// each lane count's name runs its own.
+func (h shaniHasher) headerAlias() string {
+	if h.name == "shani" {
+		return "shani2"
+	}
+	return h.name
 }
 
 type shaniHeaderSearcher struct {

@@ -41,7 +41,8 @@
 //     and returns the lanes that pass, for the Go side to finish.
 //
 // Lanes: 1 (as a reference) and 4; two lanes run shaniHeaderR2
-// (shanireg.go), which keeps the schedules in registers.
+// (shanireg.go), which keeps the schedules in registers and skips two
+// more SHA256RNDS2 a nonce (60 instead of 62).
 //
 // # AVX-512: avx512Header
 //

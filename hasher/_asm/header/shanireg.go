@@ -12,8 +12,20 @@ import (
 // in registers: each lane's message schedule is a ring of four XMM
 // registers expanded with SHA256MSG1/2 one group ahead of the rounds that
 // use it, as one-message SHA-NI code does, with the two lanes' instructions
-// interleaved. No W+K goes through memory; the per-pass work is the same
-// as shaniHeader<L>'s (62 SHA256RNDS2 per nonce).
+// interleaved. No W+K goes through memory.
+//
+// It runs 60 SHA256RNDS2 a nonce where shaniHeader<L> runs 62 (and a
+// plain midstate sha256d 64):
+//
+//   - the first hash starts after round 3, not round 1: the Go side runs
+//     rounds 0..3 with W[3] = 0, and since W[3] (the nonce) enters round 3
+//     only through T1, which both A and E receive, the kernel adds it to
+//     A and E (one PADDD);
+//   - the second hash runs rounds 0..59 with SHA-NI and round 60, the one
+//     that makes e61 and so h7, in general-purpose registers: the rounds
+//     61..63 that SHA256RNDS2 would bring along are not needed.
+//
+// Per nonce that is 60 SHA256RNDS2, 24 SHA256MSG1 and 24 SHA256MSG2.
 //
 // Registers: X0 the round's W+K; lane i's state in X1+2i, X2+2i (as in
 // shaniHeader); lane i's ring in X5+5i..X8+5i and its temporary X9+5i.
