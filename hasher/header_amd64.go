@@ -27,8 +27,7 @@ const (
 	shaniHdrMid  = 8
 	shaniHdrWK   = 16
 	shaniHdrMsg  = 28
-	shaniHdrPre4 = 44
-	shaniHdrCtx  = 52
+	shaniHdrCtx  = 44
 	shaniHdrLane = 544 // scratch bytes per lane
 )
 
@@ -40,8 +39,8 @@ const (
 // shani,shani4,shani1).
 //
 // Why two lanes on AMD as on Intel (README, Header mode, has the figures):
-//   - What a header costs is SHA256RNDS2: shaniHeaderR2 runs 60 a nonce,
-//     the others 62, cpuminer-opt's sha256d 62.
+//   - What a header costs is SHA256RNDS2: every kernel here runs 60 a
+//     nonce, cpuminer-opt's sha256d 62.
 //   - Intel Emerald Rapids (measured): SHA256RNDS2 has a latency of 4
 //     cycles and issues once every 3, so two lanes fill the unit, and
 //     shaniHeaderR2 runs at about 0.96 of 60 x 3 cycles a nonce. The
@@ -83,17 +82,16 @@ type shaniHeaderSearcher struct {
 
 func (s *shaniHeaderSearcher) setJob(j *HeaderJob) {
 	s.job = j
-	putNI(s.ctx[shaniHdrPre:], &j.Pre2)
 	putNI(s.ctx[shaniHdrMid:], &j.Mid)
 	for t := 4; t < 16; t++ {
 		s.ctx[shaniHdrWK+t-4] = j.W[t] + k256[t]
 	}
 	copy(s.ctx[shaniHdrMsg:], j.W[:])
-	// Rounds 0..3 with W[3] = 0: shaniHeaderR2 adds the nonce's W[3] to A
+	// Rounds 0..3 with W[3] = 0: the kernels add the nonce's W[3] to A
 	// and E instead of running round 3 per nonce.
-	pre4 := j.Pre
-	roundWK(&pre4, k256[3])
-	putNI(s.ctx[shaniHdrPre4:], &pre4)
+	pre := j.Pre
+	roundWK(&pre, k256[3])
+	putNI(s.ctx[shaniHdrPre:], &pre)
 }
 
 func (s *shaniHeaderSearcher) mine(nonce uint32, passes int, top uint32) (int, uint32) {

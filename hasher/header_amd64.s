@@ -100,7 +100,7 @@ DATA hdrShaniPadWK<>+24(SB)/4, $0x9bdc06a7
 DATA hdrShaniPadWK<>+28(SB)/4, $0xc19bf274
 GLOBL hdrShaniPadWK<>(SB), RODATA|NOPTR, $32
 
-// func shaniHeader1(ctx *[52]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)
+// func shaniHeader1(ctx *[44]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)
 // Requires: CMOV, SHA, SSE2, SSE4.1, SSSE3
 TEXT ·shaniHeader1(SB), NOSPLIT, $0-52
 	MOVQ ctx+0(FP), R8
@@ -116,9 +116,6 @@ pass_1:
 	LEAL       (R9), AX
 	BSWAPL     AX
 	PINSRD     $0x03, AX, X1
-	MOVO       X1, X5
-	PADDD      hdrShaniK<>+0(SB), X5
-	MOVOU      X5, (BX)
 	MOVOU      128(R8), X2
 	MOVOU      144(R8), X3
 	MOVOU      160(R8), X4
@@ -219,11 +216,15 @@ pass_1:
 	PADDD      hdrShaniK<>+240(SB), X5
 	MOVOU      X5, 240(BX)
 
-	// 2. The first hash, steps 1..31, from the state after step 0.
-	MOVOU       (R8), X2
-	MOVOU       16(R8), X1
-	MOVQ        8(BX), X0
-	SHA256RNDS2 X0, X2, X1
+	// 2. The first hash, steps 2..31, from the state after step 1 with W[3] = 0
+	// plus the nonce in A and E.
+	LEAL        (R9), AX
+	BSWAPL      AX
+	MOVD        AX, X0
+	PSHUFD      $0x11, X0, X0
+	MOVOU       (R8), X1
+	PADDD       X0, X1
+	MOVOU       16(R8), X2
 	MOVQ        64(R8), X0
 	SHA256RNDS2 X0, X1, X2
 	MOVQ        72(R8), X0
@@ -406,7 +407,7 @@ pass_1:
 	PADDD      hdrShaniK<>+240(SB), X5
 	MOVOU      X5, 496(BX)
 
-	// 4. The second hash, steps 0..30, from the initial state.
+	// 4. The second hash, steps 0..29, from the initial state.
 	MOVOU       hdrShaniIV<>+0(SB), X1
 	MOVOU       hdrShaniIV<>+16(SB), X2
 	MOVQ        256(BX), X0
@@ -469,17 +470,35 @@ pass_1:
 	SHA256RNDS2 X0, X1, X2
 	MOVQ        488(BX), X0
 	SHA256RNDS2 X0, X2, X1
-	MOVQ        496(BX), X0
-	SHA256RNDS2 X0, X1, X2
 
-	// 5. h7 = e61 + H7 is in dword 0 (F) of ABEF, now s1: test it.
+	// 5. Round 60, which makes h7, in general-purpose registers: test h7.
 	XORL    R13, R13
-	MOVD    X2, AX
-	ADDL    $0x5be0cd19, AX
-	BSWAPL  AX
-	LEAL    1(R13), CX
-	CMPL    AX, R12
-	CMOVLLS CX, R13
+	MOVQ    X1, AX
+	MOVQ    X2, CX
+	PEXTRD  $0x02, X2, DX
+	MOVL    496(BX), SI
+	ADDL    CX, SI
+	ADDL    DX, SI
+	ADDL    $0x5be0cd19, SI
+	MOVL    AX, DI
+	SHRQ    $0x20, AX
+	SHRQ    $0x20, CX
+	XORL    CX, DI
+	ANDL    AX, DI
+	XORL    CX, DI
+	ADDL    DI, SI
+	MOVL    AX, CX
+	RORL    $0x06, CX
+	MOVL    AX, DX
+	RORL    $0x0b, DX
+	XORL    DX, CX
+	RORL    $0x19, AX
+	XORL    AX, CX
+	ADDL    CX, SI
+	BSWAPL  SI
+	LEAL    1(R13), DI
+	CMPL    SI, R12
+	CMOVLLS DI, R13
 	INCQ    R11
 	ADDL    $0x01, R9
 	TESTL   R13, R13
@@ -492,7 +511,7 @@ out_1:
 	MOVL R13, lanes+48(FP)
 	RET
 
-// func shaniHeader4(ctx *[52]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)
+// func shaniHeader4(ctx *[44]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)
 // Requires: CMOV, SHA, SSE2, SSE4.1, SSSE3
 TEXT ·shaniHeader4(SB), NOSPLIT, $0-52
 	MOVQ ctx+0(FP), R8
@@ -512,12 +531,6 @@ pass_4:
 	BSWAPL     CX
 	PINSRD     $0x03, AX, X1
 	PINSRD     $0x03, CX, X6
-	MOVO       X1, X5
-	MOVO       X6, X10
-	PADDD      hdrShaniK<>+0(SB), X5
-	PADDD      hdrShaniK<>+0(SB), X10
-	MOVOU      X5, (BX)
-	MOVOU      X10, 544(BX)
 	MOVOU      128(R8), X2
 	MOVOU      128(R8), X7
 	MOVOU      144(R8), X3
@@ -724,12 +737,6 @@ pass_4:
 	BSWAPL     CX
 	PINSRD     $0x03, AX, X1
 	PINSRD     $0x03, CX, X6
-	MOVO       X1, X5
-	MOVO       X6, X10
-	PADDD      hdrShaniK<>+0(SB), X5
-	PADDD      hdrShaniK<>+0(SB), X10
-	MOVOU      X5, 1088(BX)
-	MOVOU      X10, 1632(BX)
 	MOVOU      128(R8), X2
 	MOVOU      128(R8), X7
 	MOVOU      144(R8), X3
@@ -929,23 +936,36 @@ pass_4:
 	MOVOU      X5, 1328(BX)
 	MOVOU      X10, 1872(BX)
 
-	// 2. The first hash, steps 1..31, from the state after step 0.
-	MOVOU       (R8), X2
-	MOVOU       16(R8), X1
-	MOVOU       (R8), X4
-	MOVOU       16(R8), X3
-	MOVOU       (R8), X6
-	MOVOU       16(R8), X5
-	MOVOU       (R8), X8
-	MOVOU       16(R8), X7
-	MOVQ        8(BX), X0
-	SHA256RNDS2 X0, X2, X1
-	MOVQ        552(BX), X0
-	SHA256RNDS2 X0, X4, X3
-	MOVQ        1096(BX), X0
-	SHA256RNDS2 X0, X6, X5
-	MOVQ        1640(BX), X0
-	SHA256RNDS2 X0, X8, X7
+	// 2. The first hash, steps 2..31, from the state after step 1 with W[3] = 0
+	// plus the nonce in A and E.
+	LEAL        (R9), AX
+	BSWAPL      AX
+	MOVD        AX, X0
+	PSHUFD      $0x11, X0, X0
+	MOVOU       (R8), X1
+	PADDD       X0, X1
+	MOVOU       16(R8), X2
+	LEAL        1(R9), AX
+	BSWAPL      AX
+	MOVD        AX, X0
+	PSHUFD      $0x11, X0, X0
+	MOVOU       (R8), X3
+	PADDD       X0, X3
+	MOVOU       16(R8), X4
+	LEAL        2(R9), AX
+	BSWAPL      AX
+	MOVD        AX, X0
+	PSHUFD      $0x11, X0, X0
+	MOVOU       (R8), X5
+	PADDD       X0, X5
+	MOVOU       16(R8), X6
+	LEAL        3(R9), AX
+	BSWAPL      AX
+	MOVD        AX, X0
+	PSHUFD      $0x11, X0, X0
+	MOVOU       (R8), X7
+	PADDD       X0, X7
+	MOVOU       16(R8), X8
 	MOVQ        64(R8), X0
 	SHA256RNDS2 X0, X1, X2
 	SHA256RNDS2 X0, X3, X4
@@ -1635,7 +1655,7 @@ pass_4:
 	MOVOU      X5, 1584(BX)
 	MOVOU      X10, 2128(BX)
 
-	// 4. The second hash, steps 0..30, from the initial state.
+	// 4. The second hash, steps 0..29, from the initial state.
 	MOVOU       hdrShaniIV<>+0(SB), X1
 	MOVOU       hdrShaniIV<>+16(SB), X2
 	MOVOU       hdrShaniIV<>+0(SB), X3
@@ -1872,41 +1892,113 @@ pass_4:
 	SHA256RNDS2 X0, X6, X5
 	MOVQ        2120(BX), X0
 	SHA256RNDS2 X0, X8, X7
-	MOVQ        496(BX), X0
-	SHA256RNDS2 X0, X1, X2
-	MOVQ        1040(BX), X0
-	SHA256RNDS2 X0, X3, X4
-	MOVQ        1584(BX), X0
-	SHA256RNDS2 X0, X5, X6
-	MOVQ        2128(BX), X0
-	SHA256RNDS2 X0, X7, X8
 
-	// 5. h7 = e61 + H7 is in dword 0 (F) of ABEF, now s1: test it.
+	// 5. Round 60, which makes h7, in general-purpose registers: test h7.
 	XORL    R13, R13
-	MOVD    X2, AX
-	ADDL    $0x5be0cd19, AX
-	BSWAPL  AX
-	LEAL    1(R13), CX
-	CMPL    AX, R12
-	CMOVLLS CX, R13
-	MOVD    X4, AX
-	ADDL    $0x5be0cd19, AX
-	BSWAPL  AX
-	LEAL    2(R13), CX
-	CMPL    AX, R12
-	CMOVLLS CX, R13
-	MOVD    X6, AX
-	ADDL    $0x5be0cd19, AX
-	BSWAPL  AX
-	LEAL    4(R13), CX
-	CMPL    AX, R12
-	CMOVLLS CX, R13
-	MOVD    X8, AX
-	ADDL    $0x5be0cd19, AX
-	BSWAPL  AX
-	LEAL    8(R13), CX
-	CMPL    AX, R12
-	CMOVLLS CX, R13
+	MOVQ    X1, AX
+	MOVQ    X2, CX
+	PEXTRD  $0x02, X2, DX
+	MOVL    496(BX), SI
+	ADDL    CX, SI
+	ADDL    DX, SI
+	ADDL    $0x5be0cd19, SI
+	MOVL    AX, DI
+	SHRQ    $0x20, AX
+	SHRQ    $0x20, CX
+	XORL    CX, DI
+	ANDL    AX, DI
+	XORL    CX, DI
+	ADDL    DI, SI
+	MOVL    AX, CX
+	RORL    $0x06, CX
+	MOVL    AX, DX
+	RORL    $0x0b, DX
+	XORL    DX, CX
+	RORL    $0x19, AX
+	XORL    AX, CX
+	ADDL    CX, SI
+	BSWAPL  SI
+	LEAL    1(R13), DI
+	CMPL    SI, R12
+	CMOVLLS DI, R13
+	MOVQ    X3, AX
+	MOVQ    X4, CX
+	PEXTRD  $0x02, X4, DX
+	MOVL    1040(BX), SI
+	ADDL    CX, SI
+	ADDL    DX, SI
+	ADDL    $0x5be0cd19, SI
+	MOVL    AX, DI
+	SHRQ    $0x20, AX
+	SHRQ    $0x20, CX
+	XORL    CX, DI
+	ANDL    AX, DI
+	XORL    CX, DI
+	ADDL    DI, SI
+	MOVL    AX, CX
+	RORL    $0x06, CX
+	MOVL    AX, DX
+	RORL    $0x0b, DX
+	XORL    DX, CX
+	RORL    $0x19, AX
+	XORL    AX, CX
+	ADDL    CX, SI
+	BSWAPL  SI
+	LEAL    2(R13), DI
+	CMPL    SI, R12
+	CMOVLLS DI, R13
+	MOVQ    X5, AX
+	MOVQ    X6, CX
+	PEXTRD  $0x02, X6, DX
+	MOVL    1584(BX), SI
+	ADDL    CX, SI
+	ADDL    DX, SI
+	ADDL    $0x5be0cd19, SI
+	MOVL    AX, DI
+	SHRQ    $0x20, AX
+	SHRQ    $0x20, CX
+	XORL    CX, DI
+	ANDL    AX, DI
+	XORL    CX, DI
+	ADDL    DI, SI
+	MOVL    AX, CX
+	RORL    $0x06, CX
+	MOVL    AX, DX
+	RORL    $0x0b, DX
+	XORL    DX, CX
+	RORL    $0x19, AX
+	XORL    AX, CX
+	ADDL    CX, SI
+	BSWAPL  SI
+	LEAL    4(R13), DI
+	CMPL    SI, R12
+	CMOVLLS DI, R13
+	MOVQ    X7, AX
+	MOVQ    X8, CX
+	PEXTRD  $0x02, X8, DX
+	MOVL    2128(BX), SI
+	ADDL    CX, SI
+	ADDL    DX, SI
+	ADDL    $0x5be0cd19, SI
+	MOVL    AX, DI
+	SHRQ    $0x20, AX
+	SHRQ    $0x20, CX
+	XORL    CX, DI
+	ANDL    AX, DI
+	XORL    CX, DI
+	ADDL    DI, SI
+	MOVL    AX, CX
+	RORL    $0x06, CX
+	MOVL    AX, DX
+	RORL    $0x0b, DX
+	XORL    DX, CX
+	RORL    $0x19, AX
+	XORL    AX, CX
+	ADDL    CX, SI
+	BSWAPL  SI
+	LEAL    8(R13), DI
+	CMPL    SI, R12
+	CMOVLLS DI, R13
 	INCQ    R11
 	ADDL    $0x04, R9
 	TESTL   R13, R13
@@ -1919,7 +2011,7 @@ out_4:
 	MOVL R13, lanes+48(FP)
 	RET
 
-// func shaniHeaderR2(ctx *[52]uint32, nonce uint32, passes int, top uint32) (done int, lanes uint32)
+// func shaniHeaderR2(ctx *[44]uint32, nonce uint32, passes int, top uint32) (done int, lanes uint32)
 // Requires: CMOV, SHA, SSE2, SSE4.1, SSSE3
 TEXT ·shaniHeaderR2(SB), NOSPLIT, $0-44
 	MOVQ ctx+0(FP), R8
@@ -1940,9 +2032,9 @@ shanir2_pass:
 	MOVOU       160(R8), X8
 	MOVD        AX, X0
 	PSHUFD      $0x11, X0, X0
-	MOVOU       176(R8), X1
+	MOVOU       (R8), X1
 	PADDD       X0, X1
-	MOVOU       192(R8), X2
+	MOVOU       16(R8), X2
 	MOVOU       112(R8), X10
 	LEAL        1(R9), AX
 	BSWAPL      AX
@@ -1952,9 +2044,9 @@ shanir2_pass:
 	MOVOU       160(R8), X13
 	MOVD        AX, X0
 	PSHUFD      $0x11, X0, X0
-	MOVOU       176(R8), X3
+	MOVOU       (R8), X3
 	PADDD       X0, X3
-	MOVOU       192(R8), X4
+	MOVOU       16(R8), X4
 	MOVO        X6, X0
 	PADDD       hdrShaniK<>+16(SB), X0
 	SHA256RNDS2 X0, X1, X2
@@ -2644,9 +2736,7 @@ shanir2_pass:
 	PSHUFD      $0x0e, X0, X0
 	SHA256RNDS2 X0, X4, X3
 
-	// Round 60 in general-purpose registers: h7 = e61 + H7 = d + T1 + H7,
-	// from the state after round 59 (ABEF = [f e b a] in s0, CDGH = [h g d c]
-	// in s1) and W[60], dword 0 of the ring's group 15.
+	// Round 60, which makes h7, in general-purpose registers: test h7.
 	XORL    R13, R13
 	MOVQ    X1, AX
 	MOVQ    X2, CX

@@ -13,18 +13,18 @@ package hasher
 // 544*L bytes. passes >= 1.
 //
 //go:noescape
-func shaniHeader1(ctx *[52]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)
+func shaniHeader1(ctx *[44]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)
 
 // shaniHeader4 is shaniHeader1 with 4 lanes.
 //
 //go:noescape
-func shaniHeader4(ctx *[52]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)
+func shaniHeader4(ctx *[44]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)
 
 // shaniHeaderR2 is shaniHeader1 with two lanes and the message schedules in
 // registers; it needs no scratch memory.
 //
 //go:noescape
-func shaniHeaderR2(ctx *[52]uint32, nonce uint32, passes int, top uint32) (done int, lanes uint32)
+func shaniHeaderR2(ctx *[44]uint32, nonce uint32, passes int, top uint32) (done int, lanes uint32)
 
 // avx2Header hashes passes passes of eight headers with AVX2, lane i
 // of a pass holding the nonce in the arena's nonce vector, which it

@@ -30,19 +30,26 @@
 //     header's fixed words and the lane's nonce into W+K in scratch
 //     memory; groups 1..3 (W[4..15]) are the same for every nonce and come
 //     from the context;
-//  2. runs steps 1..31 of the first hash from the state after rounds 0
-//     and 1 (the Go side runs those once), and adds the midstate;
+//  2. runs steps 2..31 of the first hash from the state after rounds
+//     0..3 with W[3] = 0 (the Go side runs those once) plus the lane's
+//     W[3] in A and E: W[3] enters round 3 only through T1, which both A
+//     and E receive. Then it adds the midstate;
 //  3. turns each lane's state into the second hash's W[0..7], then
 //     expands that schedule (W[8..15] are constant and their W+K come from
 //     a table);
-//  4. runs steps 0..30 of the second hash from the initial state: after
-//     62 rounds the F slot of ABEF holds e61;
-//  5. tests h7 = e61 + H7, byte-swapped, against the target's top word
-//     and returns the lanes that pass, for the Go side to finish.
+//  4. runs steps 0..29 of the second hash from the initial state, and
+//  5. round 60, the one that makes e61, in general-purpose registers
+//     (SHA256RNDS2 would bring round 61 along, which is not needed); tests
+//     h7 = e61 + H7, byte-swapped, against the target's top word and
+//     returns the lanes that pass, for the Go side to finish.
+//
+// Per nonce that is 60 SHA256RNDS2 (a plain sha256d from a midstate runs
+// 64), 24 SHA256MSG1 and 24 SHA256MSG2.
 //
 // Lanes: 1 (as a reference) and 4; two lanes run shaniHeaderR2
-// (shanireg.go), which keeps the schedules in registers and skips two
-// more SHA256RNDS2 a nonce (60 instead of 62).
+// (shanireg.go), which does the same work with the schedules in
+// registers, expanded beside the rounds instead of in phases between
+// them.
 //
 // # AVX-512: avx512Header
 //
@@ -104,12 +111,11 @@ func main() {
 // The SHA-NI context, in bytes; keep in step with shaniHdr* in
 // header_amd64.go.
 const (
-	sctxPre  = 0   // state after rounds 0..1 of block 2: ABEF, CDGH
+	sctxPre  = 0   // state after rounds 0..3 of block 2 with W[3] = 0: ABEF, CDGH
 	sctxMid  = 32  // midstate: ABEF, CDGH
 	sctxWK   = 64  // W[t]+K[t] of block 2, t = 4..15
 	sctxMsg  = 112 // W[0..3] of block 2 with W[3] = 0, then W[4..15]: 4 groups
-	sctxPre4 = 176 // state after rounds 0..3 of block 2 with W[3] = 0: ABEF, CDGH
-	sctxSize = 208
+	sctxSize = 176
 )
 
 // Per-lane scratch, in bytes.
@@ -183,7 +189,7 @@ func laneMem(i, off int) Mem { return Mem{Base: shScratch}.Offset(slSize*i + off
 
 func shaniHeader(L int) {
 	name := fmt.Sprintf("shaniHeader%d", L)
-	TEXT(name, NOSPLIT, "func(ctx *[52]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)")
+	TEXT(name, NOSPLIT, "func(ctx *[44]uint32, scratch *byte, nonce uint32, passes int, top uint32) (done int, lanes uint32)")
 	if L == shaniLanes[0] {
 		Doc(
 			name+" hashes passes passes of L headers (L is the number in the",
@@ -226,22 +232,23 @@ func shaniHeader(L int) {
 					func() { PINSRD(U8(3), tmp, r[0]) },
 				}
 			}
-			store := func(g int) bool { return g == 0 || g >= 4 }
+			store := func(g int) bool { return g >= 4 }
 			progs = append(progs, shaniScheduleLane(r, load, store, slSize*lane+slSched1))
 		}
 		interleave(progs)
 	}
 
-	Comment("2. The first hash, steps 1..31, from the state after step 0.")
+	Comment("2. The first hash, steps 2..31, from the state after step 1 with W[3] = 0",
+		"plus the nonce in A and E.")
 	for i := 0; i < L; i++ {
-		// After an odd number of steps ABEF is in s1, CDGH in s0.
-		MOVOU(ctx(sctxPre), shS1(i))
-		MOVOU(ctx(sctxPre+16), shS0(i))
+		LEAL(Mem{Base: shNonce}.Offset(i), shTmp.As32())
+		BSWAPL(shTmp.As32())
+		shaniStartHash1(i, ctx(sctxPre), shTmp.As32())
 	}
-	for step := 1; step < 32; step++ {
+	for step := 2; step < 32; step++ {
 		g, half := step/2, step%2
 		src := ctx(sctxWK + 16*(g-1) + 8*half)
-		if g == 0 || g >= 4 {
+		if g >= 4 {
 			src = Mem{}
 		}
 		for i := 0; i < L; i++ {
@@ -293,12 +300,12 @@ func shaniHeader(L int) {
 		interleave(progs)
 	}
 
-	Comment("4. The second hash, steps 0..30, from the initial state.")
+	Comment("4. The second hash, steps 0..29, from the initial state.")
 	for i := 0; i < L; i++ {
 		MOVOU(shIV, shS0(i))
 		MOVOU(shIV.Offset(16), shS1(i))
 	}
-	for step := 0; step < 31; step++ {
+	for step := 0; step < 30; step++ {
 		g, half := step/2, step%2
 		for i := 0; i < L; i++ {
 			if g == 2 || g == 3 {
@@ -312,15 +319,11 @@ func shaniHeader(L int) {
 		}
 	}
 
-	Comment("5. h7 = e61 + H7 is in dword 0 (F) of ABEF, now s1: test it.")
+	Comment("5. Round 60, which makes h7, in general-purpose registers: test h7.")
 	XORL(shLanes.As32(), shLanes.As32())
 	for i := 0; i < L; i++ {
-		MOVD(shS1(i), shTmp.As32())
-		ADDL(U32(iv[7]), shTmp.As32())
-		BSWAPL(shTmp.As32())
-		LEAL(Mem{Base: shLanes}.Offset(1<<i), shTmp2.As32())
-		CMPL(shTmp.As32(), shTop.As32())
-		CMOVLLS(shTmp2.As32(), shLanes.As32())
+		// W[60]+K[60]: dword 0 of group 15 of the lane's W+K.
+		shaniTestH7(i, func(r Register) { MOVL(laneMem(i, slSched2+16*15), r) }, 0)
 	}
 	INCQ(shDone)
 	ADDL(U8(L), shNonce.As32())
@@ -342,6 +345,56 @@ func shaniRnds2(i, step int) {
 	} else {
 		SHA256RNDS2(X0, shS1(i), shS0(i))
 	}
+}
+
+// shaniStartHash1 loads lane i's state for the first hash's round 4 from
+// pre, the state after rounds 0..3 with W[3] = 0, and adds the lane's
+// W[3] (the byte-swapped nonce, in w3): W[3] enters round 3 only through
+// T1, which both A and E receive, so it goes into dwords 3 (A) and 1 (E)
+// of ABEF. Clobbers X0. After an even number of steps ABEF is in s0.
+func shaniStartHash1(i int, pre Mem, w3 Register) {
+	MOVD(w3, X0)
+	PSHUFD(U8(0x11), X0, X0) // [0 w3 0 w3]
+	MOVOU(pre, shS0(i))
+	PADDD(X0, shS0(i))
+	MOVOU(pre.Offset(16), shS1(i))
+}
+
+// shaniTestH7 runs round 60 of lane i's second hash in general-purpose
+// registers from the state after round 59 (ABEF = [f e b a] in s0, CDGH =
+// [h g d c] in s1): h7 = e61 + H7 = d + T1 + H7. loadW puts W[60] + k
+// into a register (k is what the constant must still add: K[60] if loadW
+// gives W[60] alone, 0 if it gives W[60]+K[60]). If h7, byte-swapped, is
+// at most the target's top word, it sets bit i of the lanes register.
+// Clobbers RAX, RCX, RDX, RSI, RDI.
+func shaniTestH7(i int, loadW func(r Register), k uint32) {
+	e, f, g, h, d, w := RAX, RDI, RCX, RCX, RDX, RSI
+	MOVQ(shS0(i), e) // f | e<<32
+	MOVQ(shS1(i), h) // h | g<<32
+	PEXTRD(U8(2), shS1(i), d.As32())
+	loadW(w.As32())
+	ADDL(h.As32(), w.As32())
+	ADDL(d.As32(), w.As32())
+	ADDL(U32(k+iv[7]), w.As32())
+	MOVL(e.As32(), f.As32())
+	SHRQ(U8(32), e)
+	SHRQ(U8(32), g)
+	XORL(g.As32(), f.As32()) // Ch(e, f, g) = ((f ^ g) & e) ^ g
+	ANDL(e.As32(), f.As32())
+	XORL(g.As32(), f.As32())
+	ADDL(f.As32(), w.As32())
+	MOVL(e.As32(), g.As32()) // Σ1(e)
+	RORL(U8(6), g.As32())
+	MOVL(e.As32(), d.As32())
+	RORL(U8(11), d.As32())
+	XORL(d.As32(), g.As32())
+	RORL(U8(25), e.As32())
+	XORL(e.As32(), g.As32())
+	ADDL(g.As32(), w.As32())
+	BSWAPL(w.As32())
+	LEAL(Mem{Base: shLanes}.Offset(1<<i), f.As32())
+	CMPL(w.As32(), shTop.As32())
+	CMOVLLS(f.As32(), shLanes.As32())
 }
 
 // interleave emits several instruction lists one instruction of each at a

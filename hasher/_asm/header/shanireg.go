@@ -12,25 +12,13 @@ import (
 // in registers: each lane's message schedule is a ring of four XMM
 // registers expanded with SHA256MSG1/2 one group ahead of the rounds that
 // use it, as one-message SHA-NI code does, with the two lanes' instructions
-// interleaved. No W+K goes through memory.
-//
-// It runs 60 SHA256RNDS2 a nonce where shaniHeader<L> runs 62 (and a
-// plain midstate sha256d 64):
-//
-//   - the first hash starts after round 3, not round 1: the Go side runs
-//     rounds 0..3 with W[3] = 0, and since W[3] (the nonce) enters round 3
-//     only through T1, which both A and E receive, the kernel adds it to
-//     A and E (one PADDD);
-//   - the second hash runs rounds 0..59 with SHA-NI and round 60, the one
-//     that makes e61 and so h7, in general-purpose registers: the rounds
-//     61..63 that SHA256RNDS2 would bring along are not needed.
-//
-// Per nonce that is 60 SHA256RNDS2, 24 SHA256MSG1 and 24 SHA256MSG2.
+// interleaved. No W+K goes through memory. The work is shaniHeader<L>'s
+// (see main.go): 60 SHA256RNDS2, 24 SHA256MSG1 and 24 SHA256MSG2 a nonce.
 //
 // Registers: X0 the round's W+K; lane i's state in X1+2i, X2+2i (as in
 // shaniHeader); lane i's ring in X5+5i..X8+5i and its temporary X9+5i.
 func shaniHeaderR2() {
-	TEXT("shaniHeaderR2", NOSPLIT, "func(ctx *[52]uint32, nonce uint32, passes int, top uint32) (done int, lanes uint32)")
+	TEXT("shaniHeaderR2", NOSPLIT, "func(ctx *[44]uint32, nonce uint32, passes int, top uint32) (done int, lanes uint32)")
 	Doc(
 		"shaniHeaderR2 is shaniHeader1 with two lanes and the message schedules in",
 		"registers; it needs no scratch memory.",
@@ -109,13 +97,7 @@ func shaniHeaderR2() {
 		for g := 1; g < 4; g++ {
 			MOVOU(ctx(sctxMsg+16*g), ring(i, g))
 		}
-		// W[3] enters round 3 only through T1, which both A and E
-		// receive: add it to dwords 3 (A) and 1 (E) of ABEF.
-		MOVD(shTmp.As32(), X0)
-		PSHUFD(U8(0x11), X0, X0)
-		MOVOU(ctx(sctxPre4), shS0(i))
-		PADDD(X0, shS0(i))
-		MOVOU(ctx(sctxPre4+16), shS1(i))
+		shaniStartHash1(i, ctx(sctxPre), shTmp.As32())
 	}
 	steps(2, 31)
 	MOVOU(ctx(sctxMid), X0)
@@ -141,38 +123,11 @@ func shaniHeaderR2() {
 	}
 	steps(0, 29)
 
-	Comment("Round 60 in general-purpose registers: h7 = e61 + H7 = d + T1 + H7,",
-		"from the state after round 59 (ABEF = [f e b a] in s0, CDGH = [h g d c]",
-		"in s1) and W[60], dword 0 of the ring's group 15.")
+	Comment("Round 60, which makes h7, in general-purpose registers: test h7.")
 	XORL(shLanes.As32(), shLanes.As32())
-	e, f, g, h, d, w := RAX, RDI, RCX, RCX, RDX, RSI
 	for i := 0; i < L; i++ {
-		MOVQ(shS0(i), e) // f | e<<32
-		MOVQ(shS1(i), h) // h | g<<32
-		PEXTRD(U8(2), shS1(i), d.As32())
-		MOVD(ring(i, 15), w.As32())
-		ADDL(h.As32(), w.As32())
-		ADDL(d.As32(), w.As32())
-		ADDL(U32(sha256k.K[60]+iv[7]), w.As32())
-		MOVL(e.As32(), f.As32())
-		SHRQ(U8(32), e)
-		SHRQ(U8(32), g)
-		XORL(g.As32(), f.As32()) // Ch(e, f, g) = ((f ^ g) & e) ^ g
-		ANDL(e.As32(), f.As32())
-		XORL(g.As32(), f.As32())
-		ADDL(f.As32(), w.As32())
-		MOVL(e.As32(), g.As32()) // Σ1(e)
-		RORL(U8(6), g.As32())
-		MOVL(e.As32(), d.As32())
-		RORL(U8(11), d.As32())
-		XORL(d.As32(), g.As32())
-		RORL(U8(25), e.As32())
-		XORL(e.As32(), g.As32())
-		ADDL(g.As32(), w.As32())
-		BSWAPL(w.As32())
-		LEAL(Mem{Base: shLanes}.Offset(1<<i), f.As32())
-		CMPL(w.As32(), shTop.As32())
-		CMOVLLS(f.As32(), shLanes.As32())
+		// W[60]: dword 0 of the ring's group 15.
+		shaniTestH7(i, func(r Register) { MOVD(ring(i, 15), r) }, sha256k.K[60])
 	}
 	INCQ(shDone)
 	ADDL(U8(L), shNonce.As32())
