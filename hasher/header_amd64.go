@@ -39,8 +39,8 @@ const (
 // shani,shani4,shani1).
 //
 // Why two lanes on AMD as on Intel (README, Header mode, has the figures):
-//   - What a header costs is SHA256RNDS2: every kernel here runs 60 a
-//     nonce, cpuminer-opt's sha256d 62.
+//   - What a header costs is SHA256RNDS2: shaniHeaderR2 runs 60 a nonce,
+//     shaniHeader4 and shaniHeader1 61, cpuminer-opt's sha256d 62.
 //   - Intel Emerald Rapids (measured): SHA256RNDS2 has a latency of 4
 //     cycles and issues once every 3, so two lanes fill the unit, and
 //     shaniHeaderR2 runs at about 0.96 of 60 x 3 cycles a nonce. The

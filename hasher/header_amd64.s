@@ -407,7 +407,7 @@ pass_1:
 	PADDD      hdrShaniK<>+240(SB), X5
 	MOVOU      X5, 496(BX)
 
-	// 4. The second hash, steps 0..29, from the initial state.
+	// 4. The second hash, steps 0..30, from the initial state.
 	MOVOU       hdrShaniIV<>+0(SB), X1
 	MOVOU       hdrShaniIV<>+16(SB), X2
 	MOVQ        256(BX), X0
@@ -470,35 +470,17 @@ pass_1:
 	SHA256RNDS2 X0, X1, X2
 	MOVQ        488(BX), X0
 	SHA256RNDS2 X0, X2, X1
+	MOVQ        496(BX), X0
+	SHA256RNDS2 X0, X1, X2
 
-	// 5. Round 60, which makes h7, in general-purpose registers: test h7.
+	// 5. h7 = e61 + H7 is in dword 0 (F) of ABEF, now s1: test it.
 	XORL    R13, R13
-	MOVQ    X1, AX
-	MOVQ    X2, CX
-	PEXTRD  $0x02, X2, DX
-	MOVL    496(BX), SI
-	ADDL    CX, SI
-	ADDL    DX, SI
-	ADDL    $0x5be0cd19, SI
-	MOVL    AX, DI
-	SHRQ    $0x20, AX
-	SHRQ    $0x20, CX
-	XORL    CX, DI
-	ANDL    AX, DI
-	XORL    CX, DI
-	ADDL    DI, SI
-	MOVL    AX, CX
-	RORL    $0x06, CX
-	MOVL    AX, DX
-	RORL    $0x0b, DX
-	XORL    DX, CX
-	RORL    $0x19, AX
-	XORL    AX, CX
-	ADDL    CX, SI
-	BSWAPL  SI
-	LEAL    1(R13), DI
-	CMPL    SI, R12
-	CMOVLLS DI, R13
+	MOVD    X2, AX
+	ADDL    $0x5be0cd19, AX
+	BSWAPL  AX
+	LEAL    1(R13), CX
+	CMPL    AX, R12
+	CMOVLLS CX, R13
 	INCQ    R11
 	ADDL    $0x01, R9
 	TESTL   R13, R13
@@ -1655,7 +1637,7 @@ pass_4:
 	MOVOU      X5, 1584(BX)
 	MOVOU      X10, 2128(BX)
 
-	// 4. The second hash, steps 0..29, from the initial state.
+	// 4. The second hash, steps 0..30, from the initial state.
 	MOVOU       hdrShaniIV<>+0(SB), X1
 	MOVOU       hdrShaniIV<>+16(SB), X2
 	MOVOU       hdrShaniIV<>+0(SB), X3
@@ -1892,113 +1874,41 @@ pass_4:
 	SHA256RNDS2 X0, X6, X5
 	MOVQ        2120(BX), X0
 	SHA256RNDS2 X0, X8, X7
+	MOVQ        496(BX), X0
+	SHA256RNDS2 X0, X1, X2
+	MOVQ        1040(BX), X0
+	SHA256RNDS2 X0, X3, X4
+	MOVQ        1584(BX), X0
+	SHA256RNDS2 X0, X5, X6
+	MOVQ        2128(BX), X0
+	SHA256RNDS2 X0, X7, X8
 
-	// 5. Round 60, which makes h7, in general-purpose registers: test h7.
+	// 5. h7 = e61 + H7 is in dword 0 (F) of ABEF, now s1: test it.
 	XORL    R13, R13
-	MOVQ    X1, AX
-	MOVQ    X2, CX
-	PEXTRD  $0x02, X2, DX
-	MOVL    496(BX), SI
-	ADDL    CX, SI
-	ADDL    DX, SI
-	ADDL    $0x5be0cd19, SI
-	MOVL    AX, DI
-	SHRQ    $0x20, AX
-	SHRQ    $0x20, CX
-	XORL    CX, DI
-	ANDL    AX, DI
-	XORL    CX, DI
-	ADDL    DI, SI
-	MOVL    AX, CX
-	RORL    $0x06, CX
-	MOVL    AX, DX
-	RORL    $0x0b, DX
-	XORL    DX, CX
-	RORL    $0x19, AX
-	XORL    AX, CX
-	ADDL    CX, SI
-	BSWAPL  SI
-	LEAL    1(R13), DI
-	CMPL    SI, R12
-	CMOVLLS DI, R13
-	MOVQ    X3, AX
-	MOVQ    X4, CX
-	PEXTRD  $0x02, X4, DX
-	MOVL    1040(BX), SI
-	ADDL    CX, SI
-	ADDL    DX, SI
-	ADDL    $0x5be0cd19, SI
-	MOVL    AX, DI
-	SHRQ    $0x20, AX
-	SHRQ    $0x20, CX
-	XORL    CX, DI
-	ANDL    AX, DI
-	XORL    CX, DI
-	ADDL    DI, SI
-	MOVL    AX, CX
-	RORL    $0x06, CX
-	MOVL    AX, DX
-	RORL    $0x0b, DX
-	XORL    DX, CX
-	RORL    $0x19, AX
-	XORL    AX, CX
-	ADDL    CX, SI
-	BSWAPL  SI
-	LEAL    2(R13), DI
-	CMPL    SI, R12
-	CMOVLLS DI, R13
-	MOVQ    X5, AX
-	MOVQ    X6, CX
-	PEXTRD  $0x02, X6, DX
-	MOVL    1584(BX), SI
-	ADDL    CX, SI
-	ADDL    DX, SI
-	ADDL    $0x5be0cd19, SI
-	MOVL    AX, DI
-	SHRQ    $0x20, AX
-	SHRQ    $0x20, CX
-	XORL    CX, DI
-	ANDL    AX, DI
-	XORL    CX, DI
-	ADDL    DI, SI
-	MOVL    AX, CX
-	RORL    $0x06, CX
-	MOVL    AX, DX
-	RORL    $0x0b, DX
-	XORL    DX, CX
-	RORL    $0x19, AX
-	XORL    AX, CX
-	ADDL    CX, SI
-	BSWAPL  SI
-	LEAL    4(R13), DI
-	CMPL    SI, R12
-	CMOVLLS DI, R13
-	MOVQ    X7, AX
-	MOVQ    X8, CX
-	PEXTRD  $0x02, X8, DX
-	MOVL    2128(BX), SI
-	ADDL    CX, SI
-	ADDL    DX, SI
-	ADDL    $0x5be0cd19, SI
-	MOVL    AX, DI
-	SHRQ    $0x20, AX
-	SHRQ    $0x20, CX
-	XORL    CX, DI
-	ANDL    AX, DI
-	XORL    CX, DI
-	ADDL    DI, SI
-	MOVL    AX, CX
-	RORL    $0x06, CX
-	MOVL    AX, DX
-	RORL    $0x0b, DX
-	XORL    DX, CX
-	RORL    $0x19, AX
-	XORL    AX, CX
-	ADDL    CX, SI
-	BSWAPL  SI
-	LEAL    8(R13), DI
-	CMPL    SI, R12
-	CMOVLLS DI, R13
+	MOVD    X2, AX
+	ADDL    $0x5be0cd19, AX
+	BSWAPL  AX
+	LEAL    1(R13), CX
+	CMPL    AX, R12
+	CMOVLLS CX, R13
+	MOVD    X4, AX
+	ADDL    $0x5be0cd19, AX
+	BSWAPL  AX
+	LEAL    2(R13), CX
+	CMPL    AX, R12
+	CMOVLLS CX, R13
+	MOVD    X6, AX
+	ADDL    $0x5be0cd19, AX
+	BSWAPL  AX
+	LEAL    4(R13), CX
+	CMPL    AX, R12
+	CMOVLLS CX, R13
+	MOVD    X8, AX
+	ADDL    $0x5be0cd19, AX
+	BSWAPL  AX
+	LEAL    8(R13), CX
+	CMPL    AX, R12
+	CMOVLLS CX, R13
 	INCQ    R11
 	ADDL    $0x04, R9
 	TESTL   R13, R13

@@ -37,19 +37,20 @@
 //  3. turns each lane's state into the second hash's W[0..7], then
 //     expands that schedule (W[8..15] are constant and their W+K come from
 //     a table);
-//  4. runs steps 0..29 of the second hash from the initial state, and
-//  5. round 60, the one that makes e61, in general-purpose registers
-//     (SHA256RNDS2 would bring round 61 along, which is not needed); tests
-//     h7 = e61 + H7, byte-swapped, against the target's top word and
-//     returns the lanes that pass, for the Go side to finish.
+//  4. runs steps 0..30 of the second hash from the initial state: after
+//     62 rounds the F slot of ABEF holds e61;
+//  5. tests h7 = e61 + H7, byte-swapped, against the target's top word
+//     and returns the lanes that pass, for the Go side to finish.
 //
-// Per nonce that is 60 SHA256RNDS2 (a plain sha256d from a midstate runs
+// Per nonce that is 61 SHA256RNDS2 (a plain sha256d from a midstate runs
 // 64), 24 SHA256MSG1 and 24 SHA256MSG2.
 //
 // Lanes: 1 (as a reference) and 4; two lanes run shaniHeaderR2
-// (shanireg.go), which does the same work with the schedules in
-// registers, expanded beside the rounds instead of in phases between
-// them.
+// (shanireg.go), which keeps the schedules in registers, expanded beside
+// the rounds instead of in phases between them, and runs the second
+// hash's round 60 in general-purpose registers: 60 SHA256RNDS2 a nonce.
+// (The same round 60 made shaniHeader4 5 to 8% slower on Intel Emerald
+// Rapids, so it has SHA256RNDS2 bring round 61 along.)
 //
 // # AVX-512: avx512Header
 //
@@ -300,12 +301,12 @@ func shaniHeader(L int) {
 		interleave(progs)
 	}
 
-	Comment("4. The second hash, steps 0..29, from the initial state.")
+	Comment("4. The second hash, steps 0..30, from the initial state.")
 	for i := 0; i < L; i++ {
 		MOVOU(shIV, shS0(i))
 		MOVOU(shIV.Offset(16), shS1(i))
 	}
-	for step := 0; step < 30; step++ {
+	for step := 0; step < 31; step++ {
 		g, half := step/2, step%2
 		for i := 0; i < L; i++ {
 			if g == 2 || g == 3 {
@@ -319,11 +320,15 @@ func shaniHeader(L int) {
 		}
 	}
 
-	Comment("5. Round 60, which makes h7, in general-purpose registers: test h7.")
+	Comment("5. h7 = e61 + H7 is in dword 0 (F) of ABEF, now s1: test it.")
 	XORL(shLanes.As32(), shLanes.As32())
 	for i := 0; i < L; i++ {
-		// W[60]+K[60]: dword 0 of group 15 of the lane's W+K.
-		shaniTestH7(i, func(r Register) { MOVL(laneMem(i, slSched2+16*15), r) }, 0)
+		MOVD(shS1(i), shTmp.As32())
+		ADDL(U32(iv[7]), shTmp.As32())
+		BSWAPL(shTmp.As32())
+		LEAL(Mem{Base: shLanes}.Offset(1<<i), shTmp2.As32())
+		CMPL(shTmp.As32(), shTop.As32())
+		CMOVLLS(shTmp2.As32(), shLanes.As32())
 	}
 	INCQ(shDone)
 	ADDL(U8(L), shNonce.As32())
@@ -358,43 +363,6 @@ func shaniStartHash1(i int, pre Mem, w3 Register) {
 	MOVOU(pre, shS0(i))
 	PADDD(X0, shS0(i))
 	MOVOU(pre.Offset(16), shS1(i))
-}
-
-// shaniTestH7 runs round 60 of lane i's second hash in general-purpose
-// registers from the state after round 59 (ABEF = [f e b a] in s0, CDGH =
-// [h g d c] in s1): h7 = e61 + H7 = d + T1 + H7. loadW puts W[60] + k
-// into a register (k is what the constant must still add: K[60] if loadW
-// gives W[60] alone, 0 if it gives W[60]+K[60]). If h7, byte-swapped, is
-// at most the target's top word, it sets bit i of the lanes register.
-// Clobbers RAX, RCX, RDX, RSI, RDI.
-func shaniTestH7(i int, loadW func(r Register), k uint32) {
-	e, f, g, h, d, w := RAX, RDI, RCX, RCX, RDX, RSI
-	MOVQ(shS0(i), e) // f | e<<32
-	MOVQ(shS1(i), h) // h | g<<32
-	PEXTRD(U8(2), shS1(i), d.As32())
-	loadW(w.As32())
-	ADDL(h.As32(), w.As32())
-	ADDL(d.As32(), w.As32())
-	ADDL(U32(k+iv[7]), w.As32())
-	MOVL(e.As32(), f.As32())
-	SHRQ(U8(32), e)
-	SHRQ(U8(32), g)
-	XORL(g.As32(), f.As32()) // Ch(e, f, g) = ((f ^ g) & e) ^ g
-	ANDL(e.As32(), f.As32())
-	XORL(g.As32(), f.As32())
-	ADDL(f.As32(), w.As32())
-	MOVL(e.As32(), g.As32()) // Σ1(e)
-	RORL(U8(6), g.As32())
-	MOVL(e.As32(), d.As32())
-	RORL(U8(11), d.As32())
-	XORL(d.As32(), g.As32())
-	RORL(U8(25), e.As32())
-	XORL(e.As32(), g.As32())
-	ADDL(g.As32(), w.As32())
-	BSWAPL(w.As32())
-	LEAL(Mem{Base: shLanes}.Offset(1<<i), f.As32())
-	CMPL(w.As32(), shTop.As32())
-	CMOVLLS(f.As32(), shLanes.As32())
 }
 
 // interleave emits several instruction lists one instruction of each at a

@@ -13,7 +13,10 @@ import (
 // registers expanded with SHA256MSG1/2 one group ahead of the rounds that
 // use it, as one-message SHA-NI code does, with the two lanes' instructions
 // interleaved. No W+K goes through memory. The work is shaniHeader<L>'s
-// (see main.go): 60 SHA256RNDS2, 24 SHA256MSG1 and 24 SHA256MSG2 a nonce.
+// (see main.go) less one SHA256RNDS2: the second hash's round 60, which
+// makes e61 and so h7, runs in general-purpose registers instead of a
+// SHA256RNDS2 that would bring round 61 along. Per nonce: 60 SHA256RNDS2,
+// 24 SHA256MSG1 and 24 SHA256MSG2.
 //
 // Registers: X0 the round's W+K; lane i's state in X1+2i, X2+2i (as in
 // shaniHeader); lane i's ring in X5+5i..X8+5i and its temporary X9+5i.
@@ -126,8 +129,7 @@ func shaniHeaderR2() {
 	Comment("Round 60, which makes h7, in general-purpose registers: test h7.")
 	XORL(shLanes.As32(), shLanes.As32())
 	for i := 0; i < L; i++ {
-		// W[60]: dword 0 of the ring's group 15.
-		shaniTestH7(i, func(r Register) { MOVD(ring(i, 15), r) }, sha256k.K[60])
+		shaniTestH7(i, ring(i, 15)) // W[60] is dword 0 of group 15
 	}
 	INCQ(shDone)
 	ADDL(U8(L), shNonce.As32())
@@ -139,4 +141,39 @@ func shaniHeaderR2() {
 	Store(shDone, ReturnIndex(0))
 	Store(shLanes.As32(), ReturnIndex(1))
 	RET()
+}
+
+// shaniTestH7 runs round 60 of lane i's second hash in general-purpose
+// registers from the state after round 59 (ABEF = [f e b a] in s0, CDGH =
+// [h g d c] in s1) and W[60] in dword 0 of w60: h7 = e61 + H7 = d + T1 +
+// H7. If h7, byte-swapped, is at most the target's top word, it sets bit
+// i of the lanes register. Clobbers RAX, RCX, RDX, RSI, RDI.
+func shaniTestH7(i int, w60 VecPhysical) {
+	e, f, g, h, d, w := RAX, RDI, RCX, RCX, RDX, RSI
+	MOVQ(shS0(i), e) // f | e<<32
+	MOVQ(shS1(i), h) // h | g<<32
+	PEXTRD(U8(2), shS1(i), d.As32())
+	MOVD(w60, w.As32())
+	ADDL(h.As32(), w.As32())
+	ADDL(d.As32(), w.As32())
+	ADDL(U32(sha256k.K[60]+iv[7]), w.As32())
+	MOVL(e.As32(), f.As32())
+	SHRQ(U8(32), e)
+	SHRQ(U8(32), g)
+	XORL(g.As32(), f.As32()) // Ch(e, f, g) = ((f ^ g) & e) ^ g
+	ANDL(e.As32(), f.As32())
+	XORL(g.As32(), f.As32())
+	ADDL(f.As32(), w.As32())
+	MOVL(e.As32(), g.As32()) // Σ1(e)
+	RORL(U8(6), g.As32())
+	MOVL(e.As32(), d.As32())
+	RORL(U8(11), d.As32())
+	XORL(d.As32(), g.As32())
+	RORL(U8(25), e.As32())
+	XORL(e.As32(), g.As32())
+	ADDL(g.As32(), w.As32())
+	BSWAPL(w.As32())
+	LEAL(Mem{Base: shLanes}.Offset(1<<i), f.As32())
+	CMPL(w.As32(), shTop.As32())
+	CMOVLLS(f.As32(), shLanes.As32())
 }
