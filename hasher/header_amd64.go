@@ -43,9 +43,10 @@ const (
 //     shaniHeader4 and shaniHeader1 61, cpuminer-opt's sha256d 62.
 //   - Intel Emerald Rapids (measured): SHA256RNDS2 has a latency of 4
 //     cycles and issues once every 3, so two lanes fill the unit, and
-//     shaniHeaderR2 runs at about 0.96 of 60 x 3 cycles a nonce. The
+//     shaniHeaderR2 runs at 0.94 to 0.96 of 60 x 3 cycles a nonce. The
 //     four-lane kernel expands its schedules in phases between the
-//     rounds, which leaves the unit idle: 0.55 to 0.65 times shaniHeaderR2.
+//     rounds, which leaves the unit idle: 0.73 times shaniHeaderR2
+//     (shaniHeader1 0.69).
 //   - AMD Zen 5 (no such machine here; figures measured earlier on one):
 //     every SHA-NI code with two or more lanes ran at 1.35 to 1.54 G
 //     SHA256RNDS2/s on one core however many SHA256MSG1/2 it ran beside
