@@ -296,6 +296,24 @@ func HeaderKernel(h Hasher) (HeaderHasher, error) {
 	return hh, nil
 }
 
+// HeaderCanonical is Canonical for header mode, where a kernel's names
+// may share code differently: "shani" runs the header kernel of "shani2",
+// and "shani4" one of its own. Benchmarks use it to measure each header
+// kernel once.
+func HeaderCanonical(name string) string {
+	if k, ok := kernels[name]; ok {
+		if a, ok := k.h.(headerAliaser); ok {
+			return a.headerAlias()
+		}
+	}
+	return Canonical(name)
+}
+
+// headerAliaser is a kernel whose names share header code differently
+// from JSON code: headerAlias names the kernel whose header mode it runs,
+// possibly itself.
+type headerAliaser interface{ headerAlias() string }
+
 // HeaderKernels returns the kernels with a header mode that this CPU and
 // build run, fastest first.
 func HeaderKernels() []HeaderHasher {

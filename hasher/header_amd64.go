@@ -19,37 +19,72 @@ const (
 	shaniHdrMid  = 8
 	shaniHdrWK   = 16
 	shaniHdrMsg  = 28
+	shaniHdrCtx  = 44
 	shaniHdrLane = 544 // scratch bytes per lane
 )
 
 // NewHeaderSearcher returns the SHA-NI header mode. "shani" and "shani2"
-// run the two-lane kernel with its schedules in registers, which measured
-// 1.5 to 1.9 times the four-lane one with schedules in memory on Intel
-// Emerald Rapids; "shani4" and "shani1" run the memory kernels of their
-// lane counts.
+// run the two-lane kernel with its schedules in registers,
+// shaniHeaderR2, on every CPU; "shani4" and "shani1" run the memory
+// kernels of their lane counts, kept so that anyone can compare them on
+// their own CPU (powchain bench --mode sha256d --hashers
+// shani,shani4,shani1).
+//
+// Why two lanes on AMD as on Intel (README, Header mode, has the figures):
+//   - What a header costs is SHA256RNDS2: shaniHeaderR2 runs 60 a nonce,
+//     shaniHeader4 and shaniHeader1 61, cpuminer-opt's sha256d 62.
+//   - Intel Emerald Rapids (measured): SHA256RNDS2 has a latency of 4
+//     cycles and issues once every 3, so two lanes fill the unit, and
+//     shaniHeaderR2 runs at 0.94 to 0.96 of 60 x 3 cycles a nonce. The
+//     four-lane kernel expands its schedules in phases between the
+//     rounds, which leaves the unit idle: 0.73 times shaniHeaderR2
+//     (shaniHeader1 0.69).
+//   - AMD Zen 5 (no such machine here; figures measured earlier on one):
+//     every SHA-NI code with two or more lanes ran at 1.35 to 1.54 G
+//     SHA256RNDS2/s on one core however many SHA256MSG1/2 it ran beside
+//     them (cpuminer-opt's two-lane sha256d 1.37, shani-limit's four
+//     streams 1.39, the JSON mode's two- and four-lane kernels 1.35 and
+//     1.50), so two lanes come within about a tenth of four there.
+//     llvm-mca 19's znver4/znver5 model puts shaniHeader4 5% ahead of
+//     shaniHeaderR2, but the same model's estimates for those known
+//     figures imply clocks from 2.8 to 5.0 GHz: its error is far larger
+//     than 5%.
 func (h shaniHasher) NewHeaderSearcher() HeaderSearcher {
-	if h.name == "shani" || h.lanes == 2 {
+	if h.headerAlias() == "shani2" {
 		return &shaniHeaderSearcher{lanes: 2, reg: true}
 	}
 	return &shaniHeaderSearcher{lanes: h.lanes, scratch: make([]byte, shaniHdrLane*h.lanes)}
+}
+
+// headerAlias: "shani" runs shaniHeaderR2, the header kernel of "shani2";
+// each lane count's name runs its own.
+func (h shaniHasher) headerAlias() string {
+	if h.name == "shani" {
+		return "shani2"
+	}
+	return h.name
 }
 
 type shaniHeaderSearcher struct {
 	lanes   int
 	reg     bool // the two-lane kernel with the schedules in registers
 	job     *HeaderJob
-	ctx     [44]uint32
+	ctx     [shaniHdrCtx]uint32
 	scratch []byte
 }
 
 func (s *shaniHeaderSearcher) setJob(j *HeaderJob) {
 	s.job = j
-	putNI(s.ctx[shaniHdrPre:], &j.Pre2)
 	putNI(s.ctx[shaniHdrMid:], &j.Mid)
 	for t := 4; t < 16; t++ {
 		s.ctx[shaniHdrWK+t-4] = j.W[t] + k256[t]
 	}
 	copy(s.ctx[shaniHdrMsg:], j.W[:])
+	// Rounds 0..3 with W[3] = 0: the kernels add the nonce's W[3] to A
+	// and E instead of running round 3 per nonce.
+	pre := j.Pre
+	roundWK(&pre, k256[3])
+	putNI(s.ctx[shaniHdrPre:], &pre)
 }
 
 func (s *shaniHeaderSearcher) mine(nonce uint32, passes int, top uint32) (int, uint32) {

@@ -116,9 +116,6 @@ pass_1:
 	LEAL       (R9), AX
 	BSWAPL     AX
 	PINSRD     $0x03, AX, X1
-	MOVO       X1, X5
-	PADDD      hdrShaniK<>+0(SB), X5
-	MOVOU      X5, (BX)
 	MOVOU      128(R8), X2
 	MOVOU      144(R8), X3
 	MOVOU      160(R8), X4
@@ -219,11 +216,15 @@ pass_1:
 	PADDD      hdrShaniK<>+240(SB), X5
 	MOVOU      X5, 240(BX)
 
-	// 2. The first hash, steps 1..31, from the state after step 0.
-	MOVOU       (R8), X2
-	MOVOU       16(R8), X1
-	MOVQ        8(BX), X0
-	SHA256RNDS2 X0, X2, X1
+	// 2. The first hash, steps 2..31, from the state after step 1 with W[3] = 0
+	// plus the nonce in A and E.
+	LEAL        (R9), AX
+	BSWAPL      AX
+	MOVD        AX, X0
+	PSHUFD      $0x11, X0, X0
+	MOVOU       (R8), X1
+	PADDD       X0, X1
+	MOVOU       16(R8), X2
 	MOVQ        64(R8), X0
 	SHA256RNDS2 X0, X1, X2
 	MOVQ        72(R8), X0
@@ -512,12 +513,6 @@ pass_4:
 	BSWAPL     CX
 	PINSRD     $0x03, AX, X1
 	PINSRD     $0x03, CX, X6
-	MOVO       X1, X5
-	MOVO       X6, X10
-	PADDD      hdrShaniK<>+0(SB), X5
-	PADDD      hdrShaniK<>+0(SB), X10
-	MOVOU      X5, (BX)
-	MOVOU      X10, 544(BX)
 	MOVOU      128(R8), X2
 	MOVOU      128(R8), X7
 	MOVOU      144(R8), X3
@@ -724,12 +719,6 @@ pass_4:
 	BSWAPL     CX
 	PINSRD     $0x03, AX, X1
 	PINSRD     $0x03, CX, X6
-	MOVO       X1, X5
-	MOVO       X6, X10
-	PADDD      hdrShaniK<>+0(SB), X5
-	PADDD      hdrShaniK<>+0(SB), X10
-	MOVOU      X5, 1088(BX)
-	MOVOU      X10, 1632(BX)
 	MOVOU      128(R8), X2
 	MOVOU      128(R8), X7
 	MOVOU      144(R8), X3
@@ -929,23 +918,36 @@ pass_4:
 	MOVOU      X5, 1328(BX)
 	MOVOU      X10, 1872(BX)
 
-	// 2. The first hash, steps 1..31, from the state after step 0.
-	MOVOU       (R8), X2
-	MOVOU       16(R8), X1
-	MOVOU       (R8), X4
-	MOVOU       16(R8), X3
-	MOVOU       (R8), X6
-	MOVOU       16(R8), X5
-	MOVOU       (R8), X8
-	MOVOU       16(R8), X7
-	MOVQ        8(BX), X0
-	SHA256RNDS2 X0, X2, X1
-	MOVQ        552(BX), X0
-	SHA256RNDS2 X0, X4, X3
-	MOVQ        1096(BX), X0
-	SHA256RNDS2 X0, X6, X5
-	MOVQ        1640(BX), X0
-	SHA256RNDS2 X0, X8, X7
+	// 2. The first hash, steps 2..31, from the state after step 1 with W[3] = 0
+	// plus the nonce in A and E.
+	LEAL        (R9), AX
+	BSWAPL      AX
+	MOVD        AX, X0
+	PSHUFD      $0x11, X0, X0
+	MOVOU       (R8), X1
+	PADDD       X0, X1
+	MOVOU       16(R8), X2
+	LEAL        1(R9), AX
+	BSWAPL      AX
+	MOVD        AX, X0
+	PSHUFD      $0x11, X0, X0
+	MOVOU       (R8), X3
+	PADDD       X0, X3
+	MOVOU       16(R8), X4
+	LEAL        2(R9), AX
+	BSWAPL      AX
+	MOVD        AX, X0
+	PSHUFD      $0x11, X0, X0
+	MOVOU       (R8), X5
+	PADDD       X0, X5
+	MOVOU       16(R8), X6
+	LEAL        3(R9), AX
+	BSWAPL      AX
+	MOVD        AX, X0
+	PSHUFD      $0x11, X0, X0
+	MOVOU       (R8), X7
+	PADDD       X0, X7
+	MOVOU       16(R8), X8
 	MOVQ        64(R8), X0
 	SHA256RNDS2 X0, X1, X2
 	SHA256RNDS2 X0, X3, X4
@@ -1929,7 +1931,8 @@ TEXT ·shaniHeaderR2(SB), NOSPLIT, $0-44
 	XORQ R11, R11
 
 shanir2_pass:
-	// The first hash: each lane's block 2 with its nonce in W[3].
+	// The first hash: each lane's block 2 with its nonce in W[3], from the
+	// state after rounds 0..3 with W[3] = 0 plus the nonce in A and E.
 	MOVOU       112(R8), X5
 	LEAL        (R9), AX
 	BSWAPL      AX
@@ -1937,8 +1940,11 @@ shanir2_pass:
 	MOVOU       128(R8), X6
 	MOVOU       144(R8), X7
 	MOVOU       160(R8), X8
-	MOVOU       (R8), X2
-	MOVOU       16(R8), X1
+	MOVD        AX, X0
+	PSHUFD      $0x11, X0, X0
+	MOVOU       (R8), X1
+	PADDD       X0, X1
+	MOVOU       16(R8), X2
 	MOVOU       112(R8), X10
 	LEAL        1(R9), AX
 	BSWAPL      AX
@@ -1946,16 +1952,11 @@ shanir2_pass:
 	MOVOU       128(R8), X11
 	MOVOU       144(R8), X12
 	MOVOU       160(R8), X13
-	MOVOU       (R8), X4
-	MOVOU       16(R8), X3
-	MOVO        X5, X0
-	PADDD       hdrShaniK<>+0(SB), X0
-	PSHUFD      $0x0e, X0, X0
-	SHA256RNDS2 X0, X2, X1
-	MOVO        X10, X0
-	PADDD       hdrShaniK<>+0(SB), X0
-	PSHUFD      $0x0e, X0, X0
-	SHA256RNDS2 X0, X4, X3
+	MOVD        AX, X0
+	PSHUFD      $0x11, X0, X0
+	MOVOU       (R8), X3
+	PADDD       X0, X3
+	MOVOU       16(R8), X4
 	MOVO        X6, X0
 	PADDD       hdrShaniK<>+16(SB), X0
 	SHA256RNDS2 X0, X1, X2
@@ -2644,27 +2645,61 @@ shanir2_pass:
 	PADDD       hdrShaniK<>+224(SB), X0
 	PSHUFD      $0x0e, X0, X0
 	SHA256RNDS2 X0, X4, X3
-	MOVO        X8, X0
-	PADDD       hdrShaniK<>+240(SB), X0
-	SHA256RNDS2 X0, X1, X2
-	MOVO        X13, X0
-	PADDD       hdrShaniK<>+240(SB), X0
-	SHA256RNDS2 X0, X3, X4
 
-	// h7 = e61 + H7 is in dword 0 of ABEF, now s1.
+	// Round 60, which makes h7, in general-purpose registers: test h7.
 	XORL    R13, R13
-	MOVD    X2, AX
-	ADDL    $0x5be0cd19, AX
-	BSWAPL  AX
-	LEAL    1(R13), CX
-	CMPL    AX, R12
-	CMOVLLS CX, R13
-	MOVD    X4, AX
-	ADDL    $0x5be0cd19, AX
-	BSWAPL  AX
-	LEAL    2(R13), CX
-	CMPL    AX, R12
-	CMOVLLS CX, R13
+	MOVQ    X1, AX
+	MOVQ    X2, CX
+	PEXTRD  $0x02, X2, DX
+	MOVD    X8, SI
+	ADDL    CX, SI
+	ADDL    DX, SI
+	ADDL    $0xec9fcd13, SI
+	MOVL    AX, DI
+	SHRQ    $0x20, AX
+	SHRQ    $0x20, CX
+	XORL    CX, DI
+	ANDL    AX, DI
+	XORL    CX, DI
+	ADDL    DI, SI
+	MOVL    AX, CX
+	RORL    $0x06, CX
+	MOVL    AX, DX
+	RORL    $0x0b, DX
+	XORL    DX, CX
+	RORL    $0x19, AX
+	XORL    AX, CX
+	ADDL    CX, SI
+	BSWAPL  SI
+	LEAL    1(R13), DI
+	CMPL    SI, R12
+	CMOVLLS DI, R13
+	MOVQ    X3, AX
+	MOVQ    X4, CX
+	PEXTRD  $0x02, X4, DX
+	MOVD    X13, SI
+	ADDL    CX, SI
+	ADDL    DX, SI
+	ADDL    $0xec9fcd13, SI
+	MOVL    AX, DI
+	SHRQ    $0x20, AX
+	SHRQ    $0x20, CX
+	XORL    CX, DI
+	ANDL    AX, DI
+	XORL    CX, DI
+	ADDL    DI, SI
+	MOVL    AX, CX
+	RORL    $0x06, CX
+	MOVL    AX, DX
+	RORL    $0x0b, DX
+	XORL    DX, CX
+	RORL    $0x19, AX
+	XORL    AX, CX
+	ADDL    CX, SI
+	BSWAPL  SI
+	LEAL    2(R13), DI
+	CMPL    SI, R12
+	CMOVLLS DI, R13
 	INCQ    R11
 	ADDL    $0x02, R9
 	TESTL   R13, R13

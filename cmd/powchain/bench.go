@@ -223,6 +223,12 @@ func formatIntList(xs []int) string {
 // Every kernel runs once: a second name of a kernel already listed
 // (shani4 after shani) is dropped.
 func parseHashers(s string) ([]hasher.Hasher, error) {
+	return parseHashersBy(s, hasher.Canonical)
+}
+
+// parseHashersBy is parseHashers with the kernels told apart by
+// canonical (hasher.HeaderCanonical for header mode).
+func parseHashersBy(s string, canonical func(string) string) ([]hasher.Hasher, error) {
 	var hs []hasher.Hasher
 	switch strings.TrimSpace(s) {
 	case "all":
@@ -241,7 +247,7 @@ func parseHashers(s string) ([]hasher.Hasher, error) {
 	var out []hasher.Hasher
 	seen := map[string]bool{}
 	for _, h := range hs {
-		if c := hasher.Canonical(h.Name()); !seen[c] {
+		if c := canonical(h.Name()); !seen[c] {
 			seen[c] = true
 			out = append(out, h)
 		}

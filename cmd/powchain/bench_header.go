@@ -43,16 +43,22 @@ func parseBaselines(s string) ([]bench.Baseline, error) {
 }
 
 // headerHashers resolves --hashers for sha256d mode: all means every
-// kernel with a header mode.
+// kernel with a header mode. Each header kernel is measured once, under
+// the first name given for it (hasher.HeaderCanonical: shani is shani2
+// here, and shani4 a kernel of its own).
 func headerHashers(s string) ([]hasher.Hasher, error) {
 	if strings.TrimSpace(s) == "all" {
 		var hs []hasher.Hasher
+		seen := map[string]bool{}
 		for _, h := range hasher.HeaderKernels() {
-			hs = append(hs, h)
+			if c := hasher.HeaderCanonical(h.Name()); !seen[c] {
+				seen[c] = true
+				hs = append(hs, h)
+			}
 		}
 		return hs, nil
 	}
-	hs, err := parseHashers(s)
+	hs, err := parseHashersBy(s, hasher.HeaderCanonical)
 	if err != nil {
 		return nil, err
 	}

@@ -30,8 +30,10 @@
 //     header's fixed words and the lane's nonce into W+K in scratch
 //     memory; groups 1..3 (W[4..15]) are the same for every nonce and come
 //     from the context;
-//  2. runs steps 1..31 of the first hash from the state after rounds 0
-//     and 1 (the Go side runs those once), and adds the midstate;
+//  2. runs steps 2..31 of the first hash from the state after rounds
+//     0..3 with W[3] = 0 (the Go side runs those once) plus the lane's
+//     W[3] in A and E: W[3] enters round 3 only through T1, which both A
+//     and E receive. Then it adds the midstate;
 //  3. turns each lane's state into the second hash's W[0..7], then
 //     expands that schedule (W[8..15] are constant and their W+K come from
 //     a table);
@@ -40,8 +42,15 @@
 //  5. tests h7 = e61 + H7, byte-swapped, against the target's top word
 //     and returns the lanes that pass, for the Go side to finish.
 //
+// Per nonce that is 61 SHA256RNDS2 (a plain sha256d from a midstate runs
+// 64), 24 SHA256MSG1 and 24 SHA256MSG2.
+//
 // Lanes: 1 (as a reference) and 4; two lanes run shaniHeaderR2
-// (shanireg.go), which keeps the schedules in registers.
+// (shanireg.go), which keeps the schedules in registers, expanded beside
+// the rounds instead of in phases between them, and runs the second
+// hash's round 60 in general-purpose registers: 60 SHA256RNDS2 a nonce.
+// (The same round 60 made shaniHeader4 5 to 8% slower on Intel Emerald
+// Rapids, so it has SHA256RNDS2 bring round 61 along.)
 //
 // # AVX-512: avx512Header
 //
@@ -103,7 +112,7 @@ func main() {
 // The SHA-NI context, in bytes; keep in step with shaniHdr* in
 // header_amd64.go.
 const (
-	sctxPre  = 0   // state after rounds 0..1 of block 2: ABEF, CDGH
+	sctxPre  = 0   // state after rounds 0..3 of block 2 with W[3] = 0: ABEF, CDGH
 	sctxMid  = 32  // midstate: ABEF, CDGH
 	sctxWK   = 64  // W[t]+K[t] of block 2, t = 4..15
 	sctxMsg  = 112 // W[0..3] of block 2 with W[3] = 0, then W[4..15]: 4 groups
@@ -224,22 +233,23 @@ func shaniHeader(L int) {
 					func() { PINSRD(U8(3), tmp, r[0]) },
 				}
 			}
-			store := func(g int) bool { return g == 0 || g >= 4 }
+			store := func(g int) bool { return g >= 4 }
 			progs = append(progs, shaniScheduleLane(r, load, store, slSize*lane+slSched1))
 		}
 		interleave(progs)
 	}
 
-	Comment("2. The first hash, steps 1..31, from the state after step 0.")
+	Comment("2. The first hash, steps 2..31, from the state after step 1 with W[3] = 0",
+		"plus the nonce in A and E.")
 	for i := 0; i < L; i++ {
-		// After an odd number of steps ABEF is in s1, CDGH in s0.
-		MOVOU(ctx(sctxPre), shS1(i))
-		MOVOU(ctx(sctxPre+16), shS0(i))
+		LEAL(Mem{Base: shNonce}.Offset(i), shTmp.As32())
+		BSWAPL(shTmp.As32())
+		shaniStartHash1(i, ctx(sctxPre), shTmp.As32())
 	}
-	for step := 1; step < 32; step++ {
+	for step := 2; step < 32; step++ {
 		g, half := step/2, step%2
 		src := ctx(sctxWK + 16*(g-1) + 8*half)
-		if g == 0 || g >= 4 {
+		if g >= 4 {
 			src = Mem{}
 		}
 		for i := 0; i < L; i++ {
@@ -340,6 +350,19 @@ func shaniRnds2(i, step int) {
 	} else {
 		SHA256RNDS2(X0, shS1(i), shS0(i))
 	}
+}
+
+// shaniStartHash1 loads lane i's state for the first hash's round 4 from
+// pre, the state after rounds 0..3 with W[3] = 0, and adds the lane's
+// W[3] (the byte-swapped nonce, in w3): W[3] enters round 3 only through
+// T1, which both A and E receive, so it goes into dwords 3 (A) and 1 (E)
+// of ABEF. Clobbers X0. After an even number of steps ABEF is in s0.
+func shaniStartHash1(i int, pre Mem, w3 Register) {
+	MOVD(w3, X0)
+	PSHUFD(U8(0x11), X0, X0) // [0 w3 0 w3]
+	MOVOU(pre, shS0(i))
+	PADDD(X0, shS0(i))
+	MOVOU(pre.Offset(16), shS1(i))
 }
 
 // interleave emits several instruction lists one instruction of each at a

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/powchain/powchain/hasher/_asm/sha256k"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -10,8 +12,11 @@ import (
 // in registers: each lane's message schedule is a ring of four XMM
 // registers expanded with SHA256MSG1/2 one group ahead of the rounds that
 // use it, as one-message SHA-NI code does, with the two lanes' instructions
-// interleaved. No W+K goes through memory; the per-pass work is the same
-// as shaniHeader<L>'s (62 SHA256RNDS2 per nonce).
+// interleaved. No W+K goes through memory. The work is shaniHeader<L>'s
+// (see main.go) less one SHA256RNDS2: the second hash's round 60, which
+// makes e61 and so h7, runs in general-purpose registers instead of a
+// SHA256RNDS2 that would bring round 61 along. Per nonce: 60 SHA256RNDS2,
+// 24 SHA256MSG1 and 24 SHA256MSG2.
 //
 // Registers: X0 the round's W+K; lane i's state in X1+2i, X2+2i (as in
 // shaniHeader); lane i's ring in X5+5i..X8+5i and its temporary X9+5i.
@@ -85,7 +90,8 @@ func shaniHeaderR2() {
 	}
 
 	Label("shanir2_pass")
-	Comment("The first hash: each lane's block 2 with its nonce in W[3].")
+	Comment("The first hash: each lane's block 2 with its nonce in W[3], from the",
+		"state after rounds 0..3 with W[3] = 0 plus the nonce in A and E.")
 	for i := 0; i < L; i++ {
 		MOVOU(ctx(sctxMsg), ring(i, 0))
 		LEAL(Mem{Base: shNonce}.Offset(i), shTmp.As32())
@@ -94,10 +100,9 @@ func shaniHeaderR2() {
 		for g := 1; g < 4; g++ {
 			MOVOU(ctx(sctxMsg+16*g), ring(i, g))
 		}
-		MOVOU(ctx(sctxPre), shS1(i))
-		MOVOU(ctx(sctxPre+16), shS0(i))
+		shaniStartHash1(i, ctx(sctxPre), shTmp.As32())
 	}
-	steps(1, 31)
+	steps(2, 31)
 	MOVOU(ctx(sctxMid), X0)
 	for i := 0; i < L; i++ {
 		PADDD(X0, shS0(i))
@@ -119,17 +124,12 @@ func shaniHeaderR2() {
 		MOVOU(shIV, shS0(i))
 		MOVOU(shIV.Offset(16), shS1(i))
 	}
-	steps(0, 30)
+	steps(0, 29)
 
-	Comment("h7 = e61 + H7 is in dword 0 of ABEF, now s1.")
+	Comment("Round 60, which makes h7, in general-purpose registers: test h7.")
 	XORL(shLanes.As32(), shLanes.As32())
 	for i := 0; i < L; i++ {
-		MOVD(shS1(i), shTmp.As32())
-		ADDL(U32(iv[7]), shTmp.As32())
-		BSWAPL(shTmp.As32())
-		LEAL(Mem{Base: shLanes}.Offset(1<<i), shTmp2.As32())
-		CMPL(shTmp.As32(), shTop.As32())
-		CMOVLLS(shTmp2.As32(), shLanes.As32())
+		shaniTestH7(i, ring(i, 15)) // W[60] is dword 0 of group 15
 	}
 	INCQ(shDone)
 	ADDL(U8(L), shNonce.As32())
@@ -141,4 +141,39 @@ func shaniHeaderR2() {
 	Store(shDone, ReturnIndex(0))
 	Store(shLanes.As32(), ReturnIndex(1))
 	RET()
+}
+
+// shaniTestH7 runs round 60 of lane i's second hash in general-purpose
+// registers from the state after round 59 (ABEF = [f e b a] in s0, CDGH =
+// [h g d c] in s1) and W[60] in dword 0 of w60: h7 = e61 + H7 = d + T1 +
+// H7. If h7, byte-swapped, is at most the target's top word, it sets bit
+// i of the lanes register. Clobbers RAX, RCX, RDX, RSI, RDI.
+func shaniTestH7(i int, w60 VecPhysical) {
+	e, f, g, h, d, w := RAX, RDI, RCX, RCX, RDX, RSI
+	MOVQ(shS0(i), e) // f | e<<32
+	MOVQ(shS1(i), h) // h | g<<32
+	PEXTRD(U8(2), shS1(i), d.As32())
+	MOVD(w60, w.As32())
+	ADDL(h.As32(), w.As32())
+	ADDL(d.As32(), w.As32())
+	ADDL(U32(sha256k.K[60]+iv[7]), w.As32())
+	MOVL(e.As32(), f.As32())
+	SHRQ(U8(32), e)
+	SHRQ(U8(32), g)
+	XORL(g.As32(), f.As32()) // Ch(e, f, g) = ((f ^ g) & e) ^ g
+	ANDL(e.As32(), f.As32())
+	XORL(g.As32(), f.As32())
+	ADDL(f.As32(), w.As32())
+	MOVL(e.As32(), g.As32()) // Σ1(e)
+	RORL(U8(6), g.As32())
+	MOVL(e.As32(), d.As32())
+	RORL(U8(11), d.As32())
+	XORL(d.As32(), g.As32())
+	RORL(U8(25), e.As32())
+	XORL(e.As32(), g.As32())
+	ADDL(g.As32(), w.As32())
+	BSWAPL(w.As32())
+	LEAL(Mem{Base: shLanes}.Offset(1<<i), f.As32())
+	CMPL(w.As32(), shTop.As32())
+	CMOVLLS(f.As32(), shLanes.As32())
 }
