@@ -9817,100 +9817,115 @@ DATA hdrAVX512Const<>+308(SB)/4, $0x510e527f
 DATA hdrAVX512Const<>+312(SB)/4, $0x9b05688c
 DATA hdrAVX512Const<>+316(SB)/4, $0x1f83d9ab
 DATA hdrAVX512Const<>+320(SB)/4, $0x5be0cd19
-DATA hdrAVX512Const<>+324(SB)/4, $0x00000010
-DATA hdrAVX512Const<>+328(SB)/4, $0xff00ff00
-GLOBL hdrAVX512Const<>(SB), RODATA|NOPTR, $332
+DATA hdrAVX512Const<>+324(SB)/4, $0x90bb1e3c
+DATA hdrAVX512Const<>+328(SB)/4, $0x50c6645b
+DATA hdrAVX512Const<>+332(SB)/4, $0x3ac42e24
+DATA hdrAVX512Const<>+336(SB)/4, $0xec9fcd13
+DATA hdrAVX512Const<>+340(SB)/4, $0x00000010
+GLOBL hdrAVX512Const<>(SB), RODATA|NOPTR, $344
+
+DATA hdrAVX512Bswap<>+0(SB)/8, $0x0405060700010203
+DATA hdrAVX512Bswap<>+8(SB)/8, $0x0c0d0e0f08090a0b
+GLOBL hdrAVX512Bswap<>(SB), RODATA|NOPTR, $16
 
 // func avx512Header(arena *uint32, passes int) (done int, lanes uint32)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·avx512Header(SB), NOSPLIT, $0-28
-	MOVQ         arena+0(FP), DI
-	MOVQ         passes+8(FP), SI
-	XORQ         DX, DX
-	LEAQ         3200(DI), R8
-	LEAQ         7296(DI), R9
-	LEAQ         hdrAVX512Const<>+0(SB), R12
-	VPBROADCASTD 328(R12), Z15
+	MOVQ            arena+0(FP), DI
+	MOVQ            passes+8(FP), SI
+	XORQ            DX, DX
+	LEAQ            3200(DI), R8
+	LEAQ            7296(DI), R9
+	LEAQ            11392(DI), R10
+	LEAQ            hdrAVX512Const<>+0(SB), R12
+	VBROADCASTI32X4 hdrAVX512Bswap<>+0(SB), Z15
+
+	// Once per call: round 3 of the first hash less W[3], and h+W+K of rounds 4..6.
+	VMOVDQA32  (DI), Z0
+	VMOVDQA32  64(DI), Z1
+	VMOVDQA32  128(DI), Z2
+	VMOVDQA32  192(DI), Z3
+	VMOVDQA32  256(DI), Z4
+	VMOVDQA32  320(DI), Z5
+	VMOVDQA32  384(DI), Z6
+	VMOVDQA32  448(DI), Z7
+	VPADDD     -1856(R8), Z7, Z7
+	VPRORD     $0x06, Z4, Z8
+	VPRORD     $0x0b, Z4, Z13
+	VPRORD     $0x19, Z4, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z8
+	VMOVDQA32  Z4, Z11
+	VPTERNLOGD $0xca, Z6, Z5, Z11
+	VPADDD     Z11, Z7, Z7
+	VPADDD     Z8, Z7, Z7
+	VPADDD     Z7, Z3, Z11
+	VMOVDQA32  Z11, -1984(R10)
+	VPRORD     $0x02, Z0, Z9
+	VPRORD     $0x0d, Z0, Z13
+	VPRORD     $0x16, Z0, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z9
+	VMOVDQA32  Z0, Z10
+	VPTERNLOGD $0xe8, Z2, Z1, Z10
+	VPADDD     Z10, Z9, Z9
+	VPADDD     Z9, Z7, Z7
+	VMOVDQA32  Z7, -2048(R10)
+	VPADDD     -1792(R8), Z6, Z11
+	VMOVDQA32  Z11, -1920(R10)
+	VPADDD     -1728(R8), Z5, Z11
+	VMOVDQA32  Z11, -1856(R10)
+	VPADDD     -1664(R8), Z4, Z11
+	VMOVDQA32  Z11, -1792(R10)
 
 avx512hdr_pass:
-	// The first hash from the state after round 2: W[3] is the nonce, byte-swapped.
-	VMOVDQA32  1024(DI), Z19
-	VPRORD     $0x08, Z19, Z13
-	VPROLD     $0x08, Z19, Z14
-	VMOVDQA32  Z15, Z19
-	VPTERNLOGD $0xca, Z14, Z13, Z19
-	VMOVDQA32  (DI), Z5
-	VMOVDQA32  64(DI), Z6
-	VMOVDQA32  128(DI), Z7
-	VMOVDQA32  192(DI), Z0
-	VMOVDQA32  256(DI), Z1
-	VMOVDQA32  320(DI), Z2
-	VMOVDQA32  384(DI), Z3
-	VMOVDQA32  448(DI), Z4
-
-	// round 3
-	VPADDD     Z19, Z4, Z4
-	VPADDD     -1856(R8), Z4, Z4
-	VPRORD     $0x06, Z1, Z8
-	VPRORD     $0x0b, Z1, Z13
-	VPRORD     $0x19, Z1, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z1, Z11
-	VPTERNLOGD $0xca, Z3, Z2, Z11
-	VPADDD     Z11, Z4, Z4
-	VPADDD     Z8, Z4, Z4
-	VPADDD     Z4, Z0, Z0
-	VPRORD     $0x02, Z5, Z9
-	VPRORD     $0x0d, Z5, Z13
-	VPRORD     $0x16, Z5, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z5, Z10
-	VPTERNLOGD $0xe8, Z7, Z6, Z10
-	VPADDD     Z10, Z9, Z9
-	VPADDD     Z9, Z4, Z4
+	// The first hash: W[3] is the nonce, byte-swapped; after round 3 a and e are W[3]
+	// plus a constant, b, c, d, f, g, h the state after round 2, shifted.
+	VMOVDQA32 1024(DI), Z19
+	VPSHUFB   Z15, Z19, Z19
+	VPADDD    -2048(R10), Z19, Z4
+	VPADDD    -1984(R10), Z19, Z0
 
 	// round 4
-	VPADDD     -1792(R8), Z3, Z3
+	VMOVDQA32  -1920(R10), Z3
 	VPRORD     $0x06, Z0, Z8
 	VPRORD     $0x0b, Z0, Z13
 	VPRORD     $0x19, Z0, Z14
 	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z0, Z11
-	VPTERNLOGD $0xca, Z2, Z1, Z11
+	VMOVDQA32  256(DI), Z11
+	VPTERNLOGD $0xe2, 320(DI), Z0, Z11
 	VPADDD     Z11, Z3, Z3
 	VPADDD     Z8, Z3, Z3
-	VPADDD     Z3, Z7, Z7
+	VPADDD     128(DI), Z3, Z7
 	VPRORD     $0x02, Z4, Z9
 	VPRORD     $0x0d, Z4, Z13
 	VPRORD     $0x16, Z4, Z14
 	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z4, Z10
-	VPTERNLOGD $0xe8, Z6, Z5, Z10
+	VMOVDQA32  (DI), Z10
+	VPTERNLOGD $0xe8, 64(DI), Z4, Z10
 	VPADDD     Z10, Z9, Z9
 	VPADDD     Z9, Z3, Z3
 
 	// round 5
-	VPADDD     -1728(R8), Z2, Z2
+	VMOVDQA32  -1856(R10), Z2
 	VPRORD     $0x06, Z7, Z8
 	VPRORD     $0x0b, Z7, Z13
 	VPRORD     $0x19, Z7, Z14
 	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z7, Z11
-	VPTERNLOGD $0xca, Z1, Z0, Z11
+	VMOVDQA32  256(DI), Z11
+	VPTERNLOGD $0xb8, Z0, Z7, Z11
 	VPADDD     Z11, Z2, Z2
 	VPADDD     Z8, Z2, Z2
-	VPADDD     Z2, Z6, Z6
+	VPADDD     64(DI), Z2, Z6
 	VPRORD     $0x02, Z3, Z9
 	VPRORD     $0x0d, Z3, Z13
 	VPRORD     $0x16, Z3, Z14
 	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z3, Z10
-	VPTERNLOGD $0xe8, Z5, Z4, Z10
+	VMOVDQA32  (DI), Z10
+	VPTERNLOGD $0xe8, Z4, Z3, Z10
 	VPADDD     Z10, Z9, Z9
 	VPADDD     Z9, Z2, Z2
 
 	// round 6
-	VPADDD     -1664(R8), Z1, Z1
+	VMOVDQA32  -1792(R10), Z1
 	VPRORD     $0x06, Z6, Z8
 	VPRORD     $0x0b, Z6, Z13
 	VPRORD     $0x19, Z6, Z14
@@ -9919,7 +9934,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z0, Z7, Z11
 	VPADDD     Z11, Z1, Z1
 	VPADDD     Z8, Z1, Z1
-	VPADDD     Z1, Z5, Z5
+	VPADDD     (DI), Z1, Z5
 	VPRORD     $0x02, Z2, Z9
 	VPRORD     $0x0d, Z2, Z13
 	VPRORD     $0x16, Z2, Z14
@@ -9939,7 +9954,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z7, Z6, Z11
 	VPADDD     Z11, Z0, Z0
 	VPADDD     Z8, Z0, Z0
-	VPADDD     Z0, Z4, Z4
+	VPADDD     Z4, Z0, Z4
 	VPRORD     $0x02, Z1, Z9
 	VPRORD     $0x0d, Z1, Z13
 	VPRORD     $0x16, Z1, Z14
@@ -9959,7 +9974,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z6, Z5, Z11
 	VPADDD     Z11, Z7, Z7
 	VPADDD     Z8, Z7, Z7
-	VPADDD     Z7, Z3, Z3
+	VPADDD     Z3, Z7, Z3
 	VPRORD     $0x02, Z0, Z9
 	VPRORD     $0x0d, Z0, Z13
 	VPRORD     $0x16, Z0, Z14
@@ -9979,7 +9994,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z5, Z4, Z11
 	VPADDD     Z11, Z6, Z6
 	VPADDD     Z8, Z6, Z6
-	VPADDD     Z6, Z2, Z2
+	VPADDD     Z2, Z6, Z2
 	VPRORD     $0x02, Z7, Z9
 	VPRORD     $0x0d, Z7, Z13
 	VPRORD     $0x16, Z7, Z14
@@ -9999,7 +10014,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z4, Z3, Z11
 	VPADDD     Z11, Z5, Z5
 	VPADDD     Z8, Z5, Z5
-	VPADDD     Z5, Z1, Z1
+	VPADDD     Z1, Z5, Z1
 	VPRORD     $0x02, Z6, Z9
 	VPRORD     $0x0d, Z6, Z13
 	VPRORD     $0x16, Z6, Z14
@@ -10019,7 +10034,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z3, Z2, Z11
 	VPADDD     Z11, Z4, Z4
 	VPADDD     Z8, Z4, Z4
-	VPADDD     Z4, Z0, Z0
+	VPADDD     Z0, Z4, Z0
 	VPRORD     $0x02, Z5, Z9
 	VPRORD     $0x0d, Z5, Z13
 	VPRORD     $0x16, Z5, Z14
@@ -10039,7 +10054,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z2, Z1, Z11
 	VPADDD     Z11, Z3, Z3
 	VPADDD     Z8, Z3, Z3
-	VPADDD     Z3, Z7, Z7
+	VPADDD     Z7, Z3, Z7
 	VPRORD     $0x02, Z4, Z9
 	VPRORD     $0x0d, Z4, Z13
 	VPRORD     $0x16, Z4, Z14
@@ -10059,7 +10074,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z1, Z0, Z11
 	VPADDD     Z11, Z2, Z2
 	VPADDD     Z8, Z2, Z2
-	VPADDD     Z2, Z6, Z6
+	VPADDD     Z6, Z2, Z6
 	VPRORD     $0x02, Z3, Z9
 	VPRORD     $0x0d, Z3, Z13
 	VPRORD     $0x16, Z3, Z14
@@ -10079,7 +10094,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z0, Z7, Z11
 	VPADDD     Z11, Z1, Z1
 	VPADDD     Z8, Z1, Z1
-	VPADDD     Z1, Z5, Z5
+	VPADDD     Z5, Z1, Z5
 	VPRORD     $0x02, Z2, Z9
 	VPRORD     $0x0d, Z2, Z13
 	VPRORD     $0x16, Z2, Z14
@@ -10099,7 +10114,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z7, Z6, Z11
 	VPADDD     Z11, Z0, Z0
 	VPADDD     Z8, Z0, Z0
-	VPADDD     Z0, Z4, Z4
+	VPADDD     Z4, Z0, Z4
 	VPRORD     $0x02, Z1, Z9
 	VPRORD     $0x0d, Z1, Z13
 	VPRORD     $0x16, Z1, Z14
@@ -10119,7 +10134,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z6, Z5, Z11
 	VPADDD     Z11, Z7, Z7
 	VPADDD     Z8, Z7, Z7
-	VPADDD     Z7, Z3, Z3
+	VPADDD     Z3, Z7, Z3
 	VPRORD     $0x02, Z0, Z9
 	VPRORD     $0x0d, Z0, Z13
 	VPRORD     $0x16, Z0, Z14
@@ -10139,7 +10154,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z5, Z4, Z11
 	VPADDD     Z11, Z6, Z6
 	VPADDD     Z8, Z6, Z6
-	VPADDD     Z6, Z2, Z2
+	VPADDD     Z2, Z6, Z2
 	VPRORD     $0x02, Z7, Z9
 	VPRORD     $0x0d, Z7, Z13
 	VPRORD     $0x16, Z7, Z14
@@ -10165,7 +10180,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z4, Z3, Z11
 	VPADDD     Z11, Z5, Z5
 	VPADDD     Z8, Z5, Z5
-	VPADDD     Z5, Z1, Z1
+	VPADDD     Z1, Z5, Z1
 	VPRORD     $0x02, Z6, Z9
 	VPRORD     $0x0d, Z6, Z13
 	VPRORD     $0x16, Z6, Z14
@@ -10187,7 +10202,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z3, Z2, Z11
 	VPADDD     Z11, Z4, Z4
 	VPADDD     Z8, Z4, Z4
-	VPADDD     Z4, Z0, Z0
+	VPADDD     Z0, Z4, Z0
 	VPRORD     $0x02, Z5, Z9
 	VPRORD     $0x0d, Z5, Z13
 	VPRORD     $0x16, Z5, Z14
@@ -10213,7 +10228,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z2, Z1, Z11
 	VPADDD     Z11, Z3, Z3
 	VPADDD     Z8, Z3, Z3
-	VPADDD     Z3, Z7, Z7
+	VPADDD     Z7, Z3, Z7
 	VPRORD     $0x02, Z4, Z9
 	VPRORD     $0x0d, Z4, Z13
 	VPRORD     $0x16, Z4, Z14
@@ -10239,7 +10254,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z1, Z0, Z11
 	VPADDD     Z11, Z2, Z2
 	VPADDD     Z8, Z2, Z2
-	VPADDD     Z2, Z6, Z6
+	VPADDD     Z6, Z2, Z6
 	VPRORD     $0x02, Z3, Z9
 	VPRORD     $0x0d, Z3, Z13
 	VPRORD     $0x16, Z3, Z14
@@ -10265,7 +10280,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z0, Z7, Z11
 	VPADDD     Z11, Z1, Z1
 	VPADDD     Z8, Z1, Z1
-	VPADDD     Z1, Z5, Z5
+	VPADDD     Z5, Z1, Z5
 	VPRORD     $0x02, Z2, Z9
 	VPRORD     $0x0d, Z2, Z13
 	VPRORD     $0x16, Z2, Z14
@@ -10291,7 +10306,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z7, Z6, Z11
 	VPADDD     Z11, Z0, Z0
 	VPADDD     Z8, Z0, Z0
-	VPADDD     Z0, Z4, Z4
+	VPADDD     Z4, Z0, Z4
 	VPRORD     $0x02, Z1, Z9
 	VPRORD     $0x0d, Z1, Z13
 	VPRORD     $0x16, Z1, Z14
@@ -10317,7 +10332,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z6, Z5, Z11
 	VPADDD     Z11, Z7, Z7
 	VPADDD     Z8, Z7, Z7
-	VPADDD     Z7, Z3, Z3
+	VPADDD     Z3, Z7, Z3
 	VPRORD     $0x02, Z0, Z9
 	VPRORD     $0x0d, Z0, Z13
 	VPRORD     $0x16, Z0, Z14
@@ -10344,7 +10359,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z5, Z4, Z11
 	VPADDD     Z11, Z6, Z6
 	VPADDD     Z8, Z6, Z6
-	VPADDD     Z6, Z2, Z2
+	VPADDD     Z2, Z6, Z2
 	VPRORD     $0x02, Z7, Z9
 	VPRORD     $0x0d, Z7, Z13
 	VPRORD     $0x16, Z7, Z14
@@ -10371,7 +10386,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z4, Z3, Z11
 	VPADDD     Z11, Z5, Z5
 	VPADDD     Z8, Z5, Z5
-	VPADDD     Z5, Z1, Z1
+	VPADDD     Z1, Z5, Z1
 	VPRORD     $0x02, Z6, Z9
 	VPRORD     $0x0d, Z6, Z13
 	VPRORD     $0x16, Z6, Z14
@@ -10398,7 +10413,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z3, Z2, Z11
 	VPADDD     Z11, Z4, Z4
 	VPADDD     Z8, Z4, Z4
-	VPADDD     Z4, Z0, Z0
+	VPADDD     Z0, Z4, Z0
 	VPRORD     $0x02, Z5, Z9
 	VPRORD     $0x0d, Z5, Z13
 	VPRORD     $0x16, Z5, Z14
@@ -10425,7 +10440,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z2, Z1, Z11
 	VPADDD     Z11, Z3, Z3
 	VPADDD     Z8, Z3, Z3
-	VPADDD     Z3, Z7, Z7
+	VPADDD     Z7, Z3, Z7
 	VPRORD     $0x02, Z4, Z9
 	VPRORD     $0x0d, Z4, Z13
 	VPRORD     $0x16, Z4, Z14
@@ -10452,7 +10467,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z1, Z0, Z11
 	VPADDD     Z11, Z2, Z2
 	VPADDD     Z8, Z2, Z2
-	VPADDD     Z2, Z6, Z6
+	VPADDD     Z6, Z2, Z6
 	VPRORD     $0x02, Z3, Z9
 	VPRORD     $0x0d, Z3, Z13
 	VPRORD     $0x16, Z3, Z14
@@ -10479,7 +10494,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z0, Z7, Z11
 	VPADDD     Z11, Z1, Z1
 	VPADDD     Z8, Z1, Z1
-	VPADDD     Z1, Z5, Z5
+	VPADDD     Z5, Z1, Z5
 	VPRORD     $0x02, Z2, Z9
 	VPRORD     $0x0d, Z2, Z13
 	VPRORD     $0x16, Z2, Z14
@@ -10506,7 +10521,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z7, Z6, Z11
 	VPADDD     Z11, Z0, Z0
 	VPADDD     Z8, Z0, Z0
-	VPADDD     Z0, Z4, Z4
+	VPADDD     Z4, Z0, Z4
 	VPRORD     $0x02, Z1, Z9
 	VPRORD     $0x0d, Z1, Z13
 	VPRORD     $0x16, Z1, Z14
@@ -10533,7 +10548,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z6, Z5, Z11
 	VPADDD     Z11, Z7, Z7
 	VPADDD     Z8, Z7, Z7
-	VPADDD     Z7, Z3, Z3
+	VPADDD     Z3, Z7, Z3
 	VPRORD     $0x02, Z0, Z9
 	VPRORD     $0x0d, Z0, Z13
 	VPRORD     $0x16, Z0, Z14
@@ -10565,7 +10580,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z5, Z4, Z11
 	VPADDD     Z11, Z6, Z6
 	VPADDD     Z8, Z6, Z6
-	VPADDD     Z6, Z2, Z2
+	VPADDD     Z2, Z6, Z2
 	VPRORD     $0x02, Z7, Z9
 	VPRORD     $0x0d, Z7, Z13
 	VPRORD     $0x16, Z7, Z14
@@ -10585,7 +10600,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z18, Z18
 	VPADDD     Z27, Z18, Z18
-	VPADDD     128(R9), Z18, Z18
 
 	// round 34
 	VPADDD     Z18, Z5, Z5
@@ -10598,7 +10612,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z4, Z3, Z11
 	VPADDD     Z11, Z5, Z5
 	VPADDD     Z8, Z5, Z5
-	VPADDD     Z5, Z1, Z1
+	VPADDD     Z1, Z5, Z1
 	VPRORD     $0x02, Z6, Z9
 	VPRORD     $0x0d, Z6, Z13
 	VPRORD     $0x16, Z6, Z14
@@ -10618,7 +10632,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z19, Z19
 	VPADDD     Z28, Z19, Z19
-	VPADDD     192(R9), Z19, Z19
 
 	// round 35
 	VPADDD     Z19, Z4, Z4
@@ -10631,7 +10644,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z3, Z2, Z11
 	VPADDD     Z11, Z4, Z4
 	VPADDD     Z8, Z4, Z4
-	VPADDD     Z4, Z0, Z0
+	VPADDD     Z0, Z4, Z0
 	VPRORD     $0x02, Z5, Z9
 	VPRORD     $0x0d, Z5, Z13
 	VPRORD     $0x16, Z5, Z14
@@ -10651,7 +10664,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z20, Z20
 	VPADDD     Z29, Z20, Z20
-	VPADDD     256(R9), Z20, Z20
 
 	// round 36
 	VPADDD     Z20, Z3, Z3
@@ -10664,7 +10676,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z2, Z1, Z11
 	VPADDD     Z11, Z3, Z3
 	VPADDD     Z8, Z3, Z3
-	VPADDD     Z3, Z7, Z7
+	VPADDD     Z7, Z3, Z7
 	VPRORD     $0x02, Z4, Z9
 	VPRORD     $0x0d, Z4, Z13
 	VPRORD     $0x16, Z4, Z14
@@ -10684,7 +10696,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z21, Z21
 	VPADDD     Z30, Z21, Z21
-	VPADDD     320(R9), Z21, Z21
 
 	// round 37
 	VPADDD     Z21, Z2, Z2
@@ -10697,7 +10708,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z1, Z0, Z11
 	VPADDD     Z11, Z2, Z2
 	VPADDD     Z8, Z2, Z2
-	VPADDD     Z2, Z6, Z6
+	VPADDD     Z6, Z2, Z6
 	VPRORD     $0x02, Z3, Z9
 	VPRORD     $0x0d, Z3, Z13
 	VPRORD     $0x16, Z3, Z14
@@ -10717,7 +10728,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z22, Z22
 	VPADDD     Z31, Z22, Z22
-	VPADDD     384(R9), Z22, Z22
 
 	// round 38
 	VPADDD     Z22, Z1, Z1
@@ -10730,7 +10740,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z0, Z7, Z11
 	VPADDD     Z11, Z1, Z1
 	VPADDD     Z8, Z1, Z1
-	VPADDD     Z1, Z5, Z5
+	VPADDD     Z5, Z1, Z5
 	VPRORD     $0x02, Z2, Z9
 	VPRORD     $0x0d, Z2, Z13
 	VPRORD     $0x16, Z2, Z14
@@ -10750,7 +10760,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z23, Z23
 	VPADDD     Z16, Z23, Z23
-	VPADDD     448(R9), Z23, Z23
 
 	// round 39
 	VPADDD     Z23, Z0, Z0
@@ -10763,7 +10772,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z7, Z6, Z11
 	VPADDD     Z11, Z0, Z0
 	VPADDD     Z8, Z0, Z0
-	VPADDD     Z0, Z4, Z4
+	VPADDD     Z4, Z0, Z4
 	VPRORD     $0x02, Z1, Z9
 	VPRORD     $0x0d, Z1, Z13
 	VPRORD     $0x16, Z1, Z14
@@ -10783,7 +10792,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z24, Z24
 	VPADDD     Z17, Z24, Z24
-	VPADDD     512(R9), Z24, Z24
 
 	// round 40
 	VPADDD     Z24, Z7, Z7
@@ -10796,7 +10804,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z6, Z5, Z11
 	VPADDD     Z11, Z7, Z7
 	VPADDD     Z8, Z7, Z7
-	VPADDD     Z7, Z3, Z3
+	VPADDD     Z3, Z7, Z3
 	VPRORD     $0x02, Z0, Z9
 	VPRORD     $0x0d, Z0, Z13
 	VPRORD     $0x16, Z0, Z14
@@ -10816,7 +10824,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z25, Z25
 	VPADDD     Z18, Z25, Z25
-	VPADDD     576(R9), Z25, Z25
 
 	// round 41
 	VPADDD     Z25, Z6, Z6
@@ -10829,7 +10836,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z5, Z4, Z11
 	VPADDD     Z11, Z6, Z6
 	VPADDD     Z8, Z6, Z6
-	VPADDD     Z6, Z2, Z2
+	VPADDD     Z2, Z6, Z2
 	VPRORD     $0x02, Z7, Z9
 	VPRORD     $0x0d, Z7, Z13
 	VPRORD     $0x16, Z7, Z14
@@ -10849,7 +10856,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z26, Z26
 	VPADDD     Z19, Z26, Z26
-	VPADDD     640(R9), Z26, Z26
 
 	// round 42
 	VPADDD     Z26, Z5, Z5
@@ -10862,7 +10868,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z4, Z3, Z11
 	VPADDD     Z11, Z5, Z5
 	VPADDD     Z8, Z5, Z5
-	VPADDD     Z5, Z1, Z1
+	VPADDD     Z1, Z5, Z1
 	VPRORD     $0x02, Z6, Z9
 	VPRORD     $0x0d, Z6, Z13
 	VPRORD     $0x16, Z6, Z14
@@ -10882,7 +10888,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z27, Z27
 	VPADDD     Z20, Z27, Z27
-	VPADDD     704(R9), Z27, Z27
 
 	// round 43
 	VPADDD     Z27, Z4, Z4
@@ -10895,7 +10900,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z3, Z2, Z11
 	VPADDD     Z11, Z4, Z4
 	VPADDD     Z8, Z4, Z4
-	VPADDD     Z4, Z0, Z0
+	VPADDD     Z0, Z4, Z0
 	VPRORD     $0x02, Z5, Z9
 	VPRORD     $0x0d, Z5, Z13
 	VPRORD     $0x16, Z5, Z14
@@ -10915,7 +10920,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z28, Z28
 	VPADDD     Z21, Z28, Z28
-	VPADDD     768(R9), Z28, Z28
 
 	// round 44
 	VPADDD     Z28, Z3, Z3
@@ -10928,7 +10932,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z2, Z1, Z11
 	VPADDD     Z11, Z3, Z3
 	VPADDD     Z8, Z3, Z3
-	VPADDD     Z3, Z7, Z7
+	VPADDD     Z7, Z3, Z7
 	VPRORD     $0x02, Z4, Z9
 	VPRORD     $0x0d, Z4, Z13
 	VPRORD     $0x16, Z4, Z14
@@ -10948,7 +10952,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z29, Z29
 	VPADDD     Z22, Z29, Z29
-	VPADDD     832(R9), Z29, Z29
 
 	// round 45
 	VPADDD     Z29, Z2, Z2
@@ -10961,7 +10964,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z1, Z0, Z11
 	VPADDD     Z11, Z2, Z2
 	VPADDD     Z8, Z2, Z2
-	VPADDD     Z2, Z6, Z6
+	VPADDD     Z6, Z2, Z6
 	VPRORD     $0x02, Z3, Z9
 	VPRORD     $0x0d, Z3, Z13
 	VPRORD     $0x16, Z3, Z14
@@ -10981,7 +10984,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z30, Z30
 	VPADDD     Z23, Z30, Z30
-	VPADDD     896(R9), Z30, Z30
 
 	// round 46
 	VPADDD     Z30, Z1, Z1
@@ -10994,7 +10996,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z0, Z7, Z11
 	VPADDD     Z11, Z1, Z1
 	VPADDD     Z8, Z1, Z1
-	VPADDD     Z1, Z5, Z5
+	VPADDD     Z5, Z1, Z5
 	VPRORD     $0x02, Z2, Z9
 	VPRORD     $0x0d, Z2, Z13
 	VPRORD     $0x16, Z2, Z14
@@ -11014,7 +11016,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z31, Z31
 	VPADDD     Z24, Z31, Z31
-	VPADDD     960(R9), Z31, Z31
 
 	// round 47
 	VPADDD     Z31, Z0, Z0
@@ -11027,7 +11028,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z7, Z6, Z11
 	VPADDD     Z11, Z0, Z0
 	VPADDD     Z8, Z0, Z0
-	VPADDD     Z0, Z4, Z4
+	VPADDD     Z4, Z0, Z4
 	VPRORD     $0x02, Z1, Z9
 	VPRORD     $0x0d, Z1, Z13
 	VPRORD     $0x16, Z1, Z14
@@ -11047,7 +11048,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z16, Z16
 	VPADDD     Z25, Z16, Z16
-	VPADDD     1024(R9), Z16, Z16
 
 	// round 48
 	VPADDD     Z16, Z7, Z7
@@ -11060,7 +11060,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z6, Z5, Z11
 	VPADDD     Z11, Z7, Z7
 	VPADDD     Z8, Z7, Z7
-	VPADDD     Z7, Z3, Z3
+	VPADDD     Z3, Z7, Z3
 	VPRORD     $0x02, Z0, Z9
 	VPRORD     $0x0d, Z0, Z13
 	VPRORD     $0x16, Z0, Z14
@@ -11080,7 +11080,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z17, Z17
 	VPADDD     Z26, Z17, Z17
-	VPADDD     1088(R9), Z17, Z17
 
 	// round 49
 	VPADDD     Z17, Z6, Z6
@@ -11093,7 +11092,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z5, Z4, Z11
 	VPADDD     Z11, Z6, Z6
 	VPADDD     Z8, Z6, Z6
-	VPADDD     Z6, Z2, Z2
+	VPADDD     Z2, Z6, Z2
 	VPRORD     $0x02, Z7, Z9
 	VPRORD     $0x0d, Z7, Z13
 	VPRORD     $0x16, Z7, Z14
@@ -11113,7 +11112,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z18, Z18
 	VPADDD     Z27, Z18, Z18
-	VPADDD     1152(R9), Z18, Z18
 
 	// round 50
 	VPADDD     Z18, Z5, Z5
@@ -11126,7 +11124,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z4, Z3, Z11
 	VPADDD     Z11, Z5, Z5
 	VPADDD     Z8, Z5, Z5
-	VPADDD     Z5, Z1, Z1
+	VPADDD     Z1, Z5, Z1
 	VPRORD     $0x02, Z6, Z9
 	VPRORD     $0x0d, Z6, Z13
 	VPRORD     $0x16, Z6, Z14
@@ -11146,7 +11144,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z19, Z19
 	VPADDD     Z28, Z19, Z19
-	VPADDD     1216(R9), Z19, Z19
 
 	// round 51
 	VPADDD     Z19, Z4, Z4
@@ -11159,7 +11156,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z3, Z2, Z11
 	VPADDD     Z11, Z4, Z4
 	VPADDD     Z8, Z4, Z4
-	VPADDD     Z4, Z0, Z0
+	VPADDD     Z0, Z4, Z0
 	VPRORD     $0x02, Z5, Z9
 	VPRORD     $0x0d, Z5, Z13
 	VPRORD     $0x16, Z5, Z14
@@ -11179,7 +11176,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z20, Z20
 	VPADDD     Z29, Z20, Z20
-	VPADDD     1280(R9), Z20, Z20
 
 	// round 52
 	VPADDD     Z20, Z3, Z3
@@ -11192,7 +11188,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z2, Z1, Z11
 	VPADDD     Z11, Z3, Z3
 	VPADDD     Z8, Z3, Z3
-	VPADDD     Z3, Z7, Z7
+	VPADDD     Z7, Z3, Z7
 	VPRORD     $0x02, Z4, Z9
 	VPRORD     $0x0d, Z4, Z13
 	VPRORD     $0x16, Z4, Z14
@@ -11212,7 +11208,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z21, Z21
 	VPADDD     Z30, Z21, Z21
-	VPADDD     1344(R9), Z21, Z21
 
 	// round 53
 	VPADDD     Z21, Z2, Z2
@@ -11225,7 +11220,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z1, Z0, Z11
 	VPADDD     Z11, Z2, Z2
 	VPADDD     Z8, Z2, Z2
-	VPADDD     Z2, Z6, Z6
+	VPADDD     Z6, Z2, Z6
 	VPRORD     $0x02, Z3, Z9
 	VPRORD     $0x0d, Z3, Z13
 	VPRORD     $0x16, Z3, Z14
@@ -11245,7 +11240,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z22, Z22
 	VPADDD     Z31, Z22, Z22
-	VPADDD     1408(R9), Z22, Z22
 
 	// round 54
 	VPADDD     Z22, Z1, Z1
@@ -11258,7 +11252,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z0, Z7, Z11
 	VPADDD     Z11, Z1, Z1
 	VPADDD     Z8, Z1, Z1
-	VPADDD     Z1, Z5, Z5
+	VPADDD     Z5, Z1, Z5
 	VPRORD     $0x02, Z2, Z9
 	VPRORD     $0x0d, Z2, Z13
 	VPRORD     $0x16, Z2, Z14
@@ -11278,7 +11272,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z23, Z23
 	VPADDD     Z16, Z23, Z23
-	VPADDD     1472(R9), Z23, Z23
 
 	// round 55
 	VPADDD     Z23, Z0, Z0
@@ -11291,7 +11284,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z7, Z6, Z11
 	VPADDD     Z11, Z0, Z0
 	VPADDD     Z8, Z0, Z0
-	VPADDD     Z0, Z4, Z4
+	VPADDD     Z4, Z0, Z4
 	VPRORD     $0x02, Z1, Z9
 	VPRORD     $0x0d, Z1, Z13
 	VPRORD     $0x16, Z1, Z14
@@ -11311,7 +11304,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z24, Z24
 	VPADDD     Z17, Z24, Z24
-	VPADDD     1536(R9), Z24, Z24
 
 	// round 56
 	VPADDD     Z24, Z7, Z7
@@ -11324,7 +11316,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z6, Z5, Z11
 	VPADDD     Z11, Z7, Z7
 	VPADDD     Z8, Z7, Z7
-	VPADDD     Z7, Z3, Z3
+	VPADDD     Z3, Z7, Z3
 	VPRORD     $0x02, Z0, Z9
 	VPRORD     $0x0d, Z0, Z13
 	VPRORD     $0x16, Z0, Z14
@@ -11344,7 +11336,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z25, Z25
 	VPADDD     Z18, Z25, Z25
-	VPADDD     1600(R9), Z25, Z25
 
 	// round 57
 	VPADDD     Z25, Z6, Z6
@@ -11357,7 +11348,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z5, Z4, Z11
 	VPADDD     Z11, Z6, Z6
 	VPADDD     Z8, Z6, Z6
-	VPADDD     Z6, Z2, Z2
+	VPADDD     Z2, Z6, Z2
 	VPRORD     $0x02, Z7, Z9
 	VPRORD     $0x0d, Z7, Z13
 	VPRORD     $0x16, Z7, Z14
@@ -11377,7 +11368,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z26, Z26
 	VPADDD     Z19, Z26, Z26
-	VPADDD     1664(R9), Z26, Z26
 
 	// round 58
 	VPADDD     Z26, Z5, Z5
@@ -11390,7 +11380,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z4, Z3, Z11
 	VPADDD     Z11, Z5, Z5
 	VPADDD     Z8, Z5, Z5
-	VPADDD     Z5, Z1, Z1
+	VPADDD     Z1, Z5, Z1
 	VPRORD     $0x02, Z6, Z9
 	VPRORD     $0x0d, Z6, Z13
 	VPRORD     $0x16, Z6, Z14
@@ -11410,7 +11400,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z27, Z27
 	VPADDD     Z20, Z27, Z27
-	VPADDD     1728(R9), Z27, Z27
 
 	// round 59
 	VPADDD     Z27, Z4, Z4
@@ -11423,7 +11412,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z3, Z2, Z11
 	VPADDD     Z11, Z4, Z4
 	VPADDD     Z8, Z4, Z4
-	VPADDD     Z4, Z0, Z0
+	VPADDD     Z0, Z4, Z0
 	VPRORD     $0x02, Z5, Z9
 	VPRORD     $0x0d, Z5, Z13
 	VPRORD     $0x16, Z5, Z14
@@ -11443,7 +11432,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z28, Z28
 	VPADDD     Z21, Z28, Z28
-	VPADDD     1792(R9), Z28, Z28
 
 	// round 60
 	VPADDD     Z28, Z3, Z3
@@ -11456,7 +11444,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z2, Z1, Z11
 	VPADDD     Z11, Z3, Z3
 	VPADDD     Z8, Z3, Z3
-	VPADDD     Z3, Z7, Z7
+	VPADDD     Z7, Z3, Z7
 	VPRORD     $0x02, Z4, Z9
 	VPRORD     $0x0d, Z4, Z13
 	VPRORD     $0x16, Z4, Z14
@@ -11476,7 +11464,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z29, Z29
 	VPADDD     Z22, Z29, Z29
-	VPADDD     1856(R9), Z29, Z29
 
 	// round 61
 	VPADDD     Z29, Z2, Z2
@@ -11489,7 +11476,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z1, Z0, Z11
 	VPADDD     Z11, Z2, Z2
 	VPADDD     Z8, Z2, Z2
-	VPADDD     Z2, Z6, Z6
+	VPADDD     Z6, Z2, Z6
 	VPRORD     $0x02, Z3, Z9
 	VPRORD     $0x0d, Z3, Z13
 	VPRORD     $0x16, Z3, Z14
@@ -11509,7 +11496,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z30, Z30
 	VPADDD     Z23, Z30, Z30
-	VPADDD     1920(R9), Z30, Z30
 
 	// round 62
 	VPADDD     Z30, Z1, Z1
@@ -11522,7 +11508,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z0, Z7, Z11
 	VPADDD     Z11, Z1, Z1
 	VPADDD     Z8, Z1, Z1
-	VPADDD     Z1, Z5, Z5
+	VPADDD     Z5, Z1, Z5
 	VPRORD     $0x02, Z2, Z9
 	VPRORD     $0x0d, Z2, Z13
 	VPRORD     $0x16, Z2, Z14
@@ -11542,7 +11528,6 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z31, Z31
 	VPADDD     Z24, Z31, Z31
-	VPADDD     1984(R9), Z31, Z31
 
 	// round 63
 	VPADDD     Z31, Z0, Z0
@@ -11555,7 +11540,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z7, Z6, Z11
 	VPADDD     Z11, Z0, Z0
 	VPADDD     Z8, Z0, Z0
-	VPADDD     Z0, Z4, Z4
+	VPADDD     Z4, Z0, Z4
 	VPRORD     $0x02, Z1, Z9
 	VPRORD     $0x0d, Z1, Z13
 	VPRORD     $0x16, Z1, Z14
@@ -11575,61 +11560,53 @@ avx512hdr_pass:
 	VPADDD 896(DI), Z6, Z22
 	VPADDD 960(DI), Z7, Z23
 
-	// The second hash: round 0 from the initial state is two additions.
-	VPADDD.BCST  288(R12), Z16, Z3
-	VPADDD.BCST  284(R12), Z16, Z7
-	VPBROADCASTD 292(R12), Z0
-	VPBROADCASTD 296(R12), Z1
-	VPBROADCASTD 300(R12), Z2
-	VPBROADCASTD 308(R12), Z4
-	VPBROADCASTD 312(R12), Z5
-	VPBROADCASTD 316(R12), Z6
+	// The second hash: round 0 from the initial state is two additions; rounds 1..3
+	// read the initial state's words from the table, and their h+K is one constant.
+	VPADDD.BCST 288(R12), Z16, Z3
+	VPADDD.BCST 284(R12), Z16, Z7
 
 	// round 1 of the second hash
-	VPADDD      Z17, Z6, Z6
-	VPADDD.BCST 4(R12), Z6, Z6
-	VPRORD      $0x06, Z3, Z8
-	VPRORD      $0x0b, Z3, Z13
-	VPRORD      $0x19, Z3, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z3, Z11
-	VPTERNLOGD  $0xca, Z5, Z4, Z11
-	VPADDD      Z11, Z6, Z6
-	VPADDD      Z8, Z6, Z6
-	VPADDD      Z6, Z2, Z2
-	VPRORD      $0x02, Z7, Z9
-	VPRORD      $0x0d, Z7, Z13
-	VPRORD      $0x16, Z7, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z7, Z10
-	VPTERNLOGD  $0xe8, Z1, Z0, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z6, Z6
+	VPADDD.BCST     324(R12), Z17, Z6
+	VPRORD          $0x06, Z3, Z8
+	VPRORD          $0x0b, Z3, Z13
+	VPRORD          $0x19, Z3, Z14
+	VPTERNLOGD      $0x96, Z14, Z13, Z8
+	VPBROADCASTD    308(R12), Z11
+	VPTERNLOGD.BCST $0xe2, 312(R12), Z3, Z11
+	VPADDD          Z11, Z6, Z6
+	VPADDD          Z8, Z6, Z6
+	VPADDD.BCST     300(R12), Z6, Z2
+	VPRORD          $0x02, Z7, Z9
+	VPRORD          $0x0d, Z7, Z13
+	VPRORD          $0x16, Z7, Z14
+	VPTERNLOGD      $0x96, Z14, Z13, Z9
+	VPBROADCASTD    292(R12), Z10
+	VPTERNLOGD.BCST $0xe8, 296(R12), Z7, Z10
+	VPADDD          Z10, Z9, Z9
+	VPADDD          Z9, Z6, Z6
 
 	// round 2 of the second hash
-	VPADDD      Z18, Z5, Z5
-	VPADDD.BCST 8(R12), Z5, Z5
-	VPRORD      $0x06, Z2, Z8
-	VPRORD      $0x0b, Z2, Z13
-	VPRORD      $0x19, Z2, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z2, Z11
-	VPTERNLOGD  $0xca, Z4, Z3, Z11
-	VPADDD      Z11, Z5, Z5
-	VPADDD      Z8, Z5, Z5
-	VPADDD      Z5, Z1, Z1
-	VPRORD      $0x02, Z6, Z9
-	VPRORD      $0x0d, Z6, Z13
-	VPRORD      $0x16, Z6, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z6, Z10
-	VPTERNLOGD  $0xe8, Z0, Z7, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z5, Z5
+	VPADDD.BCST  328(R12), Z18, Z5
+	VPRORD       $0x06, Z2, Z8
+	VPRORD       $0x0b, Z2, Z13
+	VPRORD       $0x19, Z2, Z14
+	VPTERNLOGD   $0x96, Z14, Z13, Z8
+	VPBROADCASTD 308(R12), Z11
+	VPTERNLOGD   $0xb8, Z3, Z2, Z11
+	VPADDD       Z11, Z5, Z5
+	VPADDD       Z8, Z5, Z5
+	VPADDD.BCST  296(R12), Z5, Z1
+	VPRORD       $0x02, Z6, Z9
+	VPRORD       $0x0d, Z6, Z13
+	VPRORD       $0x16, Z6, Z14
+	VPTERNLOGD   $0x96, Z14, Z13, Z9
+	VPBROADCASTD 292(R12), Z10
+	VPTERNLOGD   $0xe8, Z7, Z6, Z10
+	VPADDD       Z10, Z9, Z9
+	VPADDD       Z9, Z5, Z5
 
 	// round 3 of the second hash
-	VPADDD      Z19, Z4, Z4
-	VPADDD.BCST 12(R12), Z4, Z4
+	VPADDD.BCST 332(R12), Z19, Z4
 	VPRORD      $0x06, Z1, Z8
 	VPRORD      $0x0b, Z1, Z13
 	VPRORD      $0x19, Z1, Z14
@@ -11638,7 +11615,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z3, Z2, Z11
 	VPADDD      Z11, Z4, Z4
 	VPADDD      Z8, Z4, Z4
-	VPADDD      Z4, Z0, Z0
+	VPADDD.BCST 292(R12), Z4, Z0
 	VPRORD      $0x02, Z5, Z9
 	VPRORD      $0x0d, Z5, Z13
 	VPRORD      $0x16, Z5, Z14
@@ -11659,7 +11636,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z2, Z1, Z11
 	VPADDD      Z11, Z3, Z3
 	VPADDD      Z8, Z3, Z3
-	VPADDD      Z3, Z7, Z7
+	VPADDD      Z7, Z3, Z7
 	VPRORD      $0x02, Z4, Z9
 	VPRORD      $0x0d, Z4, Z13
 	VPRORD      $0x16, Z4, Z14
@@ -11680,7 +11657,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z1, Z0, Z11
 	VPADDD      Z11, Z2, Z2
 	VPADDD      Z8, Z2, Z2
-	VPADDD      Z2, Z6, Z6
+	VPADDD      Z6, Z2, Z6
 	VPRORD      $0x02, Z3, Z9
 	VPRORD      $0x0d, Z3, Z13
 	VPRORD      $0x16, Z3, Z14
@@ -11701,7 +11678,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z0, Z7, Z11
 	VPADDD      Z11, Z1, Z1
 	VPADDD      Z8, Z1, Z1
-	VPADDD      Z1, Z5, Z5
+	VPADDD      Z5, Z1, Z5
 	VPRORD      $0x02, Z2, Z9
 	VPRORD      $0x0d, Z2, Z13
 	VPRORD      $0x16, Z2, Z14
@@ -11722,7 +11699,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z7, Z6, Z11
 	VPADDD      Z11, Z0, Z0
 	VPADDD      Z8, Z0, Z0
-	VPADDD      Z0, Z4, Z4
+	VPADDD      Z4, Z0, Z4
 	VPRORD      $0x02, Z1, Z9
 	VPRORD      $0x0d, Z1, Z13
 	VPRORD      $0x16, Z1, Z14
@@ -11742,7 +11719,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z6, Z5, Z11
 	VPADDD      Z11, Z7, Z7
 	VPADDD      Z8, Z7, Z7
-	VPADDD      Z7, Z3, Z3
+	VPADDD      Z3, Z7, Z3
 	VPRORD      $0x02, Z0, Z9
 	VPRORD      $0x0d, Z0, Z13
 	VPRORD      $0x16, Z0, Z14
@@ -11762,7 +11739,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z5, Z4, Z11
 	VPADDD      Z11, Z6, Z6
 	VPADDD      Z8, Z6, Z6
-	VPADDD      Z6, Z2, Z2
+	VPADDD      Z2, Z6, Z2
 	VPRORD      $0x02, Z7, Z9
 	VPRORD      $0x0d, Z7, Z13
 	VPRORD      $0x16, Z7, Z14
@@ -11782,7 +11759,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z4, Z3, Z11
 	VPADDD      Z11, Z5, Z5
 	VPADDD      Z8, Z5, Z5
-	VPADDD      Z5, Z1, Z1
+	VPADDD      Z1, Z5, Z1
 	VPRORD      $0x02, Z6, Z9
 	VPRORD      $0x0d, Z6, Z13
 	VPRORD      $0x16, Z6, Z14
@@ -11802,7 +11779,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z3, Z2, Z11
 	VPADDD      Z11, Z4, Z4
 	VPADDD      Z8, Z4, Z4
-	VPADDD      Z4, Z0, Z0
+	VPADDD      Z0, Z4, Z0
 	VPRORD      $0x02, Z5, Z9
 	VPRORD      $0x0d, Z5, Z13
 	VPRORD      $0x16, Z5, Z14
@@ -11822,7 +11799,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z2, Z1, Z11
 	VPADDD      Z11, Z3, Z3
 	VPADDD      Z8, Z3, Z3
-	VPADDD      Z3, Z7, Z7
+	VPADDD      Z7, Z3, Z7
 	VPRORD      $0x02, Z4, Z9
 	VPRORD      $0x0d, Z4, Z13
 	VPRORD      $0x16, Z4, Z14
@@ -11842,7 +11819,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z1, Z0, Z11
 	VPADDD      Z11, Z2, Z2
 	VPADDD      Z8, Z2, Z2
-	VPADDD      Z2, Z6, Z6
+	VPADDD      Z6, Z2, Z6
 	VPRORD      $0x02, Z3, Z9
 	VPRORD      $0x0d, Z3, Z13
 	VPRORD      $0x16, Z3, Z14
@@ -11862,7 +11839,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z0, Z7, Z11
 	VPADDD      Z11, Z1, Z1
 	VPADDD      Z8, Z1, Z1
-	VPADDD      Z1, Z5, Z5
+	VPADDD      Z5, Z1, Z5
 	VPRORD      $0x02, Z2, Z9
 	VPRORD      $0x0d, Z2, Z13
 	VPRORD      $0x16, Z2, Z14
@@ -11882,7 +11859,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z7, Z6, Z11
 	VPADDD      Z11, Z0, Z0
 	VPADDD      Z8, Z0, Z0
-	VPADDD      Z0, Z4, Z4
+	VPADDD      Z4, Z0, Z4
 	VPRORD      $0x02, Z1, Z9
 	VPRORD      $0x0d, Z1, Z13
 	VPRORD      $0x16, Z1, Z14
@@ -11908,7 +11885,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z6, Z5, Z11
 	VPADDD      Z11, Z7, Z7
 	VPADDD      Z8, Z7, Z7
-	VPADDD      Z7, Z3, Z3
+	VPADDD      Z3, Z7, Z3
 	VPRORD      $0x02, Z0, Z9
 	VPRORD      $0x0d, Z0, Z13
 	VPRORD      $0x16, Z0, Z14
@@ -11935,7 +11912,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z5, Z4, Z11
 	VPADDD      Z11, Z6, Z6
 	VPADDD      Z8, Z6, Z6
-	VPADDD      Z6, Z2, Z2
+	VPADDD      Z2, Z6, Z2
 	VPRORD      $0x02, Z7, Z9
 	VPRORD      $0x0d, Z7, Z13
 	VPRORD      $0x16, Z7, Z14
@@ -11966,7 +11943,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z4, Z3, Z11
 	VPADDD      Z11, Z5, Z5
 	VPADDD      Z8, Z5, Z5
-	VPADDD      Z5, Z1, Z1
+	VPADDD      Z1, Z5, Z1
 	VPRORD      $0x02, Z6, Z9
 	VPRORD      $0x0d, Z6, Z13
 	VPRORD      $0x16, Z6, Z14
@@ -11997,7 +11974,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z3, Z2, Z11
 	VPADDD      Z11, Z4, Z4
 	VPADDD      Z8, Z4, Z4
-	VPADDD      Z4, Z0, Z0
+	VPADDD      Z0, Z4, Z0
 	VPRORD      $0x02, Z5, Z9
 	VPRORD      $0x0d, Z5, Z13
 	VPRORD      $0x16, Z5, Z14
@@ -12028,7 +12005,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z2, Z1, Z11
 	VPADDD      Z11, Z3, Z3
 	VPADDD      Z8, Z3, Z3
-	VPADDD      Z3, Z7, Z7
+	VPADDD      Z7, Z3, Z7
 	VPRORD      $0x02, Z4, Z9
 	VPRORD      $0x0d, Z4, Z13
 	VPRORD      $0x16, Z4, Z14
@@ -12059,7 +12036,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z1, Z0, Z11
 	VPADDD      Z11, Z2, Z2
 	VPADDD      Z8, Z2, Z2
-	VPADDD      Z2, Z6, Z6
+	VPADDD      Z6, Z2, Z6
 	VPRORD      $0x02, Z3, Z9
 	VPRORD      $0x0d, Z3, Z13
 	VPRORD      $0x16, Z3, Z14
@@ -12091,7 +12068,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z0, Z7, Z11
 	VPADDD      Z11, Z1, Z1
 	VPADDD      Z8, Z1, Z1
-	VPADDD      Z1, Z5, Z5
+	VPADDD      Z5, Z1, Z5
 	VPRORD      $0x02, Z2, Z9
 	VPRORD      $0x0d, Z2, Z13
 	VPRORD      $0x16, Z2, Z14
@@ -12119,7 +12096,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z7, Z6, Z11
 	VPADDD      Z11, Z0, Z0
 	VPADDD      Z8, Z0, Z0
-	VPADDD      Z0, Z4, Z4
+	VPADDD      Z4, Z0, Z4
 	VPRORD      $0x02, Z1, Z9
 	VPRORD      $0x0d, Z1, Z13
 	VPRORD      $0x16, Z1, Z14
@@ -12146,7 +12123,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z6, Z5, Z11
 	VPADDD      Z11, Z7, Z7
 	VPADDD      Z8, Z7, Z7
-	VPADDD      Z7, Z3, Z3
+	VPADDD      Z3, Z7, Z3
 	VPRORD      $0x02, Z0, Z9
 	VPRORD      $0x0d, Z0, Z13
 	VPRORD      $0x16, Z0, Z14
@@ -12172,7 +12149,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z5, Z4, Z11
 	VPADDD      Z11, Z6, Z6
 	VPADDD      Z8, Z6, Z6
-	VPADDD      Z6, Z2, Z2
+	VPADDD      Z2, Z6, Z2
 	VPRORD      $0x02, Z7, Z9
 	VPRORD      $0x0d, Z7, Z13
 	VPRORD      $0x16, Z7, Z14
@@ -12198,7 +12175,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z4, Z3, Z11
 	VPADDD      Z11, Z5, Z5
 	VPADDD      Z8, Z5, Z5
-	VPADDD      Z5, Z1, Z1
+	VPADDD      Z1, Z5, Z1
 	VPRORD      $0x02, Z6, Z9
 	VPRORD      $0x0d, Z6, Z13
 	VPRORD      $0x16, Z6, Z14
@@ -12224,7 +12201,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z3, Z2, Z11
 	VPADDD      Z11, Z4, Z4
 	VPADDD      Z8, Z4, Z4
-	VPADDD      Z4, Z0, Z0
+	VPADDD      Z0, Z4, Z0
 	VPRORD      $0x02, Z5, Z9
 	VPRORD      $0x0d, Z5, Z13
 	VPRORD      $0x16, Z5, Z14
@@ -12250,7 +12227,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z2, Z1, Z11
 	VPADDD      Z11, Z3, Z3
 	VPADDD      Z8, Z3, Z3
-	VPADDD      Z3, Z7, Z7
+	VPADDD      Z7, Z3, Z7
 	VPRORD      $0x02, Z4, Z9
 	VPRORD      $0x0d, Z4, Z13
 	VPRORD      $0x16, Z4, Z14
@@ -12276,7 +12253,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z1, Z0, Z11
 	VPADDD      Z11, Z2, Z2
 	VPADDD      Z8, Z2, Z2
-	VPADDD      Z2, Z6, Z6
+	VPADDD      Z6, Z2, Z6
 	VPRORD      $0x02, Z3, Z9
 	VPRORD      $0x0d, Z3, Z13
 	VPRORD      $0x16, Z3, Z14
@@ -12303,7 +12280,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z0, Z7, Z11
 	VPADDD      Z11, Z1, Z1
 	VPADDD      Z8, Z1, Z1
-	VPADDD      Z1, Z5, Z5
+	VPADDD      Z5, Z1, Z5
 	VPRORD      $0x02, Z2, Z9
 	VPRORD      $0x0d, Z2, Z13
 	VPRORD      $0x16, Z2, Z14
@@ -12335,7 +12312,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z7, Z6, Z11
 	VPADDD      Z11, Z0, Z0
 	VPADDD      Z8, Z0, Z0
-	VPADDD      Z0, Z4, Z4
+	VPADDD      Z4, Z0, Z4
 	VPRORD      $0x02, Z1, Z9
 	VPRORD      $0x0d, Z1, Z13
 	VPRORD      $0x16, Z1, Z14
@@ -12367,7 +12344,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z6, Z5, Z11
 	VPADDD      Z11, Z7, Z7
 	VPADDD      Z8, Z7, Z7
-	VPADDD      Z7, Z3, Z3
+	VPADDD      Z3, Z7, Z3
 	VPRORD      $0x02, Z0, Z9
 	VPRORD      $0x0d, Z0, Z13
 	VPRORD      $0x16, Z0, Z14
@@ -12399,7 +12376,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z5, Z4, Z11
 	VPADDD      Z11, Z6, Z6
 	VPADDD      Z8, Z6, Z6
-	VPADDD      Z6, Z2, Z2
+	VPADDD      Z2, Z6, Z2
 	VPRORD      $0x02, Z7, Z9
 	VPRORD      $0x0d, Z7, Z13
 	VPRORD      $0x16, Z7, Z14
@@ -12431,7 +12408,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z4, Z3, Z11
 	VPADDD      Z11, Z5, Z5
 	VPADDD      Z8, Z5, Z5
-	VPADDD      Z5, Z1, Z1
+	VPADDD      Z1, Z5, Z1
 	VPRORD      $0x02, Z6, Z9
 	VPRORD      $0x0d, Z6, Z13
 	VPRORD      $0x16, Z6, Z14
@@ -12463,7 +12440,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z3, Z2, Z11
 	VPADDD      Z11, Z4, Z4
 	VPADDD      Z8, Z4, Z4
-	VPADDD      Z4, Z0, Z0
+	VPADDD      Z0, Z4, Z0
 	VPRORD      $0x02, Z5, Z9
 	VPRORD      $0x0d, Z5, Z13
 	VPRORD      $0x16, Z5, Z14
@@ -12495,7 +12472,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z2, Z1, Z11
 	VPADDD      Z11, Z3, Z3
 	VPADDD      Z8, Z3, Z3
-	VPADDD      Z3, Z7, Z7
+	VPADDD      Z7, Z3, Z7
 	VPRORD      $0x02, Z4, Z9
 	VPRORD      $0x0d, Z4, Z13
 	VPRORD      $0x16, Z4, Z14
@@ -12527,7 +12504,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z1, Z0, Z11
 	VPADDD      Z11, Z2, Z2
 	VPADDD      Z8, Z2, Z2
-	VPADDD      Z2, Z6, Z6
+	VPADDD      Z6, Z2, Z6
 	VPRORD      $0x02, Z3, Z9
 	VPRORD      $0x0d, Z3, Z13
 	VPRORD      $0x16, Z3, Z14
@@ -12559,7 +12536,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z0, Z7, Z11
 	VPADDD      Z11, Z1, Z1
 	VPADDD      Z8, Z1, Z1
-	VPADDD      Z1, Z5, Z5
+	VPADDD      Z5, Z1, Z5
 	VPRORD      $0x02, Z2, Z9
 	VPRORD      $0x0d, Z2, Z13
 	VPRORD      $0x16, Z2, Z14
@@ -12591,7 +12568,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z7, Z6, Z11
 	VPADDD      Z11, Z0, Z0
 	VPADDD      Z8, Z0, Z0
-	VPADDD      Z0, Z4, Z4
+	VPADDD      Z4, Z0, Z4
 	VPRORD      $0x02, Z1, Z9
 	VPRORD      $0x0d, Z1, Z13
 	VPRORD      $0x16, Z1, Z14
@@ -12623,7 +12600,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z6, Z5, Z11
 	VPADDD      Z11, Z7, Z7
 	VPADDD      Z8, Z7, Z7
-	VPADDD      Z7, Z3, Z3
+	VPADDD      Z3, Z7, Z3
 	VPRORD      $0x02, Z0, Z9
 	VPRORD      $0x0d, Z0, Z13
 	VPRORD      $0x16, Z0, Z14
@@ -12655,7 +12632,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z5, Z4, Z11
 	VPADDD      Z11, Z6, Z6
 	VPADDD      Z8, Z6, Z6
-	VPADDD      Z6, Z2, Z2
+	VPADDD      Z2, Z6, Z2
 	VPRORD      $0x02, Z7, Z9
 	VPRORD      $0x0d, Z7, Z13
 	VPRORD      $0x16, Z7, Z14
@@ -12687,7 +12664,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z4, Z3, Z11
 	VPADDD      Z11, Z5, Z5
 	VPADDD      Z8, Z5, Z5
-	VPADDD      Z5, Z1, Z1
+	VPADDD      Z1, Z5, Z1
 	VPRORD      $0x02, Z6, Z9
 	VPRORD      $0x0d, Z6, Z13
 	VPRORD      $0x16, Z6, Z14
@@ -12719,7 +12696,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z3, Z2, Z11
 	VPADDD      Z11, Z4, Z4
 	VPADDD      Z8, Z4, Z4
-	VPADDD      Z4, Z0, Z0
+	VPADDD      Z0, Z4, Z0
 	VPRORD      $0x02, Z5, Z9
 	VPRORD      $0x0d, Z5, Z13
 	VPRORD      $0x16, Z5, Z14
@@ -12751,7 +12728,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z2, Z1, Z11
 	VPADDD      Z11, Z3, Z3
 	VPADDD      Z8, Z3, Z3
-	VPADDD      Z3, Z7, Z7
+	VPADDD      Z7, Z3, Z7
 	VPRORD      $0x02, Z4, Z9
 	VPRORD      $0x0d, Z4, Z13
 	VPRORD      $0x16, Z4, Z14
@@ -12783,7 +12760,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z1, Z0, Z11
 	VPADDD      Z11, Z2, Z2
 	VPADDD      Z8, Z2, Z2
-	VPADDD      Z2, Z6, Z6
+	VPADDD      Z6, Z2, Z6
 	VPRORD      $0x02, Z3, Z9
 	VPRORD      $0x0d, Z3, Z13
 	VPRORD      $0x16, Z3, Z14
@@ -12815,7 +12792,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z0, Z7, Z11
 	VPADDD      Z11, Z1, Z1
 	VPADDD      Z8, Z1, Z1
-	VPADDD      Z1, Z5, Z5
+	VPADDD      Z5, Z1, Z5
 	VPRORD      $0x02, Z2, Z9
 	VPRORD      $0x0d, Z2, Z13
 	VPRORD      $0x16, Z2, Z14
@@ -12847,7 +12824,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z7, Z6, Z11
 	VPADDD      Z11, Z0, Z0
 	VPADDD      Z8, Z0, Z0
-	VPADDD      Z0, Z4, Z4
+	VPADDD      Z4, Z0, Z4
 	VPRORD      $0x02, Z1, Z9
 	VPRORD      $0x0d, Z1, Z13
 	VPRORD      $0x16, Z1, Z14
@@ -12879,7 +12856,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z6, Z5, Z11
 	VPADDD      Z11, Z7, Z7
 	VPADDD      Z8, Z7, Z7
-	VPADDD      Z7, Z3, Z3
+	VPADDD      Z3, Z7, Z3
 	VPRORD      $0x02, Z0, Z9
 	VPRORD      $0x0d, Z0, Z13
 	VPRORD      $0x16, Z0, Z14
@@ -12911,7 +12888,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z5, Z4, Z11
 	VPADDD      Z11, Z6, Z6
 	VPADDD      Z8, Z6, Z6
-	VPADDD      Z6, Z2, Z2
+	VPADDD      Z2, Z6, Z2
 	VPRORD      $0x02, Z7, Z9
 	VPRORD      $0x0d, Z7, Z13
 	VPRORD      $0x16, Z7, Z14
@@ -12943,7 +12920,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z4, Z3, Z11
 	VPADDD      Z11, Z5, Z5
 	VPADDD      Z8, Z5, Z5
-	VPADDD      Z5, Z1, Z1
+	VPADDD      Z1, Z5, Z1
 	VPRORD      $0x02, Z6, Z9
 	VPRORD      $0x0d, Z6, Z13
 	VPRORD      $0x16, Z6, Z14
@@ -12975,7 +12952,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z3, Z2, Z11
 	VPADDD      Z11, Z4, Z4
 	VPADDD      Z8, Z4, Z4
-	VPADDD      Z4, Z0, Z0
+	VPADDD      Z0, Z4, Z0
 	VPRORD      $0x02, Z5, Z9
 	VPRORD      $0x0d, Z5, Z13
 	VPRORD      $0x16, Z5, Z14
@@ -13007,7 +12984,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z2, Z1, Z11
 	VPADDD      Z11, Z3, Z3
 	VPADDD      Z8, Z3, Z3
-	VPADDD      Z3, Z7, Z7
+	VPADDD      Z7, Z3, Z7
 	VPRORD      $0x02, Z4, Z9
 	VPRORD      $0x0d, Z4, Z13
 	VPRORD      $0x16, Z4, Z14
@@ -13039,7 +13016,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z1, Z0, Z11
 	VPADDD      Z11, Z2, Z2
 	VPADDD      Z8, Z2, Z2
-	VPADDD      Z2, Z6, Z6
+	VPADDD      Z6, Z2, Z6
 	VPRORD      $0x02, Z3, Z9
 	VPRORD      $0x0d, Z3, Z13
 	VPRORD      $0x16, Z3, Z14
@@ -13071,7 +13048,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z0, Z7, Z11
 	VPADDD      Z11, Z1, Z1
 	VPADDD      Z8, Z1, Z1
-	VPADDD      Z1, Z5, Z5
+	VPADDD      Z5, Z1, Z5
 	VPRORD      $0x02, Z2, Z9
 	VPRORD      $0x0d, Z2, Z13
 	VPRORD      $0x16, Z2, Z14
@@ -13103,7 +13080,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z7, Z6, Z11
 	VPADDD      Z11, Z0, Z0
 	VPADDD      Z8, Z0, Z0
-	VPADDD      Z0, Z4, Z4
+	VPADDD      Z4, Z0, Z4
 	VPRORD      $0x02, Z1, Z9
 	VPRORD      $0x0d, Z1, Z13
 	VPRORD      $0x16, Z1, Z14
@@ -13135,7 +13112,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z6, Z5, Z11
 	VPADDD      Z11, Z7, Z7
 	VPADDD      Z8, Z7, Z7
-	VPADDD      Z7, Z3, Z3
+	VPADDD      Z3, Z7, Z3
 	VPRORD      $0x02, Z0, Z9
 	VPRORD      $0x0d, Z0, Z13
 	VPRORD      $0x16, Z0, Z14
@@ -13167,15 +13144,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z5, Z4, Z11
 	VPADDD      Z11, Z6, Z6
 	VPADDD      Z8, Z6, Z6
-	VPADDD      Z6, Z2, Z2
-	VPRORD      $0x02, Z7, Z9
-	VPRORD      $0x0d, Z7, Z13
-	VPRORD      $0x16, Z7, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z7, Z10
-	VPTERNLOGD  $0xe8, Z1, Z0, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z6, Z6
+	VPADDD      Z2, Z6, Z2
 	VPRORD      $0x11, Z24, Z12
 	VPRORD      $0x13, Z24, Z13
 	VPSRLD      $0x0a, Z24, Z14
@@ -13199,7 +13168,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z4, Z3, Z11
 	VPADDD      Z11, Z5, Z5
 	VPADDD      Z8, Z5, Z5
-	VPADDD      Z5, Z1, Z1
+	VPADDD      Z1, Z5, Z1
 	VPRORD      $0x11, Z25, Z12
 	VPRORD      $0x13, Z25, Z13
 	VPSRLD      $0x0a, Z25, Z14
@@ -13223,7 +13192,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z3, Z2, Z11
 	VPADDD      Z11, Z4, Z4
 	VPADDD      Z8, Z4, Z4
-	VPADDD      Z4, Z0, Z0
+	VPADDD      Z0, Z4, Z0
 	VPRORD      $0x11, Z26, Z12
 	VPRORD      $0x13, Z26, Z13
 	VPSRLD      $0x0a, Z26, Z14
@@ -13238,7 +13207,7 @@ avx512hdr_pass:
 
 	// round 60 of the second hash
 	VPADDD      Z28, Z3, Z3
-	VPADDD.BCST 268(R12), Z3, Z3
+	VPADDD.BCST 336(R12), Z3, Z3
 	VPRORD      $0x06, Z0, Z8
 	VPRORD      $0x0b, Z0, Z13
 	VPRORD      $0x19, Z0, Z14
@@ -13247,20 +13216,16 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z2, Z1, Z11
 	VPADDD      Z11, Z3, Z3
 	VPADDD      Z8, Z3, Z3
-	VPADDD      Z3, Z7, Z7
+	VPADDD      Z7, Z3, Z7
 
-	// h7 = e61 + H7, byte-swapped, against the top word (unsigned <=).
-	VPADDD.BCST 320(R12), Z7, Z7
-	VPRORD      $0x08, Z7, Z13
-	VPROLD      $0x08, Z7, Z14
-	VMOVDQA32   Z15, Z7
-	VPTERNLOGD  $0xca, Z14, Z13, Z7
-	VPCMPUD     $0x02, 1088(DI), Z7, K1
-	KMOVW       K1, AX
+	// h7 (e61 + H7, H7 added with K[60]), byte-swapped, against the top word (unsigned <=).
+	VPSHUFB Z15, Z7, Z7
+	VPCMPUD $0x02, 1088(DI), Z7, K1
+	KMOVW   K1, AX
 
 	// The next pass's nonces.
 	VMOVDQA32   1024(DI), Z12
-	VPADDD.BCST 324(R12), Z12, Z12
+	VPADDD.BCST 340(R12), Z12, Z12
 	VMOVDQA32   Z12, 1024(DI)
 	INCQ        DX
 	TESTL       AX, AX
