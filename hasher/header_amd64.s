@@ -10003,6 +10003,11 @@ avx512hdr_pass:
 	VPTERNLOGD $0xe8, Z1, Z0, Z10
 	VPADDD     Z10, Z9, Z9
 	VPADDD     Z9, Z6, Z6
+	VPRORD     $0x07, Z19, Z18
+	VPRORD     $0x12, Z19, Z13
+	VPSRLD     $0x03, Z19, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z18
+	VPADDD     -896(R9), Z18, Z18
 
 	// round 10
 	VPADDD     -1408(R8), Z5, Z5
@@ -10023,177 +10028,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0xe8, Z0, Z7, Z10
 	VPADDD     Z10, Z9, Z9
 	VPADDD     Z9, Z5, Z5
+	VPADDD     -832(R9), Z19, Z19
 
 	// round 11
 	VPADDD     -1344(R8), Z4, Z4
-	VPRORD     $0x06, Z1, Z8
-	VPRORD     $0x0b, Z1, Z13
-	VPRORD     $0x19, Z1, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z1, Z11
-	VPTERNLOGD $0xca, Z3, Z2, Z11
-	VPADDD     Z11, Z4, Z4
-	VPADDD     Z8, Z4, Z4
-	VPADDD     Z0, Z4, Z0
-	VPRORD     $0x02, Z5, Z9
-	VPRORD     $0x0d, Z5, Z13
-	VPRORD     $0x16, Z5, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z5, Z10
-	VPTERNLOGD $0xe8, Z7, Z6, Z10
-	VPADDD     Z10, Z9, Z9
-	VPADDD     Z9, Z4, Z4
-
-	// round 12
-	VPADDD     -1280(R8), Z3, Z3
-	VPRORD     $0x06, Z0, Z8
-	VPRORD     $0x0b, Z0, Z13
-	VPRORD     $0x19, Z0, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z0, Z11
-	VPTERNLOGD $0xca, Z2, Z1, Z11
-	VPADDD     Z11, Z3, Z3
-	VPADDD     Z8, Z3, Z3
-	VPADDD     Z7, Z3, Z7
-	VPRORD     $0x02, Z4, Z9
-	VPRORD     $0x0d, Z4, Z13
-	VPRORD     $0x16, Z4, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z4, Z10
-	VPTERNLOGD $0xe8, Z6, Z5, Z10
-	VPADDD     Z10, Z9, Z9
-	VPADDD     Z9, Z3, Z3
-
-	// round 13
-	VPADDD     -1216(R8), Z2, Z2
-	VPRORD     $0x06, Z7, Z8
-	VPRORD     $0x0b, Z7, Z13
-	VPRORD     $0x19, Z7, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z7, Z11
-	VPTERNLOGD $0xca, Z1, Z0, Z11
-	VPADDD     Z11, Z2, Z2
-	VPADDD     Z8, Z2, Z2
-	VPADDD     Z6, Z2, Z6
-	VPRORD     $0x02, Z3, Z9
-	VPRORD     $0x0d, Z3, Z13
-	VPRORD     $0x16, Z3, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z3, Z10
-	VPTERNLOGD $0xe8, Z5, Z4, Z10
-	VPADDD     Z10, Z9, Z9
-	VPADDD     Z9, Z2, Z2
-
-	// round 14
-	VPADDD     -1152(R8), Z1, Z1
-	VPRORD     $0x06, Z6, Z8
-	VPRORD     $0x0b, Z6, Z13
-	VPRORD     $0x19, Z6, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z6, Z11
-	VPTERNLOGD $0xca, Z0, Z7, Z11
-	VPADDD     Z11, Z1, Z1
-	VPADDD     Z8, Z1, Z1
-	VPADDD     Z5, Z1, Z5
-	VPRORD     $0x02, Z2, Z9
-	VPRORD     $0x0d, Z2, Z13
-	VPRORD     $0x16, Z2, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z2, Z10
-	VPTERNLOGD $0xe8, Z4, Z3, Z10
-	VPADDD     Z10, Z9, Z9
-	VPADDD     Z9, Z1, Z1
-
-	// round 15
-	VPADDD     -1088(R8), Z0, Z0
-	VPRORD     $0x06, Z5, Z8
-	VPRORD     $0x0b, Z5, Z13
-	VPRORD     $0x19, Z5, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z5, Z11
-	VPTERNLOGD $0xca, Z7, Z6, Z11
-	VPADDD     Z11, Z0, Z0
-	VPADDD     Z8, Z0, Z0
-	VPADDD     Z4, Z0, Z4
-	VPRORD     $0x02, Z1, Z9
-	VPRORD     $0x0d, Z1, Z13
-	VPRORD     $0x16, Z1, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z1, Z10
-	VPTERNLOGD $0xe8, Z3, Z2, Z10
-	VPADDD     Z10, Z9, Z9
-	VPADDD     Z9, Z0, Z0
-
-	// round 16
-	VPADDD     -1024(R8), Z7, Z7
-	VPRORD     $0x06, Z4, Z8
-	VPRORD     $0x0b, Z4, Z13
-	VPRORD     $0x19, Z4, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z4, Z11
-	VPTERNLOGD $0xca, Z6, Z5, Z11
-	VPADDD     Z11, Z7, Z7
-	VPADDD     Z8, Z7, Z7
-	VPADDD     Z3, Z7, Z3
-	VPRORD     $0x02, Z0, Z9
-	VPRORD     $0x0d, Z0, Z13
-	VPRORD     $0x16, Z0, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z0, Z10
-	VPTERNLOGD $0xe8, Z2, Z1, Z10
-	VPADDD     Z10, Z9, Z9
-	VPADDD     Z9, Z7, Z7
-
-	// round 17
-	VPADDD     -960(R8), Z6, Z6
-	VPRORD     $0x06, Z3, Z8
-	VPRORD     $0x0b, Z3, Z13
-	VPRORD     $0x19, Z3, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z3, Z11
-	VPTERNLOGD $0xca, Z5, Z4, Z11
-	VPADDD     Z11, Z6, Z6
-	VPADDD     Z8, Z6, Z6
-	VPADDD     Z2, Z6, Z2
-	VPRORD     $0x02, Z7, Z9
-	VPRORD     $0x0d, Z7, Z13
-	VPRORD     $0x16, Z7, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z7, Z10
-	VPTERNLOGD $0xe8, Z1, Z0, Z10
-	VPADDD     Z10, Z9, Z9
-	VPADDD     Z9, Z6, Z6
-	VPRORD     $0x07, Z19, Z18
-	VPRORD     $0x12, Z19, Z13
-	VPSRLD     $0x03, Z19, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z18
-	VPADDD     -896(R9), Z18, Z18
-
-	// round 18
-	VPADDD     Z18, Z5, Z5
-	VPADDD     -896(R8), Z5, Z5
-	VPRORD     $0x06, Z2, Z8
-	VPRORD     $0x0b, Z2, Z13
-	VPRORD     $0x19, Z2, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z2, Z11
-	VPTERNLOGD $0xca, Z4, Z3, Z11
-	VPADDD     Z11, Z5, Z5
-	VPADDD     Z8, Z5, Z5
-	VPADDD     Z1, Z5, Z1
-	VPRORD     $0x02, Z6, Z9
-	VPRORD     $0x0d, Z6, Z13
-	VPRORD     $0x16, Z6, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z6, Z10
-	VPTERNLOGD $0xe8, Z0, Z7, Z10
-	VPADDD     Z10, Z9, Z9
-	VPADDD     Z9, Z5, Z5
-	VPADDD     -832(R9), Z19, Z19
-
-	// round 19
-	VPADDD     Z19, Z4, Z4
-	VPADDD     -832(R8), Z4, Z4
 	VPRORD     $0x06, Z1, Z8
 	VPRORD     $0x0b, Z1, Z13
 	VPRORD     $0x19, Z1, Z14
@@ -10217,9 +10055,8 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z20
 	VPADDD     -768(R9), Z20, Z20
 
-	// round 20
-	VPADDD     Z20, Z3, Z3
-	VPADDD     -768(R8), Z3, Z3
+	// round 12
+	VPADDD     -1280(R8), Z3, Z3
 	VPRORD     $0x06, Z0, Z8
 	VPRORD     $0x0b, Z0, Z13
 	VPRORD     $0x19, Z0, Z14
@@ -10243,9 +10080,8 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z21
 	VPADDD     -704(R9), Z21, Z21
 
-	// round 21
-	VPADDD     Z21, Z2, Z2
-	VPADDD     -704(R8), Z2, Z2
+	// round 13
+	VPADDD     -1216(R8), Z2, Z2
 	VPRORD     $0x06, Z7, Z8
 	VPRORD     $0x0b, Z7, Z13
 	VPRORD     $0x19, Z7, Z14
@@ -10269,9 +10105,8 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z22
 	VPADDD     -640(R9), Z22, Z22
 
-	// round 22
-	VPADDD     Z22, Z1, Z1
-	VPADDD     -640(R8), Z1, Z1
+	// round 14
+	VPADDD     -1152(R8), Z1, Z1
 	VPRORD     $0x06, Z6, Z8
 	VPRORD     $0x0b, Z6, Z13
 	VPRORD     $0x19, Z6, Z14
@@ -10295,9 +10130,8 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z23
 	VPADDD     -576(R9), Z23, Z23
 
-	// round 23
-	VPADDD     Z23, Z0, Z0
-	VPADDD     -576(R8), Z0, Z0
+	// round 15
+	VPADDD     -1088(R8), Z0, Z0
 	VPRORD     $0x06, Z5, Z8
 	VPRORD     $0x0b, Z5, Z13
 	VPRORD     $0x19, Z5, Z14
@@ -10321,9 +10155,8 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z24
 	VPADDD     -512(R9), Z24, Z24
 
-	// round 24
-	VPADDD     Z24, Z7, Z7
-	VPADDD     -512(R8), Z7, Z7
+	// round 16
+	VPADDD     -1024(R8), Z7, Z7
 	VPRORD     $0x06, Z4, Z8
 	VPRORD     $0x0b, Z4, Z13
 	VPRORD     $0x19, Z4, Z14
@@ -10348,9 +10181,8 @@ avx512hdr_pass:
 	VPADDD     Z18, Z25, Z25
 	VPADDD     -448(R9), Z25, Z25
 
-	// round 25
-	VPADDD     Z25, Z6, Z6
-	VPADDD     -448(R8), Z6, Z6
+	// round 17
+	VPADDD     -960(R8), Z6, Z6
 	VPRORD     $0x06, Z3, Z8
 	VPRORD     $0x0b, Z3, Z13
 	VPRORD     $0x19, Z3, Z14
@@ -10375,9 +10207,9 @@ avx512hdr_pass:
 	VPADDD     Z19, Z26, Z26
 	VPADDD     -384(R9), Z26, Z26
 
-	// round 26
-	VPADDD     Z26, Z5, Z5
-	VPADDD     -384(R8), Z5, Z5
+	// round 18
+	VPADDD     Z18, Z5, Z5
+	VPADDD     -896(R8), Z5, Z5
 	VPRORD     $0x06, Z2, Z8
 	VPRORD     $0x0b, Z2, Z13
 	VPRORD     $0x19, Z2, Z14
@@ -10402,9 +10234,9 @@ avx512hdr_pass:
 	VPADDD     Z20, Z27, Z27
 	VPADDD     -320(R9), Z27, Z27
 
-	// round 27
-	VPADDD     Z27, Z4, Z4
-	VPADDD     -320(R8), Z4, Z4
+	// round 19
+	VPADDD     Z19, Z4, Z4
+	VPADDD     -832(R8), Z4, Z4
 	VPRORD     $0x06, Z1, Z8
 	VPRORD     $0x0b, Z1, Z13
 	VPRORD     $0x19, Z1, Z14
@@ -10429,9 +10261,9 @@ avx512hdr_pass:
 	VPADDD     Z21, Z28, Z28
 	VPADDD     -256(R9), Z28, Z28
 
-	// round 28
-	VPADDD     Z28, Z3, Z3
-	VPADDD     -256(R8), Z3, Z3
+	// round 20
+	VPADDD     Z20, Z3, Z3
+	VPADDD     -768(R8), Z3, Z3
 	VPRORD     $0x06, Z0, Z8
 	VPRORD     $0x0b, Z0, Z13
 	VPRORD     $0x19, Z0, Z14
@@ -10456,9 +10288,9 @@ avx512hdr_pass:
 	VPADDD     Z22, Z29, Z29
 	VPADDD     -192(R9), Z29, Z29
 
-	// round 29
-	VPADDD     Z29, Z2, Z2
-	VPADDD     -192(R8), Z2, Z2
+	// round 21
+	VPADDD     Z21, Z2, Z2
+	VPADDD     -704(R8), Z2, Z2
 	VPRORD     $0x06, Z7, Z8
 	VPRORD     $0x0b, Z7, Z13
 	VPRORD     $0x19, Z7, Z14
@@ -10483,9 +10315,9 @@ avx512hdr_pass:
 	VPADDD     Z23, Z30, Z30
 	VPADDD     -128(R9), Z30, Z30
 
-	// round 30
-	VPADDD     Z30, Z1, Z1
-	VPADDD     -128(R8), Z1, Z1
+	// round 22
+	VPADDD     Z22, Z1, Z1
+	VPADDD     -640(R8), Z1, Z1
 	VPRORD     $0x06, Z6, Z8
 	VPRORD     $0x0b, Z6, Z13
 	VPRORD     $0x19, Z6, Z14
@@ -10510,9 +10342,9 @@ avx512hdr_pass:
 	VPADDD     Z24, Z31, Z31
 	VPADDD     -64(R9), Z31, Z31
 
-	// round 31
-	VPADDD     Z31, Z0, Z0
-	VPADDD     -64(R8), Z0, Z0
+	// round 23
+	VPADDD     Z23, Z0, Z0
+	VPADDD     -576(R8), Z0, Z0
 	VPRORD     $0x06, Z5, Z8
 	VPRORD     $0x0b, Z5, Z13
 	VPRORD     $0x19, Z5, Z14
@@ -10537,9 +10369,9 @@ avx512hdr_pass:
 	VPADDD     Z25, Z16, Z16
 	VPADDD     (R9), Z16, Z16
 
-	// round 32
-	VPADDD     Z16, Z7, Z7
-	VPADDD     (R8), Z7, Z7
+	// round 24
+	VPADDD     Z24, Z7, Z7
+	VPADDD     -512(R8), Z7, Z7
 	VPRORD     $0x06, Z4, Z8
 	VPRORD     $0x0b, Z4, Z13
 	VPRORD     $0x19, Z4, Z14
@@ -10569,9 +10401,9 @@ avx512hdr_pass:
 	VPADDD     Z26, Z17, Z17
 	VPADDD     64(R9), Z17, Z17
 
-	// round 33
-	VPADDD     Z17, Z6, Z6
-	VPADDD     64(R8), Z6, Z6
+	// round 25
+	VPADDD     Z25, Z6, Z6
+	VPADDD     -448(R8), Z6, Z6
 	VPRORD     $0x06, Z3, Z8
 	VPRORD     $0x0b, Z3, Z13
 	VPRORD     $0x19, Z3, Z14
@@ -10601,9 +10433,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z18, Z18
 	VPADDD     Z27, Z18, Z18
 
-	// round 34
-	VPADDD     Z18, Z5, Z5
-	VPADDD     128(R8), Z5, Z5
+	// round 26
+	VPADDD     Z26, Z5, Z5
+	VPADDD     -384(R8), Z5, Z5
 	VPRORD     $0x06, Z2, Z8
 	VPRORD     $0x0b, Z2, Z13
 	VPRORD     $0x19, Z2, Z14
@@ -10633,9 +10465,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z19, Z19
 	VPADDD     Z28, Z19, Z19
 
-	// round 35
-	VPADDD     Z19, Z4, Z4
-	VPADDD     192(R8), Z4, Z4
+	// round 27
+	VPADDD     Z27, Z4, Z4
+	VPADDD     -320(R8), Z4, Z4
 	VPRORD     $0x06, Z1, Z8
 	VPRORD     $0x0b, Z1, Z13
 	VPRORD     $0x19, Z1, Z14
@@ -10665,9 +10497,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z20, Z20
 	VPADDD     Z29, Z20, Z20
 
-	// round 36
-	VPADDD     Z20, Z3, Z3
-	VPADDD     256(R8), Z3, Z3
+	// round 28
+	VPADDD     Z28, Z3, Z3
+	VPADDD     -256(R8), Z3, Z3
 	VPRORD     $0x06, Z0, Z8
 	VPRORD     $0x0b, Z0, Z13
 	VPRORD     $0x19, Z0, Z14
@@ -10697,9 +10529,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z21, Z21
 	VPADDD     Z30, Z21, Z21
 
-	// round 37
-	VPADDD     Z21, Z2, Z2
-	VPADDD     320(R8), Z2, Z2
+	// round 29
+	VPADDD     Z29, Z2, Z2
+	VPADDD     -192(R8), Z2, Z2
 	VPRORD     $0x06, Z7, Z8
 	VPRORD     $0x0b, Z7, Z13
 	VPRORD     $0x19, Z7, Z14
@@ -10729,9 +10561,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z22, Z22
 	VPADDD     Z31, Z22, Z22
 
-	// round 38
-	VPADDD     Z22, Z1, Z1
-	VPADDD     384(R8), Z1, Z1
+	// round 30
+	VPADDD     Z30, Z1, Z1
+	VPADDD     -128(R8), Z1, Z1
 	VPRORD     $0x06, Z6, Z8
 	VPRORD     $0x0b, Z6, Z13
 	VPRORD     $0x19, Z6, Z14
@@ -10761,9 +10593,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z23, Z23
 	VPADDD     Z16, Z23, Z23
 
-	// round 39
-	VPADDD     Z23, Z0, Z0
-	VPADDD     448(R8), Z0, Z0
+	// round 31
+	VPADDD     Z31, Z0, Z0
+	VPADDD     -64(R8), Z0, Z0
 	VPRORD     $0x06, Z5, Z8
 	VPRORD     $0x0b, Z5, Z13
 	VPRORD     $0x19, Z5, Z14
@@ -10793,9 +10625,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z24, Z24
 	VPADDD     Z17, Z24, Z24
 
-	// round 40
-	VPADDD     Z24, Z7, Z7
-	VPADDD     512(R8), Z7, Z7
+	// round 32
+	VPADDD     Z16, Z7, Z7
+	VPADDD     (R8), Z7, Z7
 	VPRORD     $0x06, Z4, Z8
 	VPRORD     $0x0b, Z4, Z13
 	VPRORD     $0x19, Z4, Z14
@@ -10825,9 +10657,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z25, Z25
 	VPADDD     Z18, Z25, Z25
 
-	// round 41
-	VPADDD     Z25, Z6, Z6
-	VPADDD     576(R8), Z6, Z6
+	// round 33
+	VPADDD     Z17, Z6, Z6
+	VPADDD     64(R8), Z6, Z6
 	VPRORD     $0x06, Z3, Z8
 	VPRORD     $0x0b, Z3, Z13
 	VPRORD     $0x19, Z3, Z14
@@ -10857,9 +10689,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z26, Z26
 	VPADDD     Z19, Z26, Z26
 
-	// round 42
-	VPADDD     Z26, Z5, Z5
-	VPADDD     640(R8), Z5, Z5
+	// round 34
+	VPADDD     Z18, Z5, Z5
+	VPADDD     128(R8), Z5, Z5
 	VPRORD     $0x06, Z2, Z8
 	VPRORD     $0x0b, Z2, Z13
 	VPRORD     $0x19, Z2, Z14
@@ -10889,9 +10721,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z27, Z27
 	VPADDD     Z20, Z27, Z27
 
-	// round 43
-	VPADDD     Z27, Z4, Z4
-	VPADDD     704(R8), Z4, Z4
+	// round 35
+	VPADDD     Z19, Z4, Z4
+	VPADDD     192(R8), Z4, Z4
 	VPRORD     $0x06, Z1, Z8
 	VPRORD     $0x0b, Z1, Z13
 	VPRORD     $0x19, Z1, Z14
@@ -10921,9 +10753,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z28, Z28
 	VPADDD     Z21, Z28, Z28
 
-	// round 44
-	VPADDD     Z28, Z3, Z3
-	VPADDD     768(R8), Z3, Z3
+	// round 36
+	VPADDD     Z20, Z3, Z3
+	VPADDD     256(R8), Z3, Z3
 	VPRORD     $0x06, Z0, Z8
 	VPRORD     $0x0b, Z0, Z13
 	VPRORD     $0x19, Z0, Z14
@@ -10953,9 +10785,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z29, Z29
 	VPADDD     Z22, Z29, Z29
 
-	// round 45
-	VPADDD     Z29, Z2, Z2
-	VPADDD     832(R8), Z2, Z2
+	// round 37
+	VPADDD     Z21, Z2, Z2
+	VPADDD     320(R8), Z2, Z2
 	VPRORD     $0x06, Z7, Z8
 	VPRORD     $0x0b, Z7, Z13
 	VPRORD     $0x19, Z7, Z14
@@ -10985,9 +10817,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z30, Z30
 	VPADDD     Z23, Z30, Z30
 
-	// round 46
-	VPADDD     Z30, Z1, Z1
-	VPADDD     896(R8), Z1, Z1
+	// round 38
+	VPADDD     Z22, Z1, Z1
+	VPADDD     384(R8), Z1, Z1
 	VPRORD     $0x06, Z6, Z8
 	VPRORD     $0x0b, Z6, Z13
 	VPRORD     $0x19, Z6, Z14
@@ -11017,9 +10849,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z31, Z31
 	VPADDD     Z24, Z31, Z31
 
-	// round 47
-	VPADDD     Z31, Z0, Z0
-	VPADDD     960(R8), Z0, Z0
+	// round 39
+	VPADDD     Z23, Z0, Z0
+	VPADDD     448(R8), Z0, Z0
 	VPRORD     $0x06, Z5, Z8
 	VPRORD     $0x0b, Z5, Z13
 	VPRORD     $0x19, Z5, Z14
@@ -11049,9 +10881,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z16, Z16
 	VPADDD     Z25, Z16, Z16
 
-	// round 48
-	VPADDD     Z16, Z7, Z7
-	VPADDD     1024(R8), Z7, Z7
+	// round 40
+	VPADDD     Z24, Z7, Z7
+	VPADDD     512(R8), Z7, Z7
 	VPRORD     $0x06, Z4, Z8
 	VPRORD     $0x0b, Z4, Z13
 	VPRORD     $0x19, Z4, Z14
@@ -11081,9 +10913,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z17, Z17
 	VPADDD     Z26, Z17, Z17
 
-	// round 49
-	VPADDD     Z17, Z6, Z6
-	VPADDD     1088(R8), Z6, Z6
+	// round 41
+	VPADDD     Z25, Z6, Z6
+	VPADDD     576(R8), Z6, Z6
 	VPRORD     $0x06, Z3, Z8
 	VPRORD     $0x0b, Z3, Z13
 	VPRORD     $0x19, Z3, Z14
@@ -11113,9 +10945,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z18, Z18
 	VPADDD     Z27, Z18, Z18
 
-	// round 50
-	VPADDD     Z18, Z5, Z5
-	VPADDD     1152(R8), Z5, Z5
+	// round 42
+	VPADDD     Z26, Z5, Z5
+	VPADDD     640(R8), Z5, Z5
 	VPRORD     $0x06, Z2, Z8
 	VPRORD     $0x0b, Z2, Z13
 	VPRORD     $0x19, Z2, Z14
@@ -11145,9 +10977,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z19, Z19
 	VPADDD     Z28, Z19, Z19
 
-	// round 51
-	VPADDD     Z19, Z4, Z4
-	VPADDD     1216(R8), Z4, Z4
+	// round 43
+	VPADDD     Z27, Z4, Z4
+	VPADDD     704(R8), Z4, Z4
 	VPRORD     $0x06, Z1, Z8
 	VPRORD     $0x0b, Z1, Z13
 	VPRORD     $0x19, Z1, Z14
@@ -11177,9 +11009,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z20, Z20
 	VPADDD     Z29, Z20, Z20
 
-	// round 52
-	VPADDD     Z20, Z3, Z3
-	VPADDD     1280(R8), Z3, Z3
+	// round 44
+	VPADDD     Z28, Z3, Z3
+	VPADDD     768(R8), Z3, Z3
 	VPRORD     $0x06, Z0, Z8
 	VPRORD     $0x0b, Z0, Z13
 	VPRORD     $0x19, Z0, Z14
@@ -11209,9 +11041,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z21, Z21
 	VPADDD     Z30, Z21, Z21
 
-	// round 53
-	VPADDD     Z21, Z2, Z2
-	VPADDD     1344(R8), Z2, Z2
+	// round 45
+	VPADDD     Z29, Z2, Z2
+	VPADDD     832(R8), Z2, Z2
 	VPRORD     $0x06, Z7, Z8
 	VPRORD     $0x0b, Z7, Z13
 	VPRORD     $0x19, Z7, Z14
@@ -11241,9 +11073,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z22, Z22
 	VPADDD     Z31, Z22, Z22
 
-	// round 54
-	VPADDD     Z22, Z1, Z1
-	VPADDD     1408(R8), Z1, Z1
+	// round 46
+	VPADDD     Z30, Z1, Z1
+	VPADDD     896(R8), Z1, Z1
 	VPRORD     $0x06, Z6, Z8
 	VPRORD     $0x0b, Z6, Z13
 	VPRORD     $0x19, Z6, Z14
@@ -11273,9 +11105,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z23, Z23
 	VPADDD     Z16, Z23, Z23
 
-	// round 55
-	VPADDD     Z23, Z0, Z0
-	VPADDD     1472(R8), Z0, Z0
+	// round 47
+	VPADDD     Z31, Z0, Z0
+	VPADDD     960(R8), Z0, Z0
 	VPRORD     $0x06, Z5, Z8
 	VPRORD     $0x0b, Z5, Z13
 	VPRORD     $0x19, Z5, Z14
@@ -11305,9 +11137,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z24, Z24
 	VPADDD     Z17, Z24, Z24
 
-	// round 56
-	VPADDD     Z24, Z7, Z7
-	VPADDD     1536(R8), Z7, Z7
+	// round 48
+	VPADDD     Z16, Z7, Z7
+	VPADDD     1024(R8), Z7, Z7
 	VPRORD     $0x06, Z4, Z8
 	VPRORD     $0x0b, Z4, Z13
 	VPRORD     $0x19, Z4, Z14
@@ -11337,9 +11169,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z25, Z25
 	VPADDD     Z18, Z25, Z25
 
-	// round 57
-	VPADDD     Z25, Z6, Z6
-	VPADDD     1600(R8), Z6, Z6
+	// round 49
+	VPADDD     Z17, Z6, Z6
+	VPADDD     1088(R8), Z6, Z6
 	VPRORD     $0x06, Z3, Z8
 	VPRORD     $0x0b, Z3, Z13
 	VPRORD     $0x19, Z3, Z14
@@ -11369,9 +11201,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z26, Z26
 	VPADDD     Z19, Z26, Z26
 
-	// round 58
-	VPADDD     Z26, Z5, Z5
-	VPADDD     1664(R8), Z5, Z5
+	// round 50
+	VPADDD     Z18, Z5, Z5
+	VPADDD     1152(R8), Z5, Z5
 	VPRORD     $0x06, Z2, Z8
 	VPRORD     $0x0b, Z2, Z13
 	VPRORD     $0x19, Z2, Z14
@@ -11401,9 +11233,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z27, Z27
 	VPADDD     Z20, Z27, Z27
 
-	// round 59
-	VPADDD     Z27, Z4, Z4
-	VPADDD     1728(R8), Z4, Z4
+	// round 51
+	VPADDD     Z19, Z4, Z4
+	VPADDD     1216(R8), Z4, Z4
 	VPRORD     $0x06, Z1, Z8
 	VPRORD     $0x0b, Z1, Z13
 	VPRORD     $0x19, Z1, Z14
@@ -11433,9 +11265,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z28, Z28
 	VPADDD     Z21, Z28, Z28
 
-	// round 60
-	VPADDD     Z28, Z3, Z3
-	VPADDD     1792(R8), Z3, Z3
+	// round 52
+	VPADDD     Z20, Z3, Z3
+	VPADDD     1280(R8), Z3, Z3
 	VPRORD     $0x06, Z0, Z8
 	VPRORD     $0x0b, Z0, Z13
 	VPRORD     $0x19, Z0, Z14
@@ -11465,9 +11297,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z29, Z29
 	VPADDD     Z22, Z29, Z29
 
-	// round 61
-	VPADDD     Z29, Z2, Z2
-	VPADDD     1856(R8), Z2, Z2
+	// round 53
+	VPADDD     Z21, Z2, Z2
+	VPADDD     1344(R8), Z2, Z2
 	VPRORD     $0x06, Z7, Z8
 	VPRORD     $0x0b, Z7, Z13
 	VPRORD     $0x19, Z7, Z14
@@ -11497,9 +11329,9 @@ avx512hdr_pass:
 	VPADDD     Z12, Z30, Z30
 	VPADDD     Z23, Z30, Z30
 
-	// round 62
-	VPADDD     Z30, Z1, Z1
-	VPADDD     1920(R8), Z1, Z1
+	// round 54
+	VPADDD     Z22, Z1, Z1
+	VPADDD     1408(R8), Z1, Z1
 	VPRORD     $0x06, Z6, Z8
 	VPRORD     $0x0b, Z6, Z13
 	VPRORD     $0x19, Z6, Z14
@@ -11528,6 +11360,174 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z31, Z31
 	VPADDD     Z24, Z31, Z31
+
+	// round 55
+	VPADDD     Z23, Z0, Z0
+	VPADDD     1472(R8), Z0, Z0
+	VPRORD     $0x06, Z5, Z8
+	VPRORD     $0x0b, Z5, Z13
+	VPRORD     $0x19, Z5, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z8
+	VMOVDQA32  Z5, Z11
+	VPTERNLOGD $0xca, Z7, Z6, Z11
+	VPADDD     Z11, Z0, Z0
+	VPADDD     Z8, Z0, Z0
+	VPADDD     Z4, Z0, Z4
+	VPRORD     $0x02, Z1, Z9
+	VPRORD     $0x0d, Z1, Z13
+	VPRORD     $0x16, Z1, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z9
+	VMOVDQA32  Z1, Z10
+	VPTERNLOGD $0xe8, Z3, Z2, Z10
+	VPADDD     Z10, Z9, Z9
+	VPADDD     Z9, Z0, Z0
+
+	// round 56
+	VPADDD     Z24, Z7, Z7
+	VPADDD     1536(R8), Z7, Z7
+	VPRORD     $0x06, Z4, Z8
+	VPRORD     $0x0b, Z4, Z13
+	VPRORD     $0x19, Z4, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z8
+	VMOVDQA32  Z4, Z11
+	VPTERNLOGD $0xca, Z6, Z5, Z11
+	VPADDD     Z11, Z7, Z7
+	VPADDD     Z8, Z7, Z7
+	VPADDD     Z3, Z7, Z3
+	VPRORD     $0x02, Z0, Z9
+	VPRORD     $0x0d, Z0, Z13
+	VPRORD     $0x16, Z0, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z9
+	VMOVDQA32  Z0, Z10
+	VPTERNLOGD $0xe8, Z2, Z1, Z10
+	VPADDD     Z10, Z9, Z9
+	VPADDD     Z9, Z7, Z7
+
+	// round 57
+	VPADDD     Z25, Z6, Z6
+	VPADDD     1600(R8), Z6, Z6
+	VPRORD     $0x06, Z3, Z8
+	VPRORD     $0x0b, Z3, Z13
+	VPRORD     $0x19, Z3, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z8
+	VMOVDQA32  Z3, Z11
+	VPTERNLOGD $0xca, Z5, Z4, Z11
+	VPADDD     Z11, Z6, Z6
+	VPADDD     Z8, Z6, Z6
+	VPADDD     Z2, Z6, Z2
+	VPRORD     $0x02, Z7, Z9
+	VPRORD     $0x0d, Z7, Z13
+	VPRORD     $0x16, Z7, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z9
+	VMOVDQA32  Z7, Z10
+	VPTERNLOGD $0xe8, Z1, Z0, Z10
+	VPADDD     Z10, Z9, Z9
+	VPADDD     Z9, Z6, Z6
+
+	// round 58
+	VPADDD     Z26, Z5, Z5
+	VPADDD     1664(R8), Z5, Z5
+	VPRORD     $0x06, Z2, Z8
+	VPRORD     $0x0b, Z2, Z13
+	VPRORD     $0x19, Z2, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z8
+	VMOVDQA32  Z2, Z11
+	VPTERNLOGD $0xca, Z4, Z3, Z11
+	VPADDD     Z11, Z5, Z5
+	VPADDD     Z8, Z5, Z5
+	VPADDD     Z1, Z5, Z1
+	VPRORD     $0x02, Z6, Z9
+	VPRORD     $0x0d, Z6, Z13
+	VPRORD     $0x16, Z6, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z9
+	VMOVDQA32  Z6, Z10
+	VPTERNLOGD $0xe8, Z0, Z7, Z10
+	VPADDD     Z10, Z9, Z9
+	VPADDD     Z9, Z5, Z5
+
+	// round 59
+	VPADDD     Z27, Z4, Z4
+	VPADDD     1728(R8), Z4, Z4
+	VPRORD     $0x06, Z1, Z8
+	VPRORD     $0x0b, Z1, Z13
+	VPRORD     $0x19, Z1, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z8
+	VMOVDQA32  Z1, Z11
+	VPTERNLOGD $0xca, Z3, Z2, Z11
+	VPADDD     Z11, Z4, Z4
+	VPADDD     Z8, Z4, Z4
+	VPADDD     Z0, Z4, Z0
+	VPRORD     $0x02, Z5, Z9
+	VPRORD     $0x0d, Z5, Z13
+	VPRORD     $0x16, Z5, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z9
+	VMOVDQA32  Z5, Z10
+	VPTERNLOGD $0xe8, Z7, Z6, Z10
+	VPADDD     Z10, Z9, Z9
+	VPADDD     Z9, Z4, Z4
+
+	// round 60
+	VPADDD     Z28, Z3, Z3
+	VPADDD     1792(R8), Z3, Z3
+	VPRORD     $0x06, Z0, Z8
+	VPRORD     $0x0b, Z0, Z13
+	VPRORD     $0x19, Z0, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z8
+	VMOVDQA32  Z0, Z11
+	VPTERNLOGD $0xca, Z2, Z1, Z11
+	VPADDD     Z11, Z3, Z3
+	VPADDD     Z8, Z3, Z3
+	VPADDD     Z7, Z3, Z7
+	VPRORD     $0x02, Z4, Z9
+	VPRORD     $0x0d, Z4, Z13
+	VPRORD     $0x16, Z4, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z9
+	VMOVDQA32  Z4, Z10
+	VPTERNLOGD $0xe8, Z6, Z5, Z10
+	VPADDD     Z10, Z9, Z9
+	VPADDD     Z9, Z3, Z3
+
+	// round 61
+	VPADDD     Z29, Z2, Z2
+	VPADDD     1856(R8), Z2, Z2
+	VPRORD     $0x06, Z7, Z8
+	VPRORD     $0x0b, Z7, Z13
+	VPRORD     $0x19, Z7, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z8
+	VMOVDQA32  Z7, Z11
+	VPTERNLOGD $0xca, Z1, Z0, Z11
+	VPADDD     Z11, Z2, Z2
+	VPADDD     Z8, Z2, Z2
+	VPADDD     Z6, Z2, Z6
+	VPRORD     $0x02, Z3, Z9
+	VPRORD     $0x0d, Z3, Z13
+	VPRORD     $0x16, Z3, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z9
+	VMOVDQA32  Z3, Z10
+	VPTERNLOGD $0xe8, Z5, Z4, Z10
+	VPADDD     Z10, Z9, Z9
+	VPADDD     Z9, Z2, Z2
+
+	// round 62
+	VPADDD     Z30, Z1, Z1
+	VPADDD     1920(R8), Z1, Z1
+	VPRORD     $0x06, Z6, Z8
+	VPRORD     $0x0b, Z6, Z13
+	VPRORD     $0x19, Z6, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z8
+	VMOVDQA32  Z6, Z11
+	VPTERNLOGD $0xca, Z0, Z7, Z11
+	VPADDD     Z11, Z1, Z1
+	VPADDD     Z8, Z1, Z1
+	VPADDD     Z5, Z1, Z5
+	VPRORD     $0x02, Z2, Z9
+	VPRORD     $0x0d, Z2, Z13
+	VPRORD     $0x16, Z2, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z9
+	VMOVDQA32  Z2, Z10
+	VPTERNLOGD $0xe8, Z4, Z3, Z10
+	VPADDD     Z10, Z9, Z9
+	VPADDD     Z9, Z1, Z1
 
 	// round 63
 	VPADDD     Z31, Z0, Z0
@@ -11708,175 +11708,14 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xe8, Z3, Z2, Z10
 	VPADDD      Z10, Z9, Z9
 	VPADDD      Z9, Z0, Z0
-
-	// round 8 of the second hash
-	VPADDD.BCST 36(R12), Z7, Z7
-	VPRORD      $0x06, Z4, Z8
-	VPRORD      $0x0b, Z4, Z13
-	VPRORD      $0x19, Z4, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z4, Z11
-	VPTERNLOGD  $0xca, Z6, Z5, Z11
-	VPADDD      Z11, Z7, Z7
-	VPADDD      Z8, Z7, Z7
-	VPADDD      Z3, Z7, Z3
-	VPRORD      $0x02, Z0, Z9
-	VPRORD      $0x0d, Z0, Z13
-	VPRORD      $0x16, Z0, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z0, Z10
-	VPTERNLOGD  $0xe8, Z2, Z1, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z7, Z7
-
-	// round 9 of the second hash
-	VPADDD.BCST 40(R12), Z6, Z6
-	VPRORD      $0x06, Z3, Z8
-	VPRORD      $0x0b, Z3, Z13
-	VPRORD      $0x19, Z3, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z3, Z11
-	VPTERNLOGD  $0xca, Z5, Z4, Z11
-	VPADDD      Z11, Z6, Z6
-	VPADDD      Z8, Z6, Z6
-	VPADDD      Z2, Z6, Z2
-	VPRORD      $0x02, Z7, Z9
-	VPRORD      $0x0d, Z7, Z13
-	VPRORD      $0x16, Z7, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z7, Z10
-	VPTERNLOGD  $0xe8, Z1, Z0, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z6, Z6
-
-	// round 10 of the second hash
-	VPADDD.BCST 44(R12), Z5, Z5
-	VPRORD      $0x06, Z2, Z8
-	VPRORD      $0x0b, Z2, Z13
-	VPRORD      $0x19, Z2, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z2, Z11
-	VPTERNLOGD  $0xca, Z4, Z3, Z11
-	VPADDD      Z11, Z5, Z5
-	VPADDD      Z8, Z5, Z5
-	VPADDD      Z1, Z5, Z1
-	VPRORD      $0x02, Z6, Z9
-	VPRORD      $0x0d, Z6, Z13
-	VPRORD      $0x16, Z6, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z6, Z10
-	VPTERNLOGD  $0xe8, Z0, Z7, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z5, Z5
-
-	// round 11 of the second hash
-	VPADDD.BCST 48(R12), Z4, Z4
-	VPRORD      $0x06, Z1, Z8
-	VPRORD      $0x0b, Z1, Z13
-	VPRORD      $0x19, Z1, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z1, Z11
-	VPTERNLOGD  $0xca, Z3, Z2, Z11
-	VPADDD      Z11, Z4, Z4
-	VPADDD      Z8, Z4, Z4
-	VPADDD      Z0, Z4, Z0
-	VPRORD      $0x02, Z5, Z9
-	VPRORD      $0x0d, Z5, Z13
-	VPRORD      $0x16, Z5, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z5, Z10
-	VPTERNLOGD  $0xe8, Z7, Z6, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z4, Z4
-
-	// round 12 of the second hash
-	VPADDD.BCST 52(R12), Z3, Z3
-	VPRORD      $0x06, Z0, Z8
-	VPRORD      $0x0b, Z0, Z13
-	VPRORD      $0x19, Z0, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z0, Z11
-	VPTERNLOGD  $0xca, Z2, Z1, Z11
-	VPADDD      Z11, Z3, Z3
-	VPADDD      Z8, Z3, Z3
-	VPADDD      Z7, Z3, Z7
-	VPRORD      $0x02, Z4, Z9
-	VPRORD      $0x0d, Z4, Z13
-	VPRORD      $0x16, Z4, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z4, Z10
-	VPTERNLOGD  $0xe8, Z6, Z5, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z3, Z3
-
-	// round 13 of the second hash
-	VPADDD.BCST 56(R12), Z2, Z2
-	VPRORD      $0x06, Z7, Z8
-	VPRORD      $0x0b, Z7, Z13
-	VPRORD      $0x19, Z7, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z7, Z11
-	VPTERNLOGD  $0xca, Z1, Z0, Z11
-	VPADDD      Z11, Z2, Z2
-	VPADDD      Z8, Z2, Z2
-	VPADDD      Z6, Z2, Z6
-	VPRORD      $0x02, Z3, Z9
-	VPRORD      $0x0d, Z3, Z13
-	VPRORD      $0x16, Z3, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z3, Z10
-	VPTERNLOGD  $0xe8, Z5, Z4, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z2, Z2
-
-	// round 14 of the second hash
-	VPADDD.BCST 60(R12), Z1, Z1
-	VPRORD      $0x06, Z6, Z8
-	VPRORD      $0x0b, Z6, Z13
-	VPRORD      $0x19, Z6, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z6, Z11
-	VPTERNLOGD  $0xca, Z0, Z7, Z11
-	VPADDD      Z11, Z1, Z1
-	VPADDD      Z8, Z1, Z1
-	VPADDD      Z5, Z1, Z5
-	VPRORD      $0x02, Z2, Z9
-	VPRORD      $0x0d, Z2, Z13
-	VPRORD      $0x16, Z2, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z2, Z10
-	VPTERNLOGD  $0xe8, Z4, Z3, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z1, Z1
-
-	// round 15 of the second hash
-	VPADDD.BCST 68(R12), Z0, Z0
-	VPRORD      $0x06, Z5, Z8
-	VPRORD      $0x0b, Z5, Z13
-	VPRORD      $0x19, Z5, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z5, Z11
-	VPTERNLOGD  $0xca, Z7, Z6, Z11
-	VPADDD      Z11, Z0, Z0
-	VPADDD      Z8, Z0, Z0
-	VPADDD      Z4, Z0, Z4
-	VPRORD      $0x02, Z1, Z9
-	VPRORD      $0x0d, Z1, Z13
-	VPRORD      $0x16, Z1, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z1, Z10
-	VPTERNLOGD  $0xe8, Z3, Z2, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z0, Z0
 	VPRORD      $0x07, Z17, Z12
 	VPRORD      $0x12, Z17, Z13
 	VPSRLD      $0x03, Z17, Z14
 	VPTERNLOGD  $0x96, Z14, Z13, Z12
 	VPADDD      Z12, Z16, Z16
 
-	// round 16 of the second hash
-	VPADDD      Z16, Z7, Z7
-	VPADDD.BCST 72(R12), Z7, Z7
+	// round 8 of the second hash
+	VPADDD.BCST 36(R12), Z7, Z7
 	VPRORD      $0x06, Z4, Z8
 	VPRORD      $0x0b, Z4, Z13
 	VPRORD      $0x19, Z4, Z14
@@ -11901,9 +11740,8 @@ avx512hdr_pass:
 	VPADDD      Z12, Z17, Z17
 	VPADDD.BCST 80(R12), Z17, Z17
 
-	// round 17 of the second hash
-	VPADDD      Z17, Z6, Z6
-	VPADDD.BCST 76(R12), Z6, Z6
+	// round 9 of the second hash
+	VPADDD.BCST 40(R12), Z6, Z6
 	VPRORD      $0x06, Z3, Z8
 	VPRORD      $0x0b, Z3, Z13
 	VPRORD      $0x19, Z3, Z14
@@ -11932,9 +11770,8 @@ avx512hdr_pass:
 	VPTERNLOGD  $0x96, Z14, Z13, Z12
 	VPADDD      Z12, Z18, Z18
 
-	// round 18 of the second hash
-	VPADDD      Z18, Z5, Z5
-	VPADDD.BCST 84(R12), Z5, Z5
+	// round 10 of the second hash
+	VPADDD.BCST 44(R12), Z5, Z5
 	VPRORD      $0x06, Z2, Z8
 	VPRORD      $0x0b, Z2, Z13
 	VPRORD      $0x19, Z2, Z14
@@ -11963,9 +11800,8 @@ avx512hdr_pass:
 	VPTERNLOGD  $0x96, Z14, Z13, Z12
 	VPADDD      Z12, Z19, Z19
 
-	// round 19 of the second hash
-	VPADDD      Z19, Z4, Z4
-	VPADDD.BCST 88(R12), Z4, Z4
+	// round 11 of the second hash
+	VPADDD.BCST 48(R12), Z4, Z4
 	VPRORD      $0x06, Z1, Z8
 	VPRORD      $0x0b, Z1, Z13
 	VPRORD      $0x19, Z1, Z14
@@ -11994,9 +11830,8 @@ avx512hdr_pass:
 	VPTERNLOGD  $0x96, Z14, Z13, Z12
 	VPADDD      Z12, Z20, Z20
 
-	// round 20 of the second hash
-	VPADDD      Z20, Z3, Z3
-	VPADDD.BCST 92(R12), Z3, Z3
+	// round 12 of the second hash
+	VPADDD.BCST 52(R12), Z3, Z3
 	VPRORD      $0x06, Z0, Z8
 	VPRORD      $0x0b, Z0, Z13
 	VPRORD      $0x19, Z0, Z14
@@ -12025,9 +11860,8 @@ avx512hdr_pass:
 	VPTERNLOGD  $0x96, Z14, Z13, Z12
 	VPADDD      Z12, Z21, Z21
 
-	// round 21 of the second hash
-	VPADDD      Z21, Z2, Z2
-	VPADDD.BCST 96(R12), Z2, Z2
+	// round 13 of the second hash
+	VPADDD.BCST 56(R12), Z2, Z2
 	VPRORD      $0x06, Z7, Z8
 	VPRORD      $0x0b, Z7, Z13
 	VPRORD      $0x19, Z7, Z14
@@ -12057,9 +11891,8 @@ avx512hdr_pass:
 	VPADDD      Z12, Z22, Z22
 	VPADDD.BCST 104(R12), Z22, Z22
 
-	// round 22 of the second hash
-	VPADDD      Z22, Z1, Z1
-	VPADDD.BCST 100(R12), Z1, Z1
+	// round 14 of the second hash
+	VPADDD.BCST 60(R12), Z1, Z1
 	VPRORD      $0x06, Z6, Z8
 	VPRORD      $0x0b, Z6, Z13
 	VPRORD      $0x19, Z6, Z14
@@ -12085,9 +11918,8 @@ avx512hdr_pass:
 	VPADDD      Z16, Z23, Z23
 	VPADDD.BCST 112(R12), Z23, Z23
 
-	// round 23 of the second hash
-	VPADDD      Z23, Z0, Z0
-	VPADDD.BCST 108(R12), Z0, Z0
+	// round 15 of the second hash
+	VPADDD.BCST 68(R12), Z0, Z0
 	VPRORD      $0x06, Z5, Z8
 	VPRORD      $0x0b, Z5, Z13
 	VPRORD      $0x19, Z5, Z14
@@ -12112,9 +11944,9 @@ avx512hdr_pass:
 	VPADDD      Z17, Z24, Z24
 	VPADDD.BCST 120(R12), Z24, Z24
 
-	// round 24 of the second hash
-	VPADDD      Z24, Z7, Z7
-	VPADDD.BCST 116(R12), Z7, Z7
+	// round 16 of the second hash
+	VPADDD      Z16, Z7, Z7
+	VPADDD.BCST 72(R12), Z7, Z7
 	VPRORD      $0x06, Z4, Z8
 	VPRORD      $0x0b, Z4, Z13
 	VPRORD      $0x19, Z4, Z14
@@ -12138,9 +11970,9 @@ avx512hdr_pass:
 	VPTERNLOGD  $0x96, Z14, Z13, Z25
 	VPADDD      Z18, Z25, Z25
 
-	// round 25 of the second hash
-	VPADDD      Z25, Z6, Z6
-	VPADDD.BCST 124(R12), Z6, Z6
+	// round 17 of the second hash
+	VPADDD      Z17, Z6, Z6
+	VPADDD.BCST 76(R12), Z6, Z6
 	VPRORD      $0x06, Z3, Z8
 	VPRORD      $0x0b, Z3, Z13
 	VPRORD      $0x19, Z3, Z14
@@ -12164,9 +11996,9 @@ avx512hdr_pass:
 	VPTERNLOGD  $0x96, Z14, Z13, Z26
 	VPADDD      Z19, Z26, Z26
 
-	// round 26 of the second hash
-	VPADDD      Z26, Z5, Z5
-	VPADDD.BCST 128(R12), Z5, Z5
+	// round 18 of the second hash
+	VPADDD      Z18, Z5, Z5
+	VPADDD.BCST 84(R12), Z5, Z5
 	VPRORD      $0x06, Z2, Z8
 	VPRORD      $0x0b, Z2, Z13
 	VPRORD      $0x19, Z2, Z14
@@ -12190,9 +12022,9 @@ avx512hdr_pass:
 	VPTERNLOGD  $0x96, Z14, Z13, Z27
 	VPADDD      Z20, Z27, Z27
 
-	// round 27 of the second hash
-	VPADDD      Z27, Z4, Z4
-	VPADDD.BCST 132(R12), Z4, Z4
+	// round 19 of the second hash
+	VPADDD      Z19, Z4, Z4
+	VPADDD.BCST 88(R12), Z4, Z4
 	VPRORD      $0x06, Z1, Z8
 	VPRORD      $0x0b, Z1, Z13
 	VPRORD      $0x19, Z1, Z14
@@ -12216,9 +12048,9 @@ avx512hdr_pass:
 	VPTERNLOGD  $0x96, Z14, Z13, Z28
 	VPADDD      Z21, Z28, Z28
 
-	// round 28 of the second hash
-	VPADDD      Z28, Z3, Z3
-	VPADDD.BCST 136(R12), Z3, Z3
+	// round 20 of the second hash
+	VPADDD      Z20, Z3, Z3
+	VPADDD.BCST 92(R12), Z3, Z3
 	VPRORD      $0x06, Z0, Z8
 	VPRORD      $0x0b, Z0, Z13
 	VPRORD      $0x19, Z0, Z14
@@ -12242,9 +12074,9 @@ avx512hdr_pass:
 	VPTERNLOGD  $0x96, Z14, Z13, Z29
 	VPADDD      Z22, Z29, Z29
 
-	// round 29 of the second hash
-	VPADDD      Z29, Z2, Z2
-	VPADDD.BCST 140(R12), Z2, Z2
+	// round 21 of the second hash
+	VPADDD      Z21, Z2, Z2
+	VPADDD.BCST 96(R12), Z2, Z2
 	VPRORD      $0x06, Z7, Z8
 	VPRORD      $0x0b, Z7, Z13
 	VPRORD      $0x19, Z7, Z14
@@ -12269,9 +12101,9 @@ avx512hdr_pass:
 	VPADDD      Z23, Z30, Z30
 	VPADDD.BCST 148(R12), Z30, Z30
 
-	// round 30 of the second hash
-	VPADDD      Z30, Z1, Z1
-	VPADDD.BCST 144(R12), Z1, Z1
+	// round 22 of the second hash
+	VPADDD      Z22, Z1, Z1
+	VPADDD.BCST 100(R12), Z1, Z1
 	VPRORD      $0x06, Z6, Z8
 	VPRORD      $0x0b, Z6, Z13
 	VPRORD      $0x19, Z6, Z14
@@ -12301,9 +12133,9 @@ avx512hdr_pass:
 	VPADDD      Z24, Z31, Z31
 	VPADDD.BCST 104(R12), Z31, Z31
 
-	// round 31 of the second hash
-	VPADDD      Z31, Z0, Z0
-	VPADDD.BCST 152(R12), Z0, Z0
+	// round 23 of the second hash
+	VPADDD      Z23, Z0, Z0
+	VPADDD.BCST 108(R12), Z0, Z0
 	VPRORD      $0x06, Z5, Z8
 	VPRORD      $0x0b, Z5, Z13
 	VPRORD      $0x19, Z5, Z14
@@ -12333,9 +12165,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z16, Z16
 	VPADDD      Z25, Z16, Z16
 
-	// round 32 of the second hash
-	VPADDD      Z16, Z7, Z7
-	VPADDD.BCST 156(R12), Z7, Z7
+	// round 24 of the second hash
+	VPADDD      Z24, Z7, Z7
+	VPADDD.BCST 116(R12), Z7, Z7
 	VPRORD      $0x06, Z4, Z8
 	VPRORD      $0x0b, Z4, Z13
 	VPRORD      $0x19, Z4, Z14
@@ -12365,9 +12197,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z17, Z17
 	VPADDD      Z26, Z17, Z17
 
-	// round 33 of the second hash
-	VPADDD      Z17, Z6, Z6
-	VPADDD.BCST 160(R12), Z6, Z6
+	// round 25 of the second hash
+	VPADDD      Z25, Z6, Z6
+	VPADDD.BCST 124(R12), Z6, Z6
 	VPRORD      $0x06, Z3, Z8
 	VPRORD      $0x0b, Z3, Z13
 	VPRORD      $0x19, Z3, Z14
@@ -12397,9 +12229,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z18, Z18
 	VPADDD      Z27, Z18, Z18
 
-	// round 34 of the second hash
-	VPADDD      Z18, Z5, Z5
-	VPADDD.BCST 164(R12), Z5, Z5
+	// round 26 of the second hash
+	VPADDD      Z26, Z5, Z5
+	VPADDD.BCST 128(R12), Z5, Z5
 	VPRORD      $0x06, Z2, Z8
 	VPRORD      $0x0b, Z2, Z13
 	VPRORD      $0x19, Z2, Z14
@@ -12429,9 +12261,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z19, Z19
 	VPADDD      Z28, Z19, Z19
 
-	// round 35 of the second hash
-	VPADDD      Z19, Z4, Z4
-	VPADDD.BCST 168(R12), Z4, Z4
+	// round 27 of the second hash
+	VPADDD      Z27, Z4, Z4
+	VPADDD.BCST 132(R12), Z4, Z4
 	VPRORD      $0x06, Z1, Z8
 	VPRORD      $0x0b, Z1, Z13
 	VPRORD      $0x19, Z1, Z14
@@ -12461,9 +12293,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z20, Z20
 	VPADDD      Z29, Z20, Z20
 
-	// round 36 of the second hash
-	VPADDD      Z20, Z3, Z3
-	VPADDD.BCST 172(R12), Z3, Z3
+	// round 28 of the second hash
+	VPADDD      Z28, Z3, Z3
+	VPADDD.BCST 136(R12), Z3, Z3
 	VPRORD      $0x06, Z0, Z8
 	VPRORD      $0x0b, Z0, Z13
 	VPRORD      $0x19, Z0, Z14
@@ -12493,9 +12325,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z21, Z21
 	VPADDD      Z30, Z21, Z21
 
-	// round 37 of the second hash
-	VPADDD      Z21, Z2, Z2
-	VPADDD.BCST 176(R12), Z2, Z2
+	// round 29 of the second hash
+	VPADDD      Z29, Z2, Z2
+	VPADDD.BCST 140(R12), Z2, Z2
 	VPRORD      $0x06, Z7, Z8
 	VPRORD      $0x0b, Z7, Z13
 	VPRORD      $0x19, Z7, Z14
@@ -12525,9 +12357,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z22, Z22
 	VPADDD      Z31, Z22, Z22
 
-	// round 38 of the second hash
-	VPADDD      Z22, Z1, Z1
-	VPADDD.BCST 180(R12), Z1, Z1
+	// round 30 of the second hash
+	VPADDD      Z30, Z1, Z1
+	VPADDD.BCST 144(R12), Z1, Z1
 	VPRORD      $0x06, Z6, Z8
 	VPRORD      $0x0b, Z6, Z13
 	VPRORD      $0x19, Z6, Z14
@@ -12557,9 +12389,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z23, Z23
 	VPADDD      Z16, Z23, Z23
 
-	// round 39 of the second hash
-	VPADDD      Z23, Z0, Z0
-	VPADDD.BCST 184(R12), Z0, Z0
+	// round 31 of the second hash
+	VPADDD      Z31, Z0, Z0
+	VPADDD.BCST 152(R12), Z0, Z0
 	VPRORD      $0x06, Z5, Z8
 	VPRORD      $0x0b, Z5, Z13
 	VPRORD      $0x19, Z5, Z14
@@ -12589,9 +12421,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z24, Z24
 	VPADDD      Z17, Z24, Z24
 
-	// round 40 of the second hash
-	VPADDD      Z24, Z7, Z7
-	VPADDD.BCST 188(R12), Z7, Z7
+	// round 32 of the second hash
+	VPADDD      Z16, Z7, Z7
+	VPADDD.BCST 156(R12), Z7, Z7
 	VPRORD      $0x06, Z4, Z8
 	VPRORD      $0x0b, Z4, Z13
 	VPRORD      $0x19, Z4, Z14
@@ -12621,9 +12453,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z25, Z25
 	VPADDD      Z18, Z25, Z25
 
-	// round 41 of the second hash
-	VPADDD      Z25, Z6, Z6
-	VPADDD.BCST 192(R12), Z6, Z6
+	// round 33 of the second hash
+	VPADDD      Z17, Z6, Z6
+	VPADDD.BCST 160(R12), Z6, Z6
 	VPRORD      $0x06, Z3, Z8
 	VPRORD      $0x0b, Z3, Z13
 	VPRORD      $0x19, Z3, Z14
@@ -12653,9 +12485,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z26, Z26
 	VPADDD      Z19, Z26, Z26
 
-	// round 42 of the second hash
-	VPADDD      Z26, Z5, Z5
-	VPADDD.BCST 196(R12), Z5, Z5
+	// round 34 of the second hash
+	VPADDD      Z18, Z5, Z5
+	VPADDD.BCST 164(R12), Z5, Z5
 	VPRORD      $0x06, Z2, Z8
 	VPRORD      $0x0b, Z2, Z13
 	VPRORD      $0x19, Z2, Z14
@@ -12685,9 +12517,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z27, Z27
 	VPADDD      Z20, Z27, Z27
 
-	// round 43 of the second hash
-	VPADDD      Z27, Z4, Z4
-	VPADDD.BCST 200(R12), Z4, Z4
+	// round 35 of the second hash
+	VPADDD      Z19, Z4, Z4
+	VPADDD.BCST 168(R12), Z4, Z4
 	VPRORD      $0x06, Z1, Z8
 	VPRORD      $0x0b, Z1, Z13
 	VPRORD      $0x19, Z1, Z14
@@ -12717,9 +12549,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z28, Z28
 	VPADDD      Z21, Z28, Z28
 
-	// round 44 of the second hash
-	VPADDD      Z28, Z3, Z3
-	VPADDD.BCST 204(R12), Z3, Z3
+	// round 36 of the second hash
+	VPADDD      Z20, Z3, Z3
+	VPADDD.BCST 172(R12), Z3, Z3
 	VPRORD      $0x06, Z0, Z8
 	VPRORD      $0x0b, Z0, Z13
 	VPRORD      $0x19, Z0, Z14
@@ -12749,9 +12581,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z29, Z29
 	VPADDD      Z22, Z29, Z29
 
-	// round 45 of the second hash
-	VPADDD      Z29, Z2, Z2
-	VPADDD.BCST 208(R12), Z2, Z2
+	// round 37 of the second hash
+	VPADDD      Z21, Z2, Z2
+	VPADDD.BCST 176(R12), Z2, Z2
 	VPRORD      $0x06, Z7, Z8
 	VPRORD      $0x0b, Z7, Z13
 	VPRORD      $0x19, Z7, Z14
@@ -12781,9 +12613,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z30, Z30
 	VPADDD      Z23, Z30, Z30
 
-	// round 46 of the second hash
-	VPADDD      Z30, Z1, Z1
-	VPADDD.BCST 212(R12), Z1, Z1
+	// round 38 of the second hash
+	VPADDD      Z22, Z1, Z1
+	VPADDD.BCST 180(R12), Z1, Z1
 	VPRORD      $0x06, Z6, Z8
 	VPRORD      $0x0b, Z6, Z13
 	VPRORD      $0x19, Z6, Z14
@@ -12813,9 +12645,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z31, Z31
 	VPADDD      Z24, Z31, Z31
 
-	// round 47 of the second hash
-	VPADDD      Z31, Z0, Z0
-	VPADDD.BCST 216(R12), Z0, Z0
+	// round 39 of the second hash
+	VPADDD      Z23, Z0, Z0
+	VPADDD.BCST 184(R12), Z0, Z0
 	VPRORD      $0x06, Z5, Z8
 	VPRORD      $0x0b, Z5, Z13
 	VPRORD      $0x19, Z5, Z14
@@ -12845,9 +12677,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z16, Z16
 	VPADDD      Z25, Z16, Z16
 
-	// round 48 of the second hash
-	VPADDD      Z16, Z7, Z7
-	VPADDD.BCST 220(R12), Z7, Z7
+	// round 40 of the second hash
+	VPADDD      Z24, Z7, Z7
+	VPADDD.BCST 188(R12), Z7, Z7
 	VPRORD      $0x06, Z4, Z8
 	VPRORD      $0x0b, Z4, Z13
 	VPRORD      $0x19, Z4, Z14
@@ -12877,9 +12709,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z17, Z17
 	VPADDD      Z26, Z17, Z17
 
-	// round 49 of the second hash
-	VPADDD      Z17, Z6, Z6
-	VPADDD.BCST 224(R12), Z6, Z6
+	// round 41 of the second hash
+	VPADDD      Z25, Z6, Z6
+	VPADDD.BCST 192(R12), Z6, Z6
 	VPRORD      $0x06, Z3, Z8
 	VPRORD      $0x0b, Z3, Z13
 	VPRORD      $0x19, Z3, Z14
@@ -12909,9 +12741,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z18, Z18
 	VPADDD      Z27, Z18, Z18
 
-	// round 50 of the second hash
-	VPADDD      Z18, Z5, Z5
-	VPADDD.BCST 228(R12), Z5, Z5
+	// round 42 of the second hash
+	VPADDD      Z26, Z5, Z5
+	VPADDD.BCST 196(R12), Z5, Z5
 	VPRORD      $0x06, Z2, Z8
 	VPRORD      $0x0b, Z2, Z13
 	VPRORD      $0x19, Z2, Z14
@@ -12941,9 +12773,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z19, Z19
 	VPADDD      Z28, Z19, Z19
 
-	// round 51 of the second hash
-	VPADDD      Z19, Z4, Z4
-	VPADDD.BCST 232(R12), Z4, Z4
+	// round 43 of the second hash
+	VPADDD      Z27, Z4, Z4
+	VPADDD.BCST 200(R12), Z4, Z4
 	VPRORD      $0x06, Z1, Z8
 	VPRORD      $0x0b, Z1, Z13
 	VPRORD      $0x19, Z1, Z14
@@ -12973,9 +12805,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z20, Z20
 	VPADDD      Z29, Z20, Z20
 
-	// round 52 of the second hash
-	VPADDD      Z20, Z3, Z3
-	VPADDD.BCST 236(R12), Z3, Z3
+	// round 44 of the second hash
+	VPADDD      Z28, Z3, Z3
+	VPADDD.BCST 204(R12), Z3, Z3
 	VPRORD      $0x06, Z0, Z8
 	VPRORD      $0x0b, Z0, Z13
 	VPRORD      $0x19, Z0, Z14
@@ -13005,9 +12837,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z21, Z21
 	VPADDD      Z30, Z21, Z21
 
-	// round 53 of the second hash
-	VPADDD      Z21, Z2, Z2
-	VPADDD.BCST 240(R12), Z2, Z2
+	// round 45 of the second hash
+	VPADDD      Z29, Z2, Z2
+	VPADDD.BCST 208(R12), Z2, Z2
 	VPRORD      $0x06, Z7, Z8
 	VPRORD      $0x0b, Z7, Z13
 	VPRORD      $0x19, Z7, Z14
@@ -13037,9 +12869,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z22, Z22
 	VPADDD      Z31, Z22, Z22
 
-	// round 54 of the second hash
-	VPADDD      Z22, Z1, Z1
-	VPADDD.BCST 244(R12), Z1, Z1
+	// round 46 of the second hash
+	VPADDD      Z30, Z1, Z1
+	VPADDD.BCST 212(R12), Z1, Z1
 	VPRORD      $0x06, Z6, Z8
 	VPRORD      $0x0b, Z6, Z13
 	VPRORD      $0x19, Z6, Z14
@@ -13069,9 +12901,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z23, Z23
 	VPADDD      Z16, Z23, Z23
 
-	// round 55 of the second hash
-	VPADDD      Z23, Z0, Z0
-	VPADDD.BCST 248(R12), Z0, Z0
+	// round 47 of the second hash
+	VPADDD      Z31, Z0, Z0
+	VPADDD.BCST 216(R12), Z0, Z0
 	VPRORD      $0x06, Z5, Z8
 	VPRORD      $0x0b, Z5, Z13
 	VPRORD      $0x19, Z5, Z14
@@ -13101,9 +12933,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z24, Z24
 	VPADDD      Z17, Z24, Z24
 
-	// round 56 of the second hash
-	VPADDD      Z24, Z7, Z7
-	VPADDD.BCST 252(R12), Z7, Z7
+	// round 48 of the second hash
+	VPADDD      Z16, Z7, Z7
+	VPADDD.BCST 220(R12), Z7, Z7
 	VPRORD      $0x06, Z4, Z8
 	VPRORD      $0x0b, Z4, Z13
 	VPRORD      $0x19, Z4, Z14
@@ -13133,6 +12965,207 @@ avx512hdr_pass:
 	VPADDD      Z12, Z25, Z25
 	VPADDD      Z18, Z25, Z25
 
+	// round 49 of the second hash
+	VPADDD      Z17, Z6, Z6
+	VPADDD.BCST 224(R12), Z6, Z6
+	VPRORD      $0x06, Z3, Z8
+	VPRORD      $0x0b, Z3, Z13
+	VPRORD      $0x19, Z3, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z8
+	VMOVDQA32   Z3, Z11
+	VPTERNLOGD  $0xca, Z5, Z4, Z11
+	VPADDD      Z11, Z6, Z6
+	VPADDD      Z8, Z6, Z6
+	VPADDD      Z2, Z6, Z2
+	VPRORD      $0x02, Z7, Z9
+	VPRORD      $0x0d, Z7, Z13
+	VPRORD      $0x16, Z7, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z9
+	VMOVDQA32   Z7, Z10
+	VPTERNLOGD  $0xe8, Z1, Z0, Z10
+	VPADDD      Z10, Z9, Z9
+	VPADDD      Z9, Z6, Z6
+	VPRORD      $0x11, Z24, Z12
+	VPRORD      $0x13, Z24, Z13
+	VPSRLD      $0x0a, Z24, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z12
+	VPADDD      Z12, Z26, Z26
+	VPRORD      $0x07, Z27, Z12
+	VPRORD      $0x12, Z27, Z13
+	VPSRLD      $0x03, Z27, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z12
+	VPADDD      Z12, Z26, Z26
+	VPADDD      Z19, Z26, Z26
+
+	// round 50 of the second hash
+	VPADDD      Z18, Z5, Z5
+	VPADDD.BCST 228(R12), Z5, Z5
+	VPRORD      $0x06, Z2, Z8
+	VPRORD      $0x0b, Z2, Z13
+	VPRORD      $0x19, Z2, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z8
+	VMOVDQA32   Z2, Z11
+	VPTERNLOGD  $0xca, Z4, Z3, Z11
+	VPADDD      Z11, Z5, Z5
+	VPADDD      Z8, Z5, Z5
+	VPADDD      Z1, Z5, Z1
+	VPRORD      $0x02, Z6, Z9
+	VPRORD      $0x0d, Z6, Z13
+	VPRORD      $0x16, Z6, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z9
+	VMOVDQA32   Z6, Z10
+	VPTERNLOGD  $0xe8, Z0, Z7, Z10
+	VPADDD      Z10, Z9, Z9
+	VPADDD      Z9, Z5, Z5
+	VPRORD      $0x11, Z25, Z12
+	VPRORD      $0x13, Z25, Z13
+	VPSRLD      $0x0a, Z25, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z12
+	VPADDD      Z12, Z27, Z27
+	VPRORD      $0x07, Z28, Z12
+	VPRORD      $0x12, Z28, Z13
+	VPSRLD      $0x03, Z28, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z12
+	VPADDD      Z12, Z27, Z27
+	VPADDD      Z20, Z27, Z27
+
+	// round 51 of the second hash
+	VPADDD      Z19, Z4, Z4
+	VPADDD.BCST 232(R12), Z4, Z4
+	VPRORD      $0x06, Z1, Z8
+	VPRORD      $0x0b, Z1, Z13
+	VPRORD      $0x19, Z1, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z8
+	VMOVDQA32   Z1, Z11
+	VPTERNLOGD  $0xca, Z3, Z2, Z11
+	VPADDD      Z11, Z4, Z4
+	VPADDD      Z8, Z4, Z4
+	VPADDD      Z0, Z4, Z0
+	VPRORD      $0x02, Z5, Z9
+	VPRORD      $0x0d, Z5, Z13
+	VPRORD      $0x16, Z5, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z9
+	VMOVDQA32   Z5, Z10
+	VPTERNLOGD  $0xe8, Z7, Z6, Z10
+	VPADDD      Z10, Z9, Z9
+	VPADDD      Z9, Z4, Z4
+	VPRORD      $0x11, Z26, Z12
+	VPRORD      $0x13, Z26, Z13
+	VPSRLD      $0x0a, Z26, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z12
+	VPADDD      Z12, Z28, Z28
+	VPRORD      $0x07, Z29, Z12
+	VPRORD      $0x12, Z29, Z13
+	VPSRLD      $0x03, Z29, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z12
+	VPADDD      Z12, Z28, Z28
+	VPADDD      Z21, Z28, Z28
+
+	// round 52 of the second hash
+	VPADDD      Z20, Z3, Z3
+	VPADDD.BCST 236(R12), Z3, Z3
+	VPRORD      $0x06, Z0, Z8
+	VPRORD      $0x0b, Z0, Z13
+	VPRORD      $0x19, Z0, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z8
+	VMOVDQA32   Z0, Z11
+	VPTERNLOGD  $0xca, Z2, Z1, Z11
+	VPADDD      Z11, Z3, Z3
+	VPADDD      Z8, Z3, Z3
+	VPADDD      Z7, Z3, Z7
+	VPRORD      $0x02, Z4, Z9
+	VPRORD      $0x0d, Z4, Z13
+	VPRORD      $0x16, Z4, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z9
+	VMOVDQA32   Z4, Z10
+	VPTERNLOGD  $0xe8, Z6, Z5, Z10
+	VPADDD      Z10, Z9, Z9
+	VPADDD      Z9, Z3, Z3
+
+	// round 53 of the second hash
+	VPADDD      Z21, Z2, Z2
+	VPADDD.BCST 240(R12), Z2, Z2
+	VPRORD      $0x06, Z7, Z8
+	VPRORD      $0x0b, Z7, Z13
+	VPRORD      $0x19, Z7, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z8
+	VMOVDQA32   Z7, Z11
+	VPTERNLOGD  $0xca, Z1, Z0, Z11
+	VPADDD      Z11, Z2, Z2
+	VPADDD      Z8, Z2, Z2
+	VPADDD      Z6, Z2, Z6
+	VPRORD      $0x02, Z3, Z9
+	VPRORD      $0x0d, Z3, Z13
+	VPRORD      $0x16, Z3, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z9
+	VMOVDQA32   Z3, Z10
+	VPTERNLOGD  $0xe8, Z5, Z4, Z10
+	VPADDD      Z10, Z9, Z9
+	VPADDD      Z9, Z2, Z2
+
+	// round 54 of the second hash
+	VPADDD      Z22, Z1, Z1
+	VPADDD.BCST 244(R12), Z1, Z1
+	VPRORD      $0x06, Z6, Z8
+	VPRORD      $0x0b, Z6, Z13
+	VPRORD      $0x19, Z6, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z8
+	VMOVDQA32   Z6, Z11
+	VPTERNLOGD  $0xca, Z0, Z7, Z11
+	VPADDD      Z11, Z1, Z1
+	VPADDD      Z8, Z1, Z1
+	VPADDD      Z5, Z1, Z5
+	VPRORD      $0x02, Z2, Z9
+	VPRORD      $0x0d, Z2, Z13
+	VPRORD      $0x16, Z2, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z9
+	VMOVDQA32   Z2, Z10
+	VPTERNLOGD  $0xe8, Z4, Z3, Z10
+	VPADDD      Z10, Z9, Z9
+	VPADDD      Z9, Z1, Z1
+
+	// round 55 of the second hash
+	VPADDD      Z23, Z0, Z0
+	VPADDD.BCST 248(R12), Z0, Z0
+	VPRORD      $0x06, Z5, Z8
+	VPRORD      $0x0b, Z5, Z13
+	VPRORD      $0x19, Z5, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z8
+	VMOVDQA32   Z5, Z11
+	VPTERNLOGD  $0xca, Z7, Z6, Z11
+	VPADDD      Z11, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VPADDD      Z4, Z0, Z4
+	VPRORD      $0x02, Z1, Z9
+	VPRORD      $0x0d, Z1, Z13
+	VPRORD      $0x16, Z1, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z9
+	VMOVDQA32   Z1, Z10
+	VPTERNLOGD  $0xe8, Z3, Z2, Z10
+	VPADDD      Z10, Z9, Z9
+	VPADDD      Z9, Z0, Z0
+
+	// round 56 of the second hash
+	VPADDD      Z24, Z7, Z7
+	VPADDD.BCST 252(R12), Z7, Z7
+	VPRORD      $0x06, Z4, Z8
+	VPRORD      $0x0b, Z4, Z13
+	VPRORD      $0x19, Z4, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z8
+	VMOVDQA32   Z4, Z11
+	VPTERNLOGD  $0xca, Z6, Z5, Z11
+	VPADDD      Z11, Z7, Z7
+	VPADDD      Z8, Z7, Z7
+	VPADDD      Z3, Z7, Z3
+	VPRORD      $0x02, Z0, Z9
+	VPRORD      $0x0d, Z0, Z13
+	VPRORD      $0x16, Z0, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z9
+	VMOVDQA32   Z0, Z10
+	VPTERNLOGD  $0xe8, Z2, Z1, Z10
+	VPADDD      Z10, Z9, Z9
+	VPADDD      Z9, Z7, Z7
+
 	// round 57 of the second hash
 	VPADDD      Z25, Z6, Z6
 	VPADDD.BCST 256(R12), Z6, Z6
@@ -13145,17 +13178,6 @@ avx512hdr_pass:
 	VPADDD      Z11, Z6, Z6
 	VPADDD      Z8, Z6, Z6
 	VPADDD      Z2, Z6, Z2
-	VPRORD      $0x11, Z24, Z12
-	VPRORD      $0x13, Z24, Z13
-	VPSRLD      $0x0a, Z24, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z12
-	VPADDD      Z12, Z26, Z26
-	VPRORD      $0x07, Z27, Z12
-	VPRORD      $0x12, Z27, Z13
-	VPSRLD      $0x03, Z27, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z12
-	VPADDD      Z12, Z26, Z26
-	VPADDD      Z19, Z26, Z26
 
 	// round 58 of the second hash
 	VPADDD      Z26, Z5, Z5
@@ -13169,17 +13191,6 @@ avx512hdr_pass:
 	VPADDD      Z11, Z5, Z5
 	VPADDD      Z8, Z5, Z5
 	VPADDD      Z1, Z5, Z1
-	VPRORD      $0x11, Z25, Z12
-	VPRORD      $0x13, Z25, Z13
-	VPSRLD      $0x0a, Z25, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z12
-	VPADDD      Z12, Z27, Z27
-	VPRORD      $0x07, Z28, Z12
-	VPRORD      $0x12, Z28, Z13
-	VPSRLD      $0x03, Z28, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z12
-	VPADDD      Z12, Z27, Z27
-	VPADDD      Z20, Z27, Z27
 
 	// round 59 of the second hash
 	VPADDD      Z27, Z4, Z4
@@ -13193,17 +13204,6 @@ avx512hdr_pass:
 	VPADDD      Z11, Z4, Z4
 	VPADDD      Z8, Z4, Z4
 	VPADDD      Z0, Z4, Z0
-	VPRORD      $0x11, Z26, Z12
-	VPRORD      $0x13, Z26, Z13
-	VPSRLD      $0x0a, Z26, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z12
-	VPADDD      Z12, Z28, Z28
-	VPRORD      $0x07, Z29, Z12
-	VPRORD      $0x12, Z29, Z13
-	VPSRLD      $0x03, Z29, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z12
-	VPADDD      Z12, Z28, Z28
-	VPADDD      Z21, Z28, Z28
 
 	// round 60 of the second hash
 	VPADDD      Z28, Z3, Z3

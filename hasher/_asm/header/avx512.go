@@ -37,6 +37,14 @@ import (
 
 const zvec = 64
 
+// zAhead is how many rounds ahead of its round a schedule word is
+// computed (less than 16, the ring's size): the schedule does not depend
+// on the rounds, and emitted early it gives the out-of-order core work to
+// do while the rounds wait on each other. 3 to 12 all measured about 3%
+// faster than 0 (computing each word just before its round) on Emerald
+// Rapids.
+const zAhead = 8
+
 // zoff converts an AVX2 arena offset to the AVX-512 arena's.
 func zoff(off int) int { return off / vec * zvec }
 
@@ -397,6 +405,7 @@ func avx512Header() {
 		5: {2: zv512(zpre(0)), 3: zv512(zpre(1)), 6: zv512(zpre(4))},
 		6: {3: zv512(zpre(0))},
 	}
+	next1 := 16 // the next schedule word to compute
 	for t := 4; t < 64; t++ {
 		t := t
 		var add func(h VecPhysical)
@@ -406,15 +415,19 @@ func avx512Header() {
 		case !headerVar[t]:
 			add = func(h VecPhysical) { VPADDD(zmem(aCK+vec*t), h, h) }
 		default:
-			var c func(x VecPhysical)
-			if hasConstTerm(t, &headerVar) {
-				cw := zmem(aCW + vec*t)
-				c = func(x VecPhysical) { VPADDD(cw, x, x) }
-			}
-			zschedule(t, &headerVar, c)
 			add = func(h VecPhysical) {
 				VPADDD(zw(t), h, h)
 				VPADDD(zmem(aCK+vec*t), h, h)
+			}
+		}
+		for ; next1 <= min(t+zAhead, 63); next1++ {
+			if u := next1; headerVar[u] {
+				var c func(x VecPhysical)
+				if hasConstTerm(u, &headerVar) {
+					cw := zmem(aCW + vec*u)
+					c = func(x VecPhysical) { VPADDD(cw, x, x) }
+				}
+				zschedule(u, &headerVar, c)
 			}
 		}
 		Commentf("round %d", t)
@@ -437,6 +450,7 @@ func avx512Header() {
 		2: {2: zb(iv[0]), 3: zb(iv[1]), 6: zb(iv[4])},
 		3: {3: zb(iv[0])},
 	}
+	next2 := 16
 	for t := 1; t <= 60; t++ {
 		t := t
 		var add func(h VecPhysical)
@@ -452,11 +466,6 @@ func avx512Header() {
 		case t < 16:
 			add = func(h VecPhysical) { VPADDD_BCST(zconst(wk[t]), h, h) }
 		default:
-			var c func(x VecPhysical)
-			if cw[t] != 0 {
-				c = func(x VecPhysical) { VPADDD_BCST(zconst(cw[t]), x, x) }
-			}
-			zschedule(t, &hash2Var, c)
 			k := sha256k.K[t]
 			if t == 60 {
 				k += iv[7] // e61 + H7 = h7
@@ -465,6 +474,14 @@ func avx512Header() {
 				VPADDD(zw(t), h, h)
 				VPADDD_BCST(zconst(k), h, h)
 			}
+		}
+		for ; next2 <= min(t+zAhead, 60); next2++ {
+			u := next2
+			var c func(x VecPhysical)
+			if cw[u] != 0 {
+				c = func(x VecPhysical) { VPADDD_BCST(zconst(cw[u]), x, x) }
+			}
+			zschedule(u, &hash2Var, c)
 		}
 		Commentf("round %d of the second hash", t)
 		zround(t, add, t < 57, zstate(t, ivs[t]))
