@@ -9852,100 +9852,115 @@ DATA hdrAVX512Const<>+308(SB)/4, $0x510e527f
 DATA hdrAVX512Const<>+312(SB)/4, $0x9b05688c
 DATA hdrAVX512Const<>+316(SB)/4, $0x1f83d9ab
 DATA hdrAVX512Const<>+320(SB)/4, $0x5be0cd19
-DATA hdrAVX512Const<>+324(SB)/4, $0x00000010
-DATA hdrAVX512Const<>+328(SB)/4, $0xff00ff00
-GLOBL hdrAVX512Const<>(SB), RODATA|NOPTR, $332
+DATA hdrAVX512Const<>+324(SB)/4, $0x90bb1e3c
+DATA hdrAVX512Const<>+328(SB)/4, $0x50c6645b
+DATA hdrAVX512Const<>+332(SB)/4, $0x3ac42e24
+DATA hdrAVX512Const<>+336(SB)/4, $0xec9fcd13
+DATA hdrAVX512Const<>+340(SB)/4, $0x00000010
+GLOBL hdrAVX512Const<>(SB), RODATA|NOPTR, $344
+
+DATA hdrAVX512Bswap<>+0(SB)/8, $0x0405060700010203
+DATA hdrAVX512Bswap<>+8(SB)/8, $0x0c0d0e0f08090a0b
+GLOBL hdrAVX512Bswap<>(SB), RODATA|NOPTR, $16
 
 // func avx512Header(arena *uint32, passes int) (done int, lanes uint32)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·avx512Header(SB), NOSPLIT, $0-28
-	MOVQ         arena+0(FP), DI
-	MOVQ         passes+8(FP), SI
-	XORQ         DX, DX
-	LEAQ         3200(DI), R8
-	LEAQ         7296(DI), R9
-	LEAQ         hdrAVX512Const<>+0(SB), R12
-	VPBROADCASTD 328(R12), Z15
+	MOVQ            arena+0(FP), DI
+	MOVQ            passes+8(FP), SI
+	XORQ            DX, DX
+	LEAQ            3200(DI), R8
+	LEAQ            7296(DI), R9
+	LEAQ            11392(DI), R10
+	LEAQ            hdrAVX512Const<>+0(SB), R12
+	VBROADCASTI32X4 hdrAVX512Bswap<>+0(SB), Z15
+
+	// Once per call: round 3 of the first hash less W[3], and h+W+K of rounds 4..6.
+	VMOVDQA32  (DI), Z0
+	VMOVDQA32  64(DI), Z1
+	VMOVDQA32  128(DI), Z2
+	VMOVDQA32  192(DI), Z3
+	VMOVDQA32  256(DI), Z4
+	VMOVDQA32  320(DI), Z5
+	VMOVDQA32  384(DI), Z6
+	VMOVDQA32  448(DI), Z7
+	VPADDD     -1856(R8), Z7, Z7
+	VPRORD     $0x06, Z4, Z8
+	VPRORD     $0x0b, Z4, Z13
+	VPRORD     $0x19, Z4, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z8
+	VMOVDQA32  Z4, Z11
+	VPTERNLOGD $0xca, Z6, Z5, Z11
+	VPADDD     Z11, Z7, Z7
+	VPADDD     Z8, Z7, Z7
+	VPADDD     Z7, Z3, Z11
+	VMOVDQA32  Z11, -1984(R10)
+	VPRORD     $0x02, Z0, Z9
+	VPRORD     $0x0d, Z0, Z13
+	VPRORD     $0x16, Z0, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z9
+	VMOVDQA32  Z0, Z10
+	VPTERNLOGD $0xe8, Z2, Z1, Z10
+	VPADDD     Z10, Z9, Z9
+	VPADDD     Z9, Z7, Z7
+	VMOVDQA32  Z7, -2048(R10)
+	VPADDD     -1792(R8), Z6, Z11
+	VMOVDQA32  Z11, -1920(R10)
+	VPADDD     -1728(R8), Z5, Z11
+	VMOVDQA32  Z11, -1856(R10)
+	VPADDD     -1664(R8), Z4, Z11
+	VMOVDQA32  Z11, -1792(R10)
 
 avx512hdr_pass:
-	// The first hash from the state after round 2: W[3] is the nonce, byte-swapped.
-	VMOVDQA32  1024(DI), Z19
-	VPRORD     $0x08, Z19, Z13
-	VPROLD     $0x08, Z19, Z14
-	VMOVDQA32  Z15, Z19
-	VPTERNLOGD $0xca, Z14, Z13, Z19
-	VMOVDQA32  (DI), Z5
-	VMOVDQA32  64(DI), Z6
-	VMOVDQA32  128(DI), Z7
-	VMOVDQA32  192(DI), Z0
-	VMOVDQA32  256(DI), Z1
-	VMOVDQA32  320(DI), Z2
-	VMOVDQA32  384(DI), Z3
-	VMOVDQA32  448(DI), Z4
-
-	// round 3
-	VPADDD     Z19, Z4, Z4
-	VPADDD     -1856(R8), Z4, Z4
-	VPRORD     $0x06, Z1, Z8
-	VPRORD     $0x0b, Z1, Z13
-	VPRORD     $0x19, Z1, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z1, Z11
-	VPTERNLOGD $0xca, Z3, Z2, Z11
-	VPADDD     Z11, Z4, Z4
-	VPADDD     Z8, Z4, Z4
-	VPADDD     Z4, Z0, Z0
-	VPRORD     $0x02, Z5, Z9
-	VPRORD     $0x0d, Z5, Z13
-	VPRORD     $0x16, Z5, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z5, Z10
-	VPTERNLOGD $0xe8, Z7, Z6, Z10
-	VPADDD     Z10, Z9, Z9
-	VPADDD     Z9, Z4, Z4
+	// The first hash: W[3] is the nonce, byte-swapped; after round 3 a and e are W[3]
+	// plus a constant, b, c, d, f, g, h the state after round 2, shifted.
+	VMOVDQA32 1024(DI), Z19
+	VPSHUFB   Z15, Z19, Z19
+	VPADDD    -2048(R10), Z19, Z4
+	VPADDD    -1984(R10), Z19, Z0
 
 	// round 4
-	VPADDD     -1792(R8), Z3, Z3
+	VMOVDQA32  -1920(R10), Z3
 	VPRORD     $0x06, Z0, Z8
 	VPRORD     $0x0b, Z0, Z13
 	VPRORD     $0x19, Z0, Z14
 	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z0, Z11
-	VPTERNLOGD $0xca, Z2, Z1, Z11
+	VMOVDQA32  256(DI), Z11
+	VPTERNLOGD $0xe2, 320(DI), Z0, Z11
 	VPADDD     Z11, Z3, Z3
 	VPADDD     Z8, Z3, Z3
-	VPADDD     Z3, Z7, Z7
+	VPADDD     128(DI), Z3, Z7
 	VPRORD     $0x02, Z4, Z9
 	VPRORD     $0x0d, Z4, Z13
 	VPRORD     $0x16, Z4, Z14
 	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z4, Z10
-	VPTERNLOGD $0xe8, Z6, Z5, Z10
+	VMOVDQA32  (DI), Z10
+	VPTERNLOGD $0xe8, 64(DI), Z4, Z10
 	VPADDD     Z10, Z9, Z9
 	VPADDD     Z9, Z3, Z3
 
 	// round 5
-	VPADDD     -1728(R8), Z2, Z2
+	VMOVDQA32  -1856(R10), Z2
 	VPRORD     $0x06, Z7, Z8
 	VPRORD     $0x0b, Z7, Z13
 	VPRORD     $0x19, Z7, Z14
 	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z7, Z11
-	VPTERNLOGD $0xca, Z1, Z0, Z11
+	VMOVDQA32  256(DI), Z11
+	VPTERNLOGD $0xb8, Z0, Z7, Z11
 	VPADDD     Z11, Z2, Z2
 	VPADDD     Z8, Z2, Z2
-	VPADDD     Z2, Z6, Z6
+	VPADDD     64(DI), Z2, Z6
 	VPRORD     $0x02, Z3, Z9
 	VPRORD     $0x0d, Z3, Z13
 	VPRORD     $0x16, Z3, Z14
 	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z3, Z10
-	VPTERNLOGD $0xe8, Z5, Z4, Z10
+	VMOVDQA32  (DI), Z10
+	VPTERNLOGD $0xe8, Z4, Z3, Z10
 	VPADDD     Z10, Z9, Z9
 	VPADDD     Z9, Z2, Z2
 
 	// round 6
-	VPADDD     -1664(R8), Z1, Z1
+	VMOVDQA32  -1792(R10), Z1
 	VPRORD     $0x06, Z6, Z8
 	VPRORD     $0x0b, Z6, Z13
 	VPRORD     $0x19, Z6, Z14
@@ -9954,7 +9969,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z0, Z7, Z11
 	VPADDD     Z11, Z1, Z1
 	VPADDD     Z8, Z1, Z1
-	VPADDD     Z1, Z5, Z5
+	VPADDD     (DI), Z1, Z5
 	VPRORD     $0x02, Z2, Z9
 	VPRORD     $0x0d, Z2, Z13
 	VPRORD     $0x16, Z2, Z14
@@ -9974,7 +9989,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z7, Z6, Z11
 	VPADDD     Z11, Z0, Z0
 	VPADDD     Z8, Z0, Z0
-	VPADDD     Z0, Z4, Z4
+	VPADDD     Z4, Z0, Z4
 	VPRORD     $0x02, Z1, Z9
 	VPRORD     $0x0d, Z1, Z13
 	VPRORD     $0x16, Z1, Z14
@@ -9994,7 +10009,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z6, Z5, Z11
 	VPADDD     Z11, Z7, Z7
 	VPADDD     Z8, Z7, Z7
-	VPADDD     Z7, Z3, Z3
+	VPADDD     Z3, Z7, Z3
 	VPRORD     $0x02, Z0, Z9
 	VPRORD     $0x0d, Z0, Z13
 	VPRORD     $0x16, Z0, Z14
@@ -10014,167 +10029,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z5, Z4, Z11
 	VPADDD     Z11, Z6, Z6
 	VPADDD     Z8, Z6, Z6
-	VPADDD     Z6, Z2, Z2
-	VPRORD     $0x02, Z7, Z9
-	VPRORD     $0x0d, Z7, Z13
-	VPRORD     $0x16, Z7, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z7, Z10
-	VPTERNLOGD $0xe8, Z1, Z0, Z10
-	VPADDD     Z10, Z9, Z9
-	VPADDD     Z9, Z6, Z6
-
-	// round 10
-	VPADDD     -1408(R8), Z5, Z5
-	VPRORD     $0x06, Z2, Z8
-	VPRORD     $0x0b, Z2, Z13
-	VPRORD     $0x19, Z2, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z2, Z11
-	VPTERNLOGD $0xca, Z4, Z3, Z11
-	VPADDD     Z11, Z5, Z5
-	VPADDD     Z8, Z5, Z5
-	VPADDD     Z5, Z1, Z1
-	VPRORD     $0x02, Z6, Z9
-	VPRORD     $0x0d, Z6, Z13
-	VPRORD     $0x16, Z6, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z6, Z10
-	VPTERNLOGD $0xe8, Z0, Z7, Z10
-	VPADDD     Z10, Z9, Z9
-	VPADDD     Z9, Z5, Z5
-
-	// round 11
-	VPADDD     -1344(R8), Z4, Z4
-	VPRORD     $0x06, Z1, Z8
-	VPRORD     $0x0b, Z1, Z13
-	VPRORD     $0x19, Z1, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z1, Z11
-	VPTERNLOGD $0xca, Z3, Z2, Z11
-	VPADDD     Z11, Z4, Z4
-	VPADDD     Z8, Z4, Z4
-	VPADDD     Z4, Z0, Z0
-	VPRORD     $0x02, Z5, Z9
-	VPRORD     $0x0d, Z5, Z13
-	VPRORD     $0x16, Z5, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z5, Z10
-	VPTERNLOGD $0xe8, Z7, Z6, Z10
-	VPADDD     Z10, Z9, Z9
-	VPADDD     Z9, Z4, Z4
-
-	// round 12
-	VPADDD     -1280(R8), Z3, Z3
-	VPRORD     $0x06, Z0, Z8
-	VPRORD     $0x0b, Z0, Z13
-	VPRORD     $0x19, Z0, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z0, Z11
-	VPTERNLOGD $0xca, Z2, Z1, Z11
-	VPADDD     Z11, Z3, Z3
-	VPADDD     Z8, Z3, Z3
-	VPADDD     Z3, Z7, Z7
-	VPRORD     $0x02, Z4, Z9
-	VPRORD     $0x0d, Z4, Z13
-	VPRORD     $0x16, Z4, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z4, Z10
-	VPTERNLOGD $0xe8, Z6, Z5, Z10
-	VPADDD     Z10, Z9, Z9
-	VPADDD     Z9, Z3, Z3
-
-	// round 13
-	VPADDD     -1216(R8), Z2, Z2
-	VPRORD     $0x06, Z7, Z8
-	VPRORD     $0x0b, Z7, Z13
-	VPRORD     $0x19, Z7, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z7, Z11
-	VPTERNLOGD $0xca, Z1, Z0, Z11
-	VPADDD     Z11, Z2, Z2
-	VPADDD     Z8, Z2, Z2
-	VPADDD     Z2, Z6, Z6
-	VPRORD     $0x02, Z3, Z9
-	VPRORD     $0x0d, Z3, Z13
-	VPRORD     $0x16, Z3, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z3, Z10
-	VPTERNLOGD $0xe8, Z5, Z4, Z10
-	VPADDD     Z10, Z9, Z9
-	VPADDD     Z9, Z2, Z2
-
-	// round 14
-	VPADDD     -1152(R8), Z1, Z1
-	VPRORD     $0x06, Z6, Z8
-	VPRORD     $0x0b, Z6, Z13
-	VPRORD     $0x19, Z6, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z6, Z11
-	VPTERNLOGD $0xca, Z0, Z7, Z11
-	VPADDD     Z11, Z1, Z1
-	VPADDD     Z8, Z1, Z1
-	VPADDD     Z1, Z5, Z5
-	VPRORD     $0x02, Z2, Z9
-	VPRORD     $0x0d, Z2, Z13
-	VPRORD     $0x16, Z2, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z2, Z10
-	VPTERNLOGD $0xe8, Z4, Z3, Z10
-	VPADDD     Z10, Z9, Z9
-	VPADDD     Z9, Z1, Z1
-
-	// round 15
-	VPADDD     -1088(R8), Z0, Z0
-	VPRORD     $0x06, Z5, Z8
-	VPRORD     $0x0b, Z5, Z13
-	VPRORD     $0x19, Z5, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z5, Z11
-	VPTERNLOGD $0xca, Z7, Z6, Z11
-	VPADDD     Z11, Z0, Z0
-	VPADDD     Z8, Z0, Z0
-	VPADDD     Z0, Z4, Z4
-	VPRORD     $0x02, Z1, Z9
-	VPRORD     $0x0d, Z1, Z13
-	VPRORD     $0x16, Z1, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z1, Z10
-	VPTERNLOGD $0xe8, Z3, Z2, Z10
-	VPADDD     Z10, Z9, Z9
-	VPADDD     Z9, Z0, Z0
-
-	// round 16
-	VPADDD     -1024(R8), Z7, Z7
-	VPRORD     $0x06, Z4, Z8
-	VPRORD     $0x0b, Z4, Z13
-	VPRORD     $0x19, Z4, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z4, Z11
-	VPTERNLOGD $0xca, Z6, Z5, Z11
-	VPADDD     Z11, Z7, Z7
-	VPADDD     Z8, Z7, Z7
-	VPADDD     Z7, Z3, Z3
-	VPRORD     $0x02, Z0, Z9
-	VPRORD     $0x0d, Z0, Z13
-	VPRORD     $0x16, Z0, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z9
-	VMOVDQA32  Z0, Z10
-	VPTERNLOGD $0xe8, Z2, Z1, Z10
-	VPADDD     Z10, Z9, Z9
-	VPADDD     Z9, Z7, Z7
-
-	// round 17
-	VPADDD     -960(R8), Z6, Z6
-	VPRORD     $0x06, Z3, Z8
-	VPRORD     $0x0b, Z3, Z13
-	VPRORD     $0x19, Z3, Z14
-	VPTERNLOGD $0x96, Z14, Z13, Z8
-	VMOVDQA32  Z3, Z11
-	VPTERNLOGD $0xca, Z5, Z4, Z11
-	VPADDD     Z11, Z6, Z6
-	VPADDD     Z8, Z6, Z6
-	VPADDD     Z6, Z2, Z2
+	VPADDD     Z2, Z6, Z2
 	VPRORD     $0x02, Z7, Z9
 	VPRORD     $0x0d, Z7, Z13
 	VPRORD     $0x16, Z7, Z14
@@ -10189,9 +10044,8 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z18
 	VPADDD     -896(R9), Z18, Z18
 
-	// round 18
-	VPADDD     Z18, Z5, Z5
-	VPADDD     -896(R8), Z5, Z5
+	// round 10
+	VPADDD     -1408(R8), Z5, Z5
 	VPRORD     $0x06, Z2, Z8
 	VPRORD     $0x0b, Z2, Z13
 	VPRORD     $0x19, Z2, Z14
@@ -10200,7 +10054,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z4, Z3, Z11
 	VPADDD     Z11, Z5, Z5
 	VPADDD     Z8, Z5, Z5
-	VPADDD     Z5, Z1, Z1
+	VPADDD     Z1, Z5, Z1
 	VPRORD     $0x02, Z6, Z9
 	VPRORD     $0x0d, Z6, Z13
 	VPRORD     $0x16, Z6, Z14
@@ -10211,9 +10065,8 @@ avx512hdr_pass:
 	VPADDD     Z9, Z5, Z5
 	VPADDD     -832(R9), Z19, Z19
 
-	// round 19
-	VPADDD     Z19, Z4, Z4
-	VPADDD     -832(R8), Z4, Z4
+	// round 11
+	VPADDD     -1344(R8), Z4, Z4
 	VPRORD     $0x06, Z1, Z8
 	VPRORD     $0x0b, Z1, Z13
 	VPRORD     $0x19, Z1, Z14
@@ -10222,7 +10075,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z3, Z2, Z11
 	VPADDD     Z11, Z4, Z4
 	VPADDD     Z8, Z4, Z4
-	VPADDD     Z4, Z0, Z0
+	VPADDD     Z0, Z4, Z0
 	VPRORD     $0x02, Z5, Z9
 	VPRORD     $0x0d, Z5, Z13
 	VPRORD     $0x16, Z5, Z14
@@ -10237,9 +10090,8 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z20
 	VPADDD     -768(R9), Z20, Z20
 
-	// round 20
-	VPADDD     Z20, Z3, Z3
-	VPADDD     -768(R8), Z3, Z3
+	// round 12
+	VPADDD     -1280(R8), Z3, Z3
 	VPRORD     $0x06, Z0, Z8
 	VPRORD     $0x0b, Z0, Z13
 	VPRORD     $0x19, Z0, Z14
@@ -10248,7 +10100,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z2, Z1, Z11
 	VPADDD     Z11, Z3, Z3
 	VPADDD     Z8, Z3, Z3
-	VPADDD     Z3, Z7, Z7
+	VPADDD     Z7, Z3, Z7
 	VPRORD     $0x02, Z4, Z9
 	VPRORD     $0x0d, Z4, Z13
 	VPRORD     $0x16, Z4, Z14
@@ -10263,9 +10115,8 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z21
 	VPADDD     -704(R9), Z21, Z21
 
-	// round 21
-	VPADDD     Z21, Z2, Z2
-	VPADDD     -704(R8), Z2, Z2
+	// round 13
+	VPADDD     -1216(R8), Z2, Z2
 	VPRORD     $0x06, Z7, Z8
 	VPRORD     $0x0b, Z7, Z13
 	VPRORD     $0x19, Z7, Z14
@@ -10274,7 +10125,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z1, Z0, Z11
 	VPADDD     Z11, Z2, Z2
 	VPADDD     Z8, Z2, Z2
-	VPADDD     Z2, Z6, Z6
+	VPADDD     Z6, Z2, Z6
 	VPRORD     $0x02, Z3, Z9
 	VPRORD     $0x0d, Z3, Z13
 	VPRORD     $0x16, Z3, Z14
@@ -10289,9 +10140,8 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z22
 	VPADDD     -640(R9), Z22, Z22
 
-	// round 22
-	VPADDD     Z22, Z1, Z1
-	VPADDD     -640(R8), Z1, Z1
+	// round 14
+	VPADDD     -1152(R8), Z1, Z1
 	VPRORD     $0x06, Z6, Z8
 	VPRORD     $0x0b, Z6, Z13
 	VPRORD     $0x19, Z6, Z14
@@ -10300,7 +10150,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z0, Z7, Z11
 	VPADDD     Z11, Z1, Z1
 	VPADDD     Z8, Z1, Z1
-	VPADDD     Z1, Z5, Z5
+	VPADDD     Z5, Z1, Z5
 	VPRORD     $0x02, Z2, Z9
 	VPRORD     $0x0d, Z2, Z13
 	VPRORD     $0x16, Z2, Z14
@@ -10315,9 +10165,8 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z23
 	VPADDD     -576(R9), Z23, Z23
 
-	// round 23
-	VPADDD     Z23, Z0, Z0
-	VPADDD     -576(R8), Z0, Z0
+	// round 15
+	VPADDD     -1088(R8), Z0, Z0
 	VPRORD     $0x06, Z5, Z8
 	VPRORD     $0x0b, Z5, Z13
 	VPRORD     $0x19, Z5, Z14
@@ -10326,7 +10175,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z7, Z6, Z11
 	VPADDD     Z11, Z0, Z0
 	VPADDD     Z8, Z0, Z0
-	VPADDD     Z0, Z4, Z4
+	VPADDD     Z4, Z0, Z4
 	VPRORD     $0x02, Z1, Z9
 	VPRORD     $0x0d, Z1, Z13
 	VPRORD     $0x16, Z1, Z14
@@ -10341,9 +10190,8 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z24
 	VPADDD     -512(R9), Z24, Z24
 
-	// round 24
-	VPADDD     Z24, Z7, Z7
-	VPADDD     -512(R8), Z7, Z7
+	// round 16
+	VPADDD     -1024(R8), Z7, Z7
 	VPRORD     $0x06, Z4, Z8
 	VPRORD     $0x0b, Z4, Z13
 	VPRORD     $0x19, Z4, Z14
@@ -10352,7 +10200,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z6, Z5, Z11
 	VPADDD     Z11, Z7, Z7
 	VPADDD     Z8, Z7, Z7
-	VPADDD     Z7, Z3, Z3
+	VPADDD     Z3, Z7, Z3
 	VPRORD     $0x02, Z0, Z9
 	VPRORD     $0x0d, Z0, Z13
 	VPRORD     $0x16, Z0, Z14
@@ -10368,9 +10216,8 @@ avx512hdr_pass:
 	VPADDD     Z18, Z25, Z25
 	VPADDD     -448(R9), Z25, Z25
 
-	// round 25
-	VPADDD     Z25, Z6, Z6
-	VPADDD     -448(R8), Z6, Z6
+	// round 17
+	VPADDD     -960(R8), Z6, Z6
 	VPRORD     $0x06, Z3, Z8
 	VPRORD     $0x0b, Z3, Z13
 	VPRORD     $0x19, Z3, Z14
@@ -10379,7 +10226,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z5, Z4, Z11
 	VPADDD     Z11, Z6, Z6
 	VPADDD     Z8, Z6, Z6
-	VPADDD     Z6, Z2, Z2
+	VPADDD     Z2, Z6, Z2
 	VPRORD     $0x02, Z7, Z9
 	VPRORD     $0x0d, Z7, Z13
 	VPRORD     $0x16, Z7, Z14
@@ -10395,9 +10242,9 @@ avx512hdr_pass:
 	VPADDD     Z19, Z26, Z26
 	VPADDD     -384(R9), Z26, Z26
 
-	// round 26
-	VPADDD     Z26, Z5, Z5
-	VPADDD     -384(R8), Z5, Z5
+	// round 18
+	VPADDD     Z18, Z5, Z5
+	VPADDD     -896(R8), Z5, Z5
 	VPRORD     $0x06, Z2, Z8
 	VPRORD     $0x0b, Z2, Z13
 	VPRORD     $0x19, Z2, Z14
@@ -10406,7 +10253,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z4, Z3, Z11
 	VPADDD     Z11, Z5, Z5
 	VPADDD     Z8, Z5, Z5
-	VPADDD     Z5, Z1, Z1
+	VPADDD     Z1, Z5, Z1
 	VPRORD     $0x02, Z6, Z9
 	VPRORD     $0x0d, Z6, Z13
 	VPRORD     $0x16, Z6, Z14
@@ -10422,9 +10269,9 @@ avx512hdr_pass:
 	VPADDD     Z20, Z27, Z27
 	VPADDD     -320(R9), Z27, Z27
 
-	// round 27
-	VPADDD     Z27, Z4, Z4
-	VPADDD     -320(R8), Z4, Z4
+	// round 19
+	VPADDD     Z19, Z4, Z4
+	VPADDD     -832(R8), Z4, Z4
 	VPRORD     $0x06, Z1, Z8
 	VPRORD     $0x0b, Z1, Z13
 	VPRORD     $0x19, Z1, Z14
@@ -10433,7 +10280,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z3, Z2, Z11
 	VPADDD     Z11, Z4, Z4
 	VPADDD     Z8, Z4, Z4
-	VPADDD     Z4, Z0, Z0
+	VPADDD     Z0, Z4, Z0
 	VPRORD     $0x02, Z5, Z9
 	VPRORD     $0x0d, Z5, Z13
 	VPRORD     $0x16, Z5, Z14
@@ -10449,9 +10296,9 @@ avx512hdr_pass:
 	VPADDD     Z21, Z28, Z28
 	VPADDD     -256(R9), Z28, Z28
 
-	// round 28
-	VPADDD     Z28, Z3, Z3
-	VPADDD     -256(R8), Z3, Z3
+	// round 20
+	VPADDD     Z20, Z3, Z3
+	VPADDD     -768(R8), Z3, Z3
 	VPRORD     $0x06, Z0, Z8
 	VPRORD     $0x0b, Z0, Z13
 	VPRORD     $0x19, Z0, Z14
@@ -10460,7 +10307,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z2, Z1, Z11
 	VPADDD     Z11, Z3, Z3
 	VPADDD     Z8, Z3, Z3
-	VPADDD     Z3, Z7, Z7
+	VPADDD     Z7, Z3, Z7
 	VPRORD     $0x02, Z4, Z9
 	VPRORD     $0x0d, Z4, Z13
 	VPRORD     $0x16, Z4, Z14
@@ -10476,9 +10323,9 @@ avx512hdr_pass:
 	VPADDD     Z22, Z29, Z29
 	VPADDD     -192(R9), Z29, Z29
 
-	// round 29
-	VPADDD     Z29, Z2, Z2
-	VPADDD     -192(R8), Z2, Z2
+	// round 21
+	VPADDD     Z21, Z2, Z2
+	VPADDD     -704(R8), Z2, Z2
 	VPRORD     $0x06, Z7, Z8
 	VPRORD     $0x0b, Z7, Z13
 	VPRORD     $0x19, Z7, Z14
@@ -10487,7 +10334,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z1, Z0, Z11
 	VPADDD     Z11, Z2, Z2
 	VPADDD     Z8, Z2, Z2
-	VPADDD     Z2, Z6, Z6
+	VPADDD     Z6, Z2, Z6
 	VPRORD     $0x02, Z3, Z9
 	VPRORD     $0x0d, Z3, Z13
 	VPRORD     $0x16, Z3, Z14
@@ -10503,9 +10350,9 @@ avx512hdr_pass:
 	VPADDD     Z23, Z30, Z30
 	VPADDD     -128(R9), Z30, Z30
 
-	// round 30
-	VPADDD     Z30, Z1, Z1
-	VPADDD     -128(R8), Z1, Z1
+	// round 22
+	VPADDD     Z22, Z1, Z1
+	VPADDD     -640(R8), Z1, Z1
 	VPRORD     $0x06, Z6, Z8
 	VPRORD     $0x0b, Z6, Z13
 	VPRORD     $0x19, Z6, Z14
@@ -10514,7 +10361,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z0, Z7, Z11
 	VPADDD     Z11, Z1, Z1
 	VPADDD     Z8, Z1, Z1
-	VPADDD     Z1, Z5, Z5
+	VPADDD     Z5, Z1, Z5
 	VPRORD     $0x02, Z2, Z9
 	VPRORD     $0x0d, Z2, Z13
 	VPRORD     $0x16, Z2, Z14
@@ -10530,9 +10377,9 @@ avx512hdr_pass:
 	VPADDD     Z24, Z31, Z31
 	VPADDD     -64(R9), Z31, Z31
 
-	// round 31
-	VPADDD     Z31, Z0, Z0
-	VPADDD     -64(R8), Z0, Z0
+	// round 23
+	VPADDD     Z23, Z0, Z0
+	VPADDD     -576(R8), Z0, Z0
 	VPRORD     $0x06, Z5, Z8
 	VPRORD     $0x0b, Z5, Z13
 	VPRORD     $0x19, Z5, Z14
@@ -10541,7 +10388,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z7, Z6, Z11
 	VPADDD     Z11, Z0, Z0
 	VPADDD     Z8, Z0, Z0
-	VPADDD     Z0, Z4, Z4
+	VPADDD     Z4, Z0, Z4
 	VPRORD     $0x02, Z1, Z9
 	VPRORD     $0x0d, Z1, Z13
 	VPRORD     $0x16, Z1, Z14
@@ -10557,9 +10404,9 @@ avx512hdr_pass:
 	VPADDD     Z25, Z16, Z16
 	VPADDD     (R9), Z16, Z16
 
-	// round 32
-	VPADDD     Z16, Z7, Z7
-	VPADDD     (R8), Z7, Z7
+	// round 24
+	VPADDD     Z24, Z7, Z7
+	VPADDD     -512(R8), Z7, Z7
 	VPRORD     $0x06, Z4, Z8
 	VPRORD     $0x0b, Z4, Z13
 	VPRORD     $0x19, Z4, Z14
@@ -10568,7 +10415,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z6, Z5, Z11
 	VPADDD     Z11, Z7, Z7
 	VPADDD     Z8, Z7, Z7
-	VPADDD     Z7, Z3, Z3
+	VPADDD     Z3, Z7, Z3
 	VPRORD     $0x02, Z0, Z9
 	VPRORD     $0x0d, Z0, Z13
 	VPRORD     $0x16, Z0, Z14
@@ -10589,9 +10436,9 @@ avx512hdr_pass:
 	VPADDD     Z26, Z17, Z17
 	VPADDD     64(R9), Z17, Z17
 
-	// round 33
-	VPADDD     Z17, Z6, Z6
-	VPADDD     64(R8), Z6, Z6
+	// round 25
+	VPADDD     Z25, Z6, Z6
+	VPADDD     -448(R8), Z6, Z6
 	VPRORD     $0x06, Z3, Z8
 	VPRORD     $0x0b, Z3, Z13
 	VPRORD     $0x19, Z3, Z14
@@ -10600,7 +10447,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z5, Z4, Z11
 	VPADDD     Z11, Z6, Z6
 	VPADDD     Z8, Z6, Z6
-	VPADDD     Z6, Z2, Z2
+	VPADDD     Z2, Z6, Z2
 	VPRORD     $0x02, Z7, Z9
 	VPRORD     $0x0d, Z7, Z13
 	VPRORD     $0x16, Z7, Z14
@@ -10620,11 +10467,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z18, Z18
 	VPADDD     Z27, Z18, Z18
-	VPADDD     128(R9), Z18, Z18
 
-	// round 34
-	VPADDD     Z18, Z5, Z5
-	VPADDD     128(R8), Z5, Z5
+	// round 26
+	VPADDD     Z26, Z5, Z5
+	VPADDD     -384(R8), Z5, Z5
 	VPRORD     $0x06, Z2, Z8
 	VPRORD     $0x0b, Z2, Z13
 	VPRORD     $0x19, Z2, Z14
@@ -10633,7 +10479,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z4, Z3, Z11
 	VPADDD     Z11, Z5, Z5
 	VPADDD     Z8, Z5, Z5
-	VPADDD     Z5, Z1, Z1
+	VPADDD     Z1, Z5, Z1
 	VPRORD     $0x02, Z6, Z9
 	VPRORD     $0x0d, Z6, Z13
 	VPRORD     $0x16, Z6, Z14
@@ -10653,11 +10499,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z19, Z19
 	VPADDD     Z28, Z19, Z19
-	VPADDD     192(R9), Z19, Z19
 
-	// round 35
-	VPADDD     Z19, Z4, Z4
-	VPADDD     192(R8), Z4, Z4
+	// round 27
+	VPADDD     Z27, Z4, Z4
+	VPADDD     -320(R8), Z4, Z4
 	VPRORD     $0x06, Z1, Z8
 	VPRORD     $0x0b, Z1, Z13
 	VPRORD     $0x19, Z1, Z14
@@ -10666,7 +10511,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z3, Z2, Z11
 	VPADDD     Z11, Z4, Z4
 	VPADDD     Z8, Z4, Z4
-	VPADDD     Z4, Z0, Z0
+	VPADDD     Z0, Z4, Z0
 	VPRORD     $0x02, Z5, Z9
 	VPRORD     $0x0d, Z5, Z13
 	VPRORD     $0x16, Z5, Z14
@@ -10686,11 +10531,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z20, Z20
 	VPADDD     Z29, Z20, Z20
-	VPADDD     256(R9), Z20, Z20
 
-	// round 36
-	VPADDD     Z20, Z3, Z3
-	VPADDD     256(R8), Z3, Z3
+	// round 28
+	VPADDD     Z28, Z3, Z3
+	VPADDD     -256(R8), Z3, Z3
 	VPRORD     $0x06, Z0, Z8
 	VPRORD     $0x0b, Z0, Z13
 	VPRORD     $0x19, Z0, Z14
@@ -10699,7 +10543,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z2, Z1, Z11
 	VPADDD     Z11, Z3, Z3
 	VPADDD     Z8, Z3, Z3
-	VPADDD     Z3, Z7, Z7
+	VPADDD     Z7, Z3, Z7
 	VPRORD     $0x02, Z4, Z9
 	VPRORD     $0x0d, Z4, Z13
 	VPRORD     $0x16, Z4, Z14
@@ -10719,11 +10563,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z21, Z21
 	VPADDD     Z30, Z21, Z21
-	VPADDD     320(R9), Z21, Z21
 
-	// round 37
-	VPADDD     Z21, Z2, Z2
-	VPADDD     320(R8), Z2, Z2
+	// round 29
+	VPADDD     Z29, Z2, Z2
+	VPADDD     -192(R8), Z2, Z2
 	VPRORD     $0x06, Z7, Z8
 	VPRORD     $0x0b, Z7, Z13
 	VPRORD     $0x19, Z7, Z14
@@ -10732,7 +10575,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z1, Z0, Z11
 	VPADDD     Z11, Z2, Z2
 	VPADDD     Z8, Z2, Z2
-	VPADDD     Z2, Z6, Z6
+	VPADDD     Z6, Z2, Z6
 	VPRORD     $0x02, Z3, Z9
 	VPRORD     $0x0d, Z3, Z13
 	VPRORD     $0x16, Z3, Z14
@@ -10752,11 +10595,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z22, Z22
 	VPADDD     Z31, Z22, Z22
-	VPADDD     384(R9), Z22, Z22
 
-	// round 38
-	VPADDD     Z22, Z1, Z1
-	VPADDD     384(R8), Z1, Z1
+	// round 30
+	VPADDD     Z30, Z1, Z1
+	VPADDD     -128(R8), Z1, Z1
 	VPRORD     $0x06, Z6, Z8
 	VPRORD     $0x0b, Z6, Z13
 	VPRORD     $0x19, Z6, Z14
@@ -10765,7 +10607,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z0, Z7, Z11
 	VPADDD     Z11, Z1, Z1
 	VPADDD     Z8, Z1, Z1
-	VPADDD     Z1, Z5, Z5
+	VPADDD     Z5, Z1, Z5
 	VPRORD     $0x02, Z2, Z9
 	VPRORD     $0x0d, Z2, Z13
 	VPRORD     $0x16, Z2, Z14
@@ -10785,11 +10627,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z23, Z23
 	VPADDD     Z16, Z23, Z23
-	VPADDD     448(R9), Z23, Z23
 
-	// round 39
-	VPADDD     Z23, Z0, Z0
-	VPADDD     448(R8), Z0, Z0
+	// round 31
+	VPADDD     Z31, Z0, Z0
+	VPADDD     -64(R8), Z0, Z0
 	VPRORD     $0x06, Z5, Z8
 	VPRORD     $0x0b, Z5, Z13
 	VPRORD     $0x19, Z5, Z14
@@ -10798,7 +10639,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z7, Z6, Z11
 	VPADDD     Z11, Z0, Z0
 	VPADDD     Z8, Z0, Z0
-	VPADDD     Z0, Z4, Z4
+	VPADDD     Z4, Z0, Z4
 	VPRORD     $0x02, Z1, Z9
 	VPRORD     $0x0d, Z1, Z13
 	VPRORD     $0x16, Z1, Z14
@@ -10818,11 +10659,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z24, Z24
 	VPADDD     Z17, Z24, Z24
-	VPADDD     512(R9), Z24, Z24
 
-	// round 40
-	VPADDD     Z24, Z7, Z7
-	VPADDD     512(R8), Z7, Z7
+	// round 32
+	VPADDD     Z16, Z7, Z7
+	VPADDD     (R8), Z7, Z7
 	VPRORD     $0x06, Z4, Z8
 	VPRORD     $0x0b, Z4, Z13
 	VPRORD     $0x19, Z4, Z14
@@ -10831,7 +10671,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z6, Z5, Z11
 	VPADDD     Z11, Z7, Z7
 	VPADDD     Z8, Z7, Z7
-	VPADDD     Z7, Z3, Z3
+	VPADDD     Z3, Z7, Z3
 	VPRORD     $0x02, Z0, Z9
 	VPRORD     $0x0d, Z0, Z13
 	VPRORD     $0x16, Z0, Z14
@@ -10851,11 +10691,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z25, Z25
 	VPADDD     Z18, Z25, Z25
-	VPADDD     576(R9), Z25, Z25
 
-	// round 41
-	VPADDD     Z25, Z6, Z6
-	VPADDD     576(R8), Z6, Z6
+	// round 33
+	VPADDD     Z17, Z6, Z6
+	VPADDD     64(R8), Z6, Z6
 	VPRORD     $0x06, Z3, Z8
 	VPRORD     $0x0b, Z3, Z13
 	VPRORD     $0x19, Z3, Z14
@@ -10864,7 +10703,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z5, Z4, Z11
 	VPADDD     Z11, Z6, Z6
 	VPADDD     Z8, Z6, Z6
-	VPADDD     Z6, Z2, Z2
+	VPADDD     Z2, Z6, Z2
 	VPRORD     $0x02, Z7, Z9
 	VPRORD     $0x0d, Z7, Z13
 	VPRORD     $0x16, Z7, Z14
@@ -10884,11 +10723,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z26, Z26
 	VPADDD     Z19, Z26, Z26
-	VPADDD     640(R9), Z26, Z26
 
-	// round 42
-	VPADDD     Z26, Z5, Z5
-	VPADDD     640(R8), Z5, Z5
+	// round 34
+	VPADDD     Z18, Z5, Z5
+	VPADDD     128(R8), Z5, Z5
 	VPRORD     $0x06, Z2, Z8
 	VPRORD     $0x0b, Z2, Z13
 	VPRORD     $0x19, Z2, Z14
@@ -10897,7 +10735,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z4, Z3, Z11
 	VPADDD     Z11, Z5, Z5
 	VPADDD     Z8, Z5, Z5
-	VPADDD     Z5, Z1, Z1
+	VPADDD     Z1, Z5, Z1
 	VPRORD     $0x02, Z6, Z9
 	VPRORD     $0x0d, Z6, Z13
 	VPRORD     $0x16, Z6, Z14
@@ -10917,11 +10755,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z27, Z27
 	VPADDD     Z20, Z27, Z27
-	VPADDD     704(R9), Z27, Z27
 
-	// round 43
-	VPADDD     Z27, Z4, Z4
-	VPADDD     704(R8), Z4, Z4
+	// round 35
+	VPADDD     Z19, Z4, Z4
+	VPADDD     192(R8), Z4, Z4
 	VPRORD     $0x06, Z1, Z8
 	VPRORD     $0x0b, Z1, Z13
 	VPRORD     $0x19, Z1, Z14
@@ -10930,7 +10767,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z3, Z2, Z11
 	VPADDD     Z11, Z4, Z4
 	VPADDD     Z8, Z4, Z4
-	VPADDD     Z4, Z0, Z0
+	VPADDD     Z0, Z4, Z0
 	VPRORD     $0x02, Z5, Z9
 	VPRORD     $0x0d, Z5, Z13
 	VPRORD     $0x16, Z5, Z14
@@ -10950,11 +10787,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z28, Z28
 	VPADDD     Z21, Z28, Z28
-	VPADDD     768(R9), Z28, Z28
 
-	// round 44
-	VPADDD     Z28, Z3, Z3
-	VPADDD     768(R8), Z3, Z3
+	// round 36
+	VPADDD     Z20, Z3, Z3
+	VPADDD     256(R8), Z3, Z3
 	VPRORD     $0x06, Z0, Z8
 	VPRORD     $0x0b, Z0, Z13
 	VPRORD     $0x19, Z0, Z14
@@ -10963,7 +10799,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z2, Z1, Z11
 	VPADDD     Z11, Z3, Z3
 	VPADDD     Z8, Z3, Z3
-	VPADDD     Z3, Z7, Z7
+	VPADDD     Z7, Z3, Z7
 	VPRORD     $0x02, Z4, Z9
 	VPRORD     $0x0d, Z4, Z13
 	VPRORD     $0x16, Z4, Z14
@@ -10983,11 +10819,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z29, Z29
 	VPADDD     Z22, Z29, Z29
-	VPADDD     832(R9), Z29, Z29
 
-	// round 45
-	VPADDD     Z29, Z2, Z2
-	VPADDD     832(R8), Z2, Z2
+	// round 37
+	VPADDD     Z21, Z2, Z2
+	VPADDD     320(R8), Z2, Z2
 	VPRORD     $0x06, Z7, Z8
 	VPRORD     $0x0b, Z7, Z13
 	VPRORD     $0x19, Z7, Z14
@@ -10996,7 +10831,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z1, Z0, Z11
 	VPADDD     Z11, Z2, Z2
 	VPADDD     Z8, Z2, Z2
-	VPADDD     Z2, Z6, Z6
+	VPADDD     Z6, Z2, Z6
 	VPRORD     $0x02, Z3, Z9
 	VPRORD     $0x0d, Z3, Z13
 	VPRORD     $0x16, Z3, Z14
@@ -11016,11 +10851,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z30, Z30
 	VPADDD     Z23, Z30, Z30
-	VPADDD     896(R9), Z30, Z30
 
-	// round 46
-	VPADDD     Z30, Z1, Z1
-	VPADDD     896(R8), Z1, Z1
+	// round 38
+	VPADDD     Z22, Z1, Z1
+	VPADDD     384(R8), Z1, Z1
 	VPRORD     $0x06, Z6, Z8
 	VPRORD     $0x0b, Z6, Z13
 	VPRORD     $0x19, Z6, Z14
@@ -11029,7 +10863,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z0, Z7, Z11
 	VPADDD     Z11, Z1, Z1
 	VPADDD     Z8, Z1, Z1
-	VPADDD     Z1, Z5, Z5
+	VPADDD     Z5, Z1, Z5
 	VPRORD     $0x02, Z2, Z9
 	VPRORD     $0x0d, Z2, Z13
 	VPRORD     $0x16, Z2, Z14
@@ -11049,11 +10883,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z31, Z31
 	VPADDD     Z24, Z31, Z31
-	VPADDD     960(R9), Z31, Z31
 
-	// round 47
-	VPADDD     Z31, Z0, Z0
-	VPADDD     960(R8), Z0, Z0
+	// round 39
+	VPADDD     Z23, Z0, Z0
+	VPADDD     448(R8), Z0, Z0
 	VPRORD     $0x06, Z5, Z8
 	VPRORD     $0x0b, Z5, Z13
 	VPRORD     $0x19, Z5, Z14
@@ -11062,7 +10895,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z7, Z6, Z11
 	VPADDD     Z11, Z0, Z0
 	VPADDD     Z8, Z0, Z0
-	VPADDD     Z0, Z4, Z4
+	VPADDD     Z4, Z0, Z4
 	VPRORD     $0x02, Z1, Z9
 	VPRORD     $0x0d, Z1, Z13
 	VPRORD     $0x16, Z1, Z14
@@ -11082,11 +10915,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z16, Z16
 	VPADDD     Z25, Z16, Z16
-	VPADDD     1024(R9), Z16, Z16
 
-	// round 48
-	VPADDD     Z16, Z7, Z7
-	VPADDD     1024(R8), Z7, Z7
+	// round 40
+	VPADDD     Z24, Z7, Z7
+	VPADDD     512(R8), Z7, Z7
 	VPRORD     $0x06, Z4, Z8
 	VPRORD     $0x0b, Z4, Z13
 	VPRORD     $0x19, Z4, Z14
@@ -11095,7 +10927,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z6, Z5, Z11
 	VPADDD     Z11, Z7, Z7
 	VPADDD     Z8, Z7, Z7
-	VPADDD     Z7, Z3, Z3
+	VPADDD     Z3, Z7, Z3
 	VPRORD     $0x02, Z0, Z9
 	VPRORD     $0x0d, Z0, Z13
 	VPRORD     $0x16, Z0, Z14
@@ -11115,11 +10947,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z17, Z17
 	VPADDD     Z26, Z17, Z17
-	VPADDD     1088(R9), Z17, Z17
 
-	// round 49
-	VPADDD     Z17, Z6, Z6
-	VPADDD     1088(R8), Z6, Z6
+	// round 41
+	VPADDD     Z25, Z6, Z6
+	VPADDD     576(R8), Z6, Z6
 	VPRORD     $0x06, Z3, Z8
 	VPRORD     $0x0b, Z3, Z13
 	VPRORD     $0x19, Z3, Z14
@@ -11128,7 +10959,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z5, Z4, Z11
 	VPADDD     Z11, Z6, Z6
 	VPADDD     Z8, Z6, Z6
-	VPADDD     Z6, Z2, Z2
+	VPADDD     Z2, Z6, Z2
 	VPRORD     $0x02, Z7, Z9
 	VPRORD     $0x0d, Z7, Z13
 	VPRORD     $0x16, Z7, Z14
@@ -11148,11 +10979,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z18, Z18
 	VPADDD     Z27, Z18, Z18
-	VPADDD     1152(R9), Z18, Z18
 
-	// round 50
-	VPADDD     Z18, Z5, Z5
-	VPADDD     1152(R8), Z5, Z5
+	// round 42
+	VPADDD     Z26, Z5, Z5
+	VPADDD     640(R8), Z5, Z5
 	VPRORD     $0x06, Z2, Z8
 	VPRORD     $0x0b, Z2, Z13
 	VPRORD     $0x19, Z2, Z14
@@ -11161,7 +10991,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z4, Z3, Z11
 	VPADDD     Z11, Z5, Z5
 	VPADDD     Z8, Z5, Z5
-	VPADDD     Z5, Z1, Z1
+	VPADDD     Z1, Z5, Z1
 	VPRORD     $0x02, Z6, Z9
 	VPRORD     $0x0d, Z6, Z13
 	VPRORD     $0x16, Z6, Z14
@@ -11181,11 +11011,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z19, Z19
 	VPADDD     Z28, Z19, Z19
-	VPADDD     1216(R9), Z19, Z19
 
-	// round 51
-	VPADDD     Z19, Z4, Z4
-	VPADDD     1216(R8), Z4, Z4
+	// round 43
+	VPADDD     Z27, Z4, Z4
+	VPADDD     704(R8), Z4, Z4
 	VPRORD     $0x06, Z1, Z8
 	VPRORD     $0x0b, Z1, Z13
 	VPRORD     $0x19, Z1, Z14
@@ -11194,7 +11023,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z3, Z2, Z11
 	VPADDD     Z11, Z4, Z4
 	VPADDD     Z8, Z4, Z4
-	VPADDD     Z4, Z0, Z0
+	VPADDD     Z0, Z4, Z0
 	VPRORD     $0x02, Z5, Z9
 	VPRORD     $0x0d, Z5, Z13
 	VPRORD     $0x16, Z5, Z14
@@ -11214,11 +11043,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z20, Z20
 	VPADDD     Z29, Z20, Z20
-	VPADDD     1280(R9), Z20, Z20
 
-	// round 52
-	VPADDD     Z20, Z3, Z3
-	VPADDD     1280(R8), Z3, Z3
+	// round 44
+	VPADDD     Z28, Z3, Z3
+	VPADDD     768(R8), Z3, Z3
 	VPRORD     $0x06, Z0, Z8
 	VPRORD     $0x0b, Z0, Z13
 	VPRORD     $0x19, Z0, Z14
@@ -11227,7 +11055,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z2, Z1, Z11
 	VPADDD     Z11, Z3, Z3
 	VPADDD     Z8, Z3, Z3
-	VPADDD     Z3, Z7, Z7
+	VPADDD     Z7, Z3, Z7
 	VPRORD     $0x02, Z4, Z9
 	VPRORD     $0x0d, Z4, Z13
 	VPRORD     $0x16, Z4, Z14
@@ -11247,11 +11075,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z21, Z21
 	VPADDD     Z30, Z21, Z21
-	VPADDD     1344(R9), Z21, Z21
 
-	// round 53
-	VPADDD     Z21, Z2, Z2
-	VPADDD     1344(R8), Z2, Z2
+	// round 45
+	VPADDD     Z29, Z2, Z2
+	VPADDD     832(R8), Z2, Z2
 	VPRORD     $0x06, Z7, Z8
 	VPRORD     $0x0b, Z7, Z13
 	VPRORD     $0x19, Z7, Z14
@@ -11260,7 +11087,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z1, Z0, Z11
 	VPADDD     Z11, Z2, Z2
 	VPADDD     Z8, Z2, Z2
-	VPADDD     Z2, Z6, Z6
+	VPADDD     Z6, Z2, Z6
 	VPRORD     $0x02, Z3, Z9
 	VPRORD     $0x0d, Z3, Z13
 	VPRORD     $0x16, Z3, Z14
@@ -11280,11 +11107,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z22, Z22
 	VPADDD     Z31, Z22, Z22
-	VPADDD     1408(R9), Z22, Z22
 
-	// round 54
-	VPADDD     Z22, Z1, Z1
-	VPADDD     1408(R8), Z1, Z1
+	// round 46
+	VPADDD     Z30, Z1, Z1
+	VPADDD     896(R8), Z1, Z1
 	VPRORD     $0x06, Z6, Z8
 	VPRORD     $0x0b, Z6, Z13
 	VPRORD     $0x19, Z6, Z14
@@ -11293,7 +11119,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z0, Z7, Z11
 	VPADDD     Z11, Z1, Z1
 	VPADDD     Z8, Z1, Z1
-	VPADDD     Z1, Z5, Z5
+	VPADDD     Z5, Z1, Z5
 	VPRORD     $0x02, Z2, Z9
 	VPRORD     $0x0d, Z2, Z13
 	VPRORD     $0x16, Z2, Z14
@@ -11313,11 +11139,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z23, Z23
 	VPADDD     Z16, Z23, Z23
-	VPADDD     1472(R9), Z23, Z23
 
-	// round 55
-	VPADDD     Z23, Z0, Z0
-	VPADDD     1472(R8), Z0, Z0
+	// round 47
+	VPADDD     Z31, Z0, Z0
+	VPADDD     960(R8), Z0, Z0
 	VPRORD     $0x06, Z5, Z8
 	VPRORD     $0x0b, Z5, Z13
 	VPRORD     $0x19, Z5, Z14
@@ -11326,7 +11151,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z7, Z6, Z11
 	VPADDD     Z11, Z0, Z0
 	VPADDD     Z8, Z0, Z0
-	VPADDD     Z0, Z4, Z4
+	VPADDD     Z4, Z0, Z4
 	VPRORD     $0x02, Z1, Z9
 	VPRORD     $0x0d, Z1, Z13
 	VPRORD     $0x16, Z1, Z14
@@ -11346,11 +11171,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z24, Z24
 	VPADDD     Z17, Z24, Z24
-	VPADDD     1536(R9), Z24, Z24
 
-	// round 56
-	VPADDD     Z24, Z7, Z7
-	VPADDD     1536(R8), Z7, Z7
+	// round 48
+	VPADDD     Z16, Z7, Z7
+	VPADDD     1024(R8), Z7, Z7
 	VPRORD     $0x06, Z4, Z8
 	VPRORD     $0x0b, Z4, Z13
 	VPRORD     $0x19, Z4, Z14
@@ -11359,7 +11183,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z6, Z5, Z11
 	VPADDD     Z11, Z7, Z7
 	VPADDD     Z8, Z7, Z7
-	VPADDD     Z7, Z3, Z3
+	VPADDD     Z3, Z7, Z3
 	VPRORD     $0x02, Z0, Z9
 	VPRORD     $0x0d, Z0, Z13
 	VPRORD     $0x16, Z0, Z14
@@ -11379,11 +11203,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z25, Z25
 	VPADDD     Z18, Z25, Z25
-	VPADDD     1600(R9), Z25, Z25
 
-	// round 57
-	VPADDD     Z25, Z6, Z6
-	VPADDD     1600(R8), Z6, Z6
+	// round 49
+	VPADDD     Z17, Z6, Z6
+	VPADDD     1088(R8), Z6, Z6
 	VPRORD     $0x06, Z3, Z8
 	VPRORD     $0x0b, Z3, Z13
 	VPRORD     $0x19, Z3, Z14
@@ -11392,7 +11215,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z5, Z4, Z11
 	VPADDD     Z11, Z6, Z6
 	VPADDD     Z8, Z6, Z6
-	VPADDD     Z6, Z2, Z2
+	VPADDD     Z2, Z6, Z2
 	VPRORD     $0x02, Z7, Z9
 	VPRORD     $0x0d, Z7, Z13
 	VPRORD     $0x16, Z7, Z14
@@ -11412,11 +11235,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z26, Z26
 	VPADDD     Z19, Z26, Z26
-	VPADDD     1664(R9), Z26, Z26
 
-	// round 58
-	VPADDD     Z26, Z5, Z5
-	VPADDD     1664(R8), Z5, Z5
+	// round 50
+	VPADDD     Z18, Z5, Z5
+	VPADDD     1152(R8), Z5, Z5
 	VPRORD     $0x06, Z2, Z8
 	VPRORD     $0x0b, Z2, Z13
 	VPRORD     $0x19, Z2, Z14
@@ -11425,7 +11247,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z4, Z3, Z11
 	VPADDD     Z11, Z5, Z5
 	VPADDD     Z8, Z5, Z5
-	VPADDD     Z5, Z1, Z1
+	VPADDD     Z1, Z5, Z1
 	VPRORD     $0x02, Z6, Z9
 	VPRORD     $0x0d, Z6, Z13
 	VPRORD     $0x16, Z6, Z14
@@ -11445,11 +11267,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z27, Z27
 	VPADDD     Z20, Z27, Z27
-	VPADDD     1728(R9), Z27, Z27
 
-	// round 59
-	VPADDD     Z27, Z4, Z4
-	VPADDD     1728(R8), Z4, Z4
+	// round 51
+	VPADDD     Z19, Z4, Z4
+	VPADDD     1216(R8), Z4, Z4
 	VPRORD     $0x06, Z1, Z8
 	VPRORD     $0x0b, Z1, Z13
 	VPRORD     $0x19, Z1, Z14
@@ -11458,7 +11279,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z3, Z2, Z11
 	VPADDD     Z11, Z4, Z4
 	VPADDD     Z8, Z4, Z4
-	VPADDD     Z4, Z0, Z0
+	VPADDD     Z0, Z4, Z0
 	VPRORD     $0x02, Z5, Z9
 	VPRORD     $0x0d, Z5, Z13
 	VPRORD     $0x16, Z5, Z14
@@ -11478,11 +11299,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z28, Z28
 	VPADDD     Z21, Z28, Z28
-	VPADDD     1792(R9), Z28, Z28
 
-	// round 60
-	VPADDD     Z28, Z3, Z3
-	VPADDD     1792(R8), Z3, Z3
+	// round 52
+	VPADDD     Z20, Z3, Z3
+	VPADDD     1280(R8), Z3, Z3
 	VPRORD     $0x06, Z0, Z8
 	VPRORD     $0x0b, Z0, Z13
 	VPRORD     $0x19, Z0, Z14
@@ -11491,7 +11311,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z2, Z1, Z11
 	VPADDD     Z11, Z3, Z3
 	VPADDD     Z8, Z3, Z3
-	VPADDD     Z3, Z7, Z7
+	VPADDD     Z7, Z3, Z7
 	VPRORD     $0x02, Z4, Z9
 	VPRORD     $0x0d, Z4, Z13
 	VPRORD     $0x16, Z4, Z14
@@ -11511,11 +11331,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z29, Z29
 	VPADDD     Z22, Z29, Z29
-	VPADDD     1856(R9), Z29, Z29
 
-	// round 61
-	VPADDD     Z29, Z2, Z2
-	VPADDD     1856(R8), Z2, Z2
+	// round 53
+	VPADDD     Z21, Z2, Z2
+	VPADDD     1344(R8), Z2, Z2
 	VPRORD     $0x06, Z7, Z8
 	VPRORD     $0x0b, Z7, Z13
 	VPRORD     $0x19, Z7, Z14
@@ -11524,7 +11343,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z1, Z0, Z11
 	VPADDD     Z11, Z2, Z2
 	VPADDD     Z8, Z2, Z2
-	VPADDD     Z2, Z6, Z6
+	VPADDD     Z6, Z2, Z6
 	VPRORD     $0x02, Z3, Z9
 	VPRORD     $0x0d, Z3, Z13
 	VPRORD     $0x16, Z3, Z14
@@ -11544,11 +11363,10 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z30, Z30
 	VPADDD     Z23, Z30, Z30
-	VPADDD     1920(R9), Z30, Z30
 
-	// round 62
-	VPADDD     Z30, Z1, Z1
-	VPADDD     1920(R8), Z1, Z1
+	// round 54
+	VPADDD     Z22, Z1, Z1
+	VPADDD     1408(R8), Z1, Z1
 	VPRORD     $0x06, Z6, Z8
 	VPRORD     $0x0b, Z6, Z13
 	VPRORD     $0x19, Z6, Z14
@@ -11557,7 +11375,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z0, Z7, Z11
 	VPADDD     Z11, Z1, Z1
 	VPADDD     Z8, Z1, Z1
-	VPADDD     Z1, Z5, Z5
+	VPADDD     Z5, Z1, Z5
 	VPRORD     $0x02, Z2, Z9
 	VPRORD     $0x0d, Z2, Z13
 	VPRORD     $0x16, Z2, Z14
@@ -11577,7 +11395,174 @@ avx512hdr_pass:
 	VPTERNLOGD $0x96, Z14, Z13, Z12
 	VPADDD     Z12, Z31, Z31
 	VPADDD     Z24, Z31, Z31
-	VPADDD     1984(R9), Z31, Z31
+
+	// round 55
+	VPADDD     Z23, Z0, Z0
+	VPADDD     1472(R8), Z0, Z0
+	VPRORD     $0x06, Z5, Z8
+	VPRORD     $0x0b, Z5, Z13
+	VPRORD     $0x19, Z5, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z8
+	VMOVDQA32  Z5, Z11
+	VPTERNLOGD $0xca, Z7, Z6, Z11
+	VPADDD     Z11, Z0, Z0
+	VPADDD     Z8, Z0, Z0
+	VPADDD     Z4, Z0, Z4
+	VPRORD     $0x02, Z1, Z9
+	VPRORD     $0x0d, Z1, Z13
+	VPRORD     $0x16, Z1, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z9
+	VMOVDQA32  Z1, Z10
+	VPTERNLOGD $0xe8, Z3, Z2, Z10
+	VPADDD     Z10, Z9, Z9
+	VPADDD     Z9, Z0, Z0
+
+	// round 56
+	VPADDD     Z24, Z7, Z7
+	VPADDD     1536(R8), Z7, Z7
+	VPRORD     $0x06, Z4, Z8
+	VPRORD     $0x0b, Z4, Z13
+	VPRORD     $0x19, Z4, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z8
+	VMOVDQA32  Z4, Z11
+	VPTERNLOGD $0xca, Z6, Z5, Z11
+	VPADDD     Z11, Z7, Z7
+	VPADDD     Z8, Z7, Z7
+	VPADDD     Z3, Z7, Z3
+	VPRORD     $0x02, Z0, Z9
+	VPRORD     $0x0d, Z0, Z13
+	VPRORD     $0x16, Z0, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z9
+	VMOVDQA32  Z0, Z10
+	VPTERNLOGD $0xe8, Z2, Z1, Z10
+	VPADDD     Z10, Z9, Z9
+	VPADDD     Z9, Z7, Z7
+
+	// round 57
+	VPADDD     Z25, Z6, Z6
+	VPADDD     1600(R8), Z6, Z6
+	VPRORD     $0x06, Z3, Z8
+	VPRORD     $0x0b, Z3, Z13
+	VPRORD     $0x19, Z3, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z8
+	VMOVDQA32  Z3, Z11
+	VPTERNLOGD $0xca, Z5, Z4, Z11
+	VPADDD     Z11, Z6, Z6
+	VPADDD     Z8, Z6, Z6
+	VPADDD     Z2, Z6, Z2
+	VPRORD     $0x02, Z7, Z9
+	VPRORD     $0x0d, Z7, Z13
+	VPRORD     $0x16, Z7, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z9
+	VMOVDQA32  Z7, Z10
+	VPTERNLOGD $0xe8, Z1, Z0, Z10
+	VPADDD     Z10, Z9, Z9
+	VPADDD     Z9, Z6, Z6
+
+	// round 58
+	VPADDD     Z26, Z5, Z5
+	VPADDD     1664(R8), Z5, Z5
+	VPRORD     $0x06, Z2, Z8
+	VPRORD     $0x0b, Z2, Z13
+	VPRORD     $0x19, Z2, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z8
+	VMOVDQA32  Z2, Z11
+	VPTERNLOGD $0xca, Z4, Z3, Z11
+	VPADDD     Z11, Z5, Z5
+	VPADDD     Z8, Z5, Z5
+	VPADDD     Z1, Z5, Z1
+	VPRORD     $0x02, Z6, Z9
+	VPRORD     $0x0d, Z6, Z13
+	VPRORD     $0x16, Z6, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z9
+	VMOVDQA32  Z6, Z10
+	VPTERNLOGD $0xe8, Z0, Z7, Z10
+	VPADDD     Z10, Z9, Z9
+	VPADDD     Z9, Z5, Z5
+
+	// round 59
+	VPADDD     Z27, Z4, Z4
+	VPADDD     1728(R8), Z4, Z4
+	VPRORD     $0x06, Z1, Z8
+	VPRORD     $0x0b, Z1, Z13
+	VPRORD     $0x19, Z1, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z8
+	VMOVDQA32  Z1, Z11
+	VPTERNLOGD $0xca, Z3, Z2, Z11
+	VPADDD     Z11, Z4, Z4
+	VPADDD     Z8, Z4, Z4
+	VPADDD     Z0, Z4, Z0
+	VPRORD     $0x02, Z5, Z9
+	VPRORD     $0x0d, Z5, Z13
+	VPRORD     $0x16, Z5, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z9
+	VMOVDQA32  Z5, Z10
+	VPTERNLOGD $0xe8, Z7, Z6, Z10
+	VPADDD     Z10, Z9, Z9
+	VPADDD     Z9, Z4, Z4
+
+	// round 60
+	VPADDD     Z28, Z3, Z3
+	VPADDD     1792(R8), Z3, Z3
+	VPRORD     $0x06, Z0, Z8
+	VPRORD     $0x0b, Z0, Z13
+	VPRORD     $0x19, Z0, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z8
+	VMOVDQA32  Z0, Z11
+	VPTERNLOGD $0xca, Z2, Z1, Z11
+	VPADDD     Z11, Z3, Z3
+	VPADDD     Z8, Z3, Z3
+	VPADDD     Z7, Z3, Z7
+	VPRORD     $0x02, Z4, Z9
+	VPRORD     $0x0d, Z4, Z13
+	VPRORD     $0x16, Z4, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z9
+	VMOVDQA32  Z4, Z10
+	VPTERNLOGD $0xe8, Z6, Z5, Z10
+	VPADDD     Z10, Z9, Z9
+	VPADDD     Z9, Z3, Z3
+
+	// round 61
+	VPADDD     Z29, Z2, Z2
+	VPADDD     1856(R8), Z2, Z2
+	VPRORD     $0x06, Z7, Z8
+	VPRORD     $0x0b, Z7, Z13
+	VPRORD     $0x19, Z7, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z8
+	VMOVDQA32  Z7, Z11
+	VPTERNLOGD $0xca, Z1, Z0, Z11
+	VPADDD     Z11, Z2, Z2
+	VPADDD     Z8, Z2, Z2
+	VPADDD     Z6, Z2, Z6
+	VPRORD     $0x02, Z3, Z9
+	VPRORD     $0x0d, Z3, Z13
+	VPRORD     $0x16, Z3, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z9
+	VMOVDQA32  Z3, Z10
+	VPTERNLOGD $0xe8, Z5, Z4, Z10
+	VPADDD     Z10, Z9, Z9
+	VPADDD     Z9, Z2, Z2
+
+	// round 62
+	VPADDD     Z30, Z1, Z1
+	VPADDD     1920(R8), Z1, Z1
+	VPRORD     $0x06, Z6, Z8
+	VPRORD     $0x0b, Z6, Z13
+	VPRORD     $0x19, Z6, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z8
+	VMOVDQA32  Z6, Z11
+	VPTERNLOGD $0xca, Z0, Z7, Z11
+	VPADDD     Z11, Z1, Z1
+	VPADDD     Z8, Z1, Z1
+	VPADDD     Z5, Z1, Z5
+	VPRORD     $0x02, Z2, Z9
+	VPRORD     $0x0d, Z2, Z13
+	VPRORD     $0x16, Z2, Z14
+	VPTERNLOGD $0x96, Z14, Z13, Z9
+	VMOVDQA32  Z2, Z10
+	VPTERNLOGD $0xe8, Z4, Z3, Z10
+	VPADDD     Z10, Z9, Z9
+	VPADDD     Z9, Z1, Z1
 
 	// round 63
 	VPADDD     Z31, Z0, Z0
@@ -11590,7 +11575,7 @@ avx512hdr_pass:
 	VPTERNLOGD $0xca, Z7, Z6, Z11
 	VPADDD     Z11, Z0, Z0
 	VPADDD     Z8, Z0, Z0
-	VPADDD     Z0, Z4, Z4
+	VPADDD     Z4, Z0, Z4
 	VPRORD     $0x02, Z1, Z9
 	VPRORD     $0x0d, Z1, Z13
 	VPRORD     $0x16, Z1, Z14
@@ -11610,61 +11595,53 @@ avx512hdr_pass:
 	VPADDD 896(DI), Z6, Z22
 	VPADDD 960(DI), Z7, Z23
 
-	// The second hash: round 0 from the initial state is two additions.
-	VPADDD.BCST  288(R12), Z16, Z3
-	VPADDD.BCST  284(R12), Z16, Z7
-	VPBROADCASTD 292(R12), Z0
-	VPBROADCASTD 296(R12), Z1
-	VPBROADCASTD 300(R12), Z2
-	VPBROADCASTD 308(R12), Z4
-	VPBROADCASTD 312(R12), Z5
-	VPBROADCASTD 316(R12), Z6
+	// The second hash: round 0 from the initial state is two additions; rounds 1..3
+	// read the initial state's words from the table, and their h+K is one constant.
+	VPADDD.BCST 288(R12), Z16, Z3
+	VPADDD.BCST 284(R12), Z16, Z7
 
 	// round 1 of the second hash
-	VPADDD      Z17, Z6, Z6
-	VPADDD.BCST 4(R12), Z6, Z6
-	VPRORD      $0x06, Z3, Z8
-	VPRORD      $0x0b, Z3, Z13
-	VPRORD      $0x19, Z3, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z3, Z11
-	VPTERNLOGD  $0xca, Z5, Z4, Z11
-	VPADDD      Z11, Z6, Z6
-	VPADDD      Z8, Z6, Z6
-	VPADDD      Z6, Z2, Z2
-	VPRORD      $0x02, Z7, Z9
-	VPRORD      $0x0d, Z7, Z13
-	VPRORD      $0x16, Z7, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z7, Z10
-	VPTERNLOGD  $0xe8, Z1, Z0, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z6, Z6
+	VPADDD.BCST     324(R12), Z17, Z6
+	VPRORD          $0x06, Z3, Z8
+	VPRORD          $0x0b, Z3, Z13
+	VPRORD          $0x19, Z3, Z14
+	VPTERNLOGD      $0x96, Z14, Z13, Z8
+	VPBROADCASTD    308(R12), Z11
+	VPTERNLOGD.BCST $0xe2, 312(R12), Z3, Z11
+	VPADDD          Z11, Z6, Z6
+	VPADDD          Z8, Z6, Z6
+	VPADDD.BCST     300(R12), Z6, Z2
+	VPRORD          $0x02, Z7, Z9
+	VPRORD          $0x0d, Z7, Z13
+	VPRORD          $0x16, Z7, Z14
+	VPTERNLOGD      $0x96, Z14, Z13, Z9
+	VPBROADCASTD    292(R12), Z10
+	VPTERNLOGD.BCST $0xe8, 296(R12), Z7, Z10
+	VPADDD          Z10, Z9, Z9
+	VPADDD          Z9, Z6, Z6
 
 	// round 2 of the second hash
-	VPADDD      Z18, Z5, Z5
-	VPADDD.BCST 8(R12), Z5, Z5
-	VPRORD      $0x06, Z2, Z8
-	VPRORD      $0x0b, Z2, Z13
-	VPRORD      $0x19, Z2, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z2, Z11
-	VPTERNLOGD  $0xca, Z4, Z3, Z11
-	VPADDD      Z11, Z5, Z5
-	VPADDD      Z8, Z5, Z5
-	VPADDD      Z5, Z1, Z1
-	VPRORD      $0x02, Z6, Z9
-	VPRORD      $0x0d, Z6, Z13
-	VPRORD      $0x16, Z6, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z6, Z10
-	VPTERNLOGD  $0xe8, Z0, Z7, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z5, Z5
+	VPADDD.BCST  328(R12), Z18, Z5
+	VPRORD       $0x06, Z2, Z8
+	VPRORD       $0x0b, Z2, Z13
+	VPRORD       $0x19, Z2, Z14
+	VPTERNLOGD   $0x96, Z14, Z13, Z8
+	VPBROADCASTD 308(R12), Z11
+	VPTERNLOGD   $0xb8, Z3, Z2, Z11
+	VPADDD       Z11, Z5, Z5
+	VPADDD       Z8, Z5, Z5
+	VPADDD.BCST  296(R12), Z5, Z1
+	VPRORD       $0x02, Z6, Z9
+	VPRORD       $0x0d, Z6, Z13
+	VPRORD       $0x16, Z6, Z14
+	VPTERNLOGD   $0x96, Z14, Z13, Z9
+	VPBROADCASTD 292(R12), Z10
+	VPTERNLOGD   $0xe8, Z7, Z6, Z10
+	VPADDD       Z10, Z9, Z9
+	VPADDD       Z9, Z5, Z5
 
 	// round 3 of the second hash
-	VPADDD      Z19, Z4, Z4
-	VPADDD.BCST 12(R12), Z4, Z4
+	VPADDD.BCST 332(R12), Z19, Z4
 	VPRORD      $0x06, Z1, Z8
 	VPRORD      $0x0b, Z1, Z13
 	VPRORD      $0x19, Z1, Z14
@@ -11673,7 +11650,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z3, Z2, Z11
 	VPADDD      Z11, Z4, Z4
 	VPADDD      Z8, Z4, Z4
-	VPADDD      Z4, Z0, Z0
+	VPADDD.BCST 292(R12), Z4, Z0
 	VPRORD      $0x02, Z5, Z9
 	VPRORD      $0x0d, Z5, Z13
 	VPRORD      $0x16, Z5, Z14
@@ -11694,7 +11671,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z2, Z1, Z11
 	VPADDD      Z11, Z3, Z3
 	VPADDD      Z8, Z3, Z3
-	VPADDD      Z3, Z7, Z7
+	VPADDD      Z7, Z3, Z7
 	VPRORD      $0x02, Z4, Z9
 	VPRORD      $0x0d, Z4, Z13
 	VPRORD      $0x16, Z4, Z14
@@ -11715,7 +11692,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z1, Z0, Z11
 	VPADDD      Z11, Z2, Z2
 	VPADDD      Z8, Z2, Z2
-	VPADDD      Z2, Z6, Z6
+	VPADDD      Z6, Z2, Z6
 	VPRORD      $0x02, Z3, Z9
 	VPRORD      $0x0d, Z3, Z13
 	VPRORD      $0x16, Z3, Z14
@@ -11736,7 +11713,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z0, Z7, Z11
 	VPADDD      Z11, Z1, Z1
 	VPADDD      Z8, Z1, Z1
-	VPADDD      Z1, Z5, Z5
+	VPADDD      Z5, Z1, Z5
 	VPRORD      $0x02, Z2, Z9
 	VPRORD      $0x0d, Z2, Z13
 	VPRORD      $0x16, Z2, Z14
@@ -11757,167 +11734,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z7, Z6, Z11
 	VPADDD      Z11, Z0, Z0
 	VPADDD      Z8, Z0, Z0
-	VPADDD      Z0, Z4, Z4
-	VPRORD      $0x02, Z1, Z9
-	VPRORD      $0x0d, Z1, Z13
-	VPRORD      $0x16, Z1, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z1, Z10
-	VPTERNLOGD  $0xe8, Z3, Z2, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z0, Z0
-
-	// round 8 of the second hash
-	VPADDD.BCST 36(R12), Z7, Z7
-	VPRORD      $0x06, Z4, Z8
-	VPRORD      $0x0b, Z4, Z13
-	VPRORD      $0x19, Z4, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z4, Z11
-	VPTERNLOGD  $0xca, Z6, Z5, Z11
-	VPADDD      Z11, Z7, Z7
-	VPADDD      Z8, Z7, Z7
-	VPADDD      Z7, Z3, Z3
-	VPRORD      $0x02, Z0, Z9
-	VPRORD      $0x0d, Z0, Z13
-	VPRORD      $0x16, Z0, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z0, Z10
-	VPTERNLOGD  $0xe8, Z2, Z1, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z7, Z7
-
-	// round 9 of the second hash
-	VPADDD.BCST 40(R12), Z6, Z6
-	VPRORD      $0x06, Z3, Z8
-	VPRORD      $0x0b, Z3, Z13
-	VPRORD      $0x19, Z3, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z3, Z11
-	VPTERNLOGD  $0xca, Z5, Z4, Z11
-	VPADDD      Z11, Z6, Z6
-	VPADDD      Z8, Z6, Z6
-	VPADDD      Z6, Z2, Z2
-	VPRORD      $0x02, Z7, Z9
-	VPRORD      $0x0d, Z7, Z13
-	VPRORD      $0x16, Z7, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z7, Z10
-	VPTERNLOGD  $0xe8, Z1, Z0, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z6, Z6
-
-	// round 10 of the second hash
-	VPADDD.BCST 44(R12), Z5, Z5
-	VPRORD      $0x06, Z2, Z8
-	VPRORD      $0x0b, Z2, Z13
-	VPRORD      $0x19, Z2, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z2, Z11
-	VPTERNLOGD  $0xca, Z4, Z3, Z11
-	VPADDD      Z11, Z5, Z5
-	VPADDD      Z8, Z5, Z5
-	VPADDD      Z5, Z1, Z1
-	VPRORD      $0x02, Z6, Z9
-	VPRORD      $0x0d, Z6, Z13
-	VPRORD      $0x16, Z6, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z6, Z10
-	VPTERNLOGD  $0xe8, Z0, Z7, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z5, Z5
-
-	// round 11 of the second hash
-	VPADDD.BCST 48(R12), Z4, Z4
-	VPRORD      $0x06, Z1, Z8
-	VPRORD      $0x0b, Z1, Z13
-	VPRORD      $0x19, Z1, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z1, Z11
-	VPTERNLOGD  $0xca, Z3, Z2, Z11
-	VPADDD      Z11, Z4, Z4
-	VPADDD      Z8, Z4, Z4
-	VPADDD      Z4, Z0, Z0
-	VPRORD      $0x02, Z5, Z9
-	VPRORD      $0x0d, Z5, Z13
-	VPRORD      $0x16, Z5, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z5, Z10
-	VPTERNLOGD  $0xe8, Z7, Z6, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z4, Z4
-
-	// round 12 of the second hash
-	VPADDD.BCST 52(R12), Z3, Z3
-	VPRORD      $0x06, Z0, Z8
-	VPRORD      $0x0b, Z0, Z13
-	VPRORD      $0x19, Z0, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z0, Z11
-	VPTERNLOGD  $0xca, Z2, Z1, Z11
-	VPADDD      Z11, Z3, Z3
-	VPADDD      Z8, Z3, Z3
-	VPADDD      Z3, Z7, Z7
-	VPRORD      $0x02, Z4, Z9
-	VPRORD      $0x0d, Z4, Z13
-	VPRORD      $0x16, Z4, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z4, Z10
-	VPTERNLOGD  $0xe8, Z6, Z5, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z3, Z3
-
-	// round 13 of the second hash
-	VPADDD.BCST 56(R12), Z2, Z2
-	VPRORD      $0x06, Z7, Z8
-	VPRORD      $0x0b, Z7, Z13
-	VPRORD      $0x19, Z7, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z7, Z11
-	VPTERNLOGD  $0xca, Z1, Z0, Z11
-	VPADDD      Z11, Z2, Z2
-	VPADDD      Z8, Z2, Z2
-	VPADDD      Z2, Z6, Z6
-	VPRORD      $0x02, Z3, Z9
-	VPRORD      $0x0d, Z3, Z13
-	VPRORD      $0x16, Z3, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z3, Z10
-	VPTERNLOGD  $0xe8, Z5, Z4, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z2, Z2
-
-	// round 14 of the second hash
-	VPADDD.BCST 60(R12), Z1, Z1
-	VPRORD      $0x06, Z6, Z8
-	VPRORD      $0x0b, Z6, Z13
-	VPRORD      $0x19, Z6, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z6, Z11
-	VPTERNLOGD  $0xca, Z0, Z7, Z11
-	VPADDD      Z11, Z1, Z1
-	VPADDD      Z8, Z1, Z1
-	VPADDD      Z1, Z5, Z5
-	VPRORD      $0x02, Z2, Z9
-	VPRORD      $0x0d, Z2, Z13
-	VPRORD      $0x16, Z2, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z9
-	VMOVDQA32   Z2, Z10
-	VPTERNLOGD  $0xe8, Z4, Z3, Z10
-	VPADDD      Z10, Z9, Z9
-	VPADDD      Z9, Z1, Z1
-
-	// round 15 of the second hash
-	VPADDD.BCST 68(R12), Z0, Z0
-	VPRORD      $0x06, Z5, Z8
-	VPRORD      $0x0b, Z5, Z13
-	VPRORD      $0x19, Z5, Z14
-	VPTERNLOGD  $0x96, Z14, Z13, Z8
-	VMOVDQA32   Z5, Z11
-	VPTERNLOGD  $0xca, Z7, Z6, Z11
-	VPADDD      Z11, Z0, Z0
-	VPADDD      Z8, Z0, Z0
-	VPADDD      Z0, Z4, Z4
+	VPADDD      Z4, Z0, Z4
 	VPRORD      $0x02, Z1, Z9
 	VPRORD      $0x0d, Z1, Z13
 	VPRORD      $0x16, Z1, Z14
@@ -11932,9 +11749,8 @@ avx512hdr_pass:
 	VPTERNLOGD  $0x96, Z14, Z13, Z12
 	VPADDD      Z12, Z16, Z16
 
-	// round 16 of the second hash
-	VPADDD      Z16, Z7, Z7
-	VPADDD.BCST 72(R12), Z7, Z7
+	// round 8 of the second hash
+	VPADDD.BCST 36(R12), Z7, Z7
 	VPRORD      $0x06, Z4, Z8
 	VPRORD      $0x0b, Z4, Z13
 	VPRORD      $0x19, Z4, Z14
@@ -11943,7 +11759,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z6, Z5, Z11
 	VPADDD      Z11, Z7, Z7
 	VPADDD      Z8, Z7, Z7
-	VPADDD      Z7, Z3, Z3
+	VPADDD      Z3, Z7, Z3
 	VPRORD      $0x02, Z0, Z9
 	VPRORD      $0x0d, Z0, Z13
 	VPRORD      $0x16, Z0, Z14
@@ -11959,9 +11775,8 @@ avx512hdr_pass:
 	VPADDD      Z12, Z17, Z17
 	VPADDD.BCST 80(R12), Z17, Z17
 
-	// round 17 of the second hash
-	VPADDD      Z17, Z6, Z6
-	VPADDD.BCST 76(R12), Z6, Z6
+	// round 9 of the second hash
+	VPADDD.BCST 40(R12), Z6, Z6
 	VPRORD      $0x06, Z3, Z8
 	VPRORD      $0x0b, Z3, Z13
 	VPRORD      $0x19, Z3, Z14
@@ -11970,7 +11785,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z5, Z4, Z11
 	VPADDD      Z11, Z6, Z6
 	VPADDD      Z8, Z6, Z6
-	VPADDD      Z6, Z2, Z2
+	VPADDD      Z2, Z6, Z2
 	VPRORD      $0x02, Z7, Z9
 	VPRORD      $0x0d, Z7, Z13
 	VPRORD      $0x16, Z7, Z14
@@ -11990,9 +11805,8 @@ avx512hdr_pass:
 	VPTERNLOGD  $0x96, Z14, Z13, Z12
 	VPADDD      Z12, Z18, Z18
 
-	// round 18 of the second hash
-	VPADDD      Z18, Z5, Z5
-	VPADDD.BCST 84(R12), Z5, Z5
+	// round 10 of the second hash
+	VPADDD.BCST 44(R12), Z5, Z5
 	VPRORD      $0x06, Z2, Z8
 	VPRORD      $0x0b, Z2, Z13
 	VPRORD      $0x19, Z2, Z14
@@ -12001,7 +11815,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z4, Z3, Z11
 	VPADDD      Z11, Z5, Z5
 	VPADDD      Z8, Z5, Z5
-	VPADDD      Z5, Z1, Z1
+	VPADDD      Z1, Z5, Z1
 	VPRORD      $0x02, Z6, Z9
 	VPRORD      $0x0d, Z6, Z13
 	VPRORD      $0x16, Z6, Z14
@@ -12021,9 +11835,8 @@ avx512hdr_pass:
 	VPTERNLOGD  $0x96, Z14, Z13, Z12
 	VPADDD      Z12, Z19, Z19
 
-	// round 19 of the second hash
-	VPADDD      Z19, Z4, Z4
-	VPADDD.BCST 88(R12), Z4, Z4
+	// round 11 of the second hash
+	VPADDD.BCST 48(R12), Z4, Z4
 	VPRORD      $0x06, Z1, Z8
 	VPRORD      $0x0b, Z1, Z13
 	VPRORD      $0x19, Z1, Z14
@@ -12032,7 +11845,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z3, Z2, Z11
 	VPADDD      Z11, Z4, Z4
 	VPADDD      Z8, Z4, Z4
-	VPADDD      Z4, Z0, Z0
+	VPADDD      Z0, Z4, Z0
 	VPRORD      $0x02, Z5, Z9
 	VPRORD      $0x0d, Z5, Z13
 	VPRORD      $0x16, Z5, Z14
@@ -12052,9 +11865,8 @@ avx512hdr_pass:
 	VPTERNLOGD  $0x96, Z14, Z13, Z12
 	VPADDD      Z12, Z20, Z20
 
-	// round 20 of the second hash
-	VPADDD      Z20, Z3, Z3
-	VPADDD.BCST 92(R12), Z3, Z3
+	// round 12 of the second hash
+	VPADDD.BCST 52(R12), Z3, Z3
 	VPRORD      $0x06, Z0, Z8
 	VPRORD      $0x0b, Z0, Z13
 	VPRORD      $0x19, Z0, Z14
@@ -12063,7 +11875,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z2, Z1, Z11
 	VPADDD      Z11, Z3, Z3
 	VPADDD      Z8, Z3, Z3
-	VPADDD      Z3, Z7, Z7
+	VPADDD      Z7, Z3, Z7
 	VPRORD      $0x02, Z4, Z9
 	VPRORD      $0x0d, Z4, Z13
 	VPRORD      $0x16, Z4, Z14
@@ -12083,9 +11895,8 @@ avx512hdr_pass:
 	VPTERNLOGD  $0x96, Z14, Z13, Z12
 	VPADDD      Z12, Z21, Z21
 
-	// round 21 of the second hash
-	VPADDD      Z21, Z2, Z2
-	VPADDD.BCST 96(R12), Z2, Z2
+	// round 13 of the second hash
+	VPADDD.BCST 56(R12), Z2, Z2
 	VPRORD      $0x06, Z7, Z8
 	VPRORD      $0x0b, Z7, Z13
 	VPRORD      $0x19, Z7, Z14
@@ -12094,7 +11905,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z1, Z0, Z11
 	VPADDD      Z11, Z2, Z2
 	VPADDD      Z8, Z2, Z2
-	VPADDD      Z2, Z6, Z6
+	VPADDD      Z6, Z2, Z6
 	VPRORD      $0x02, Z3, Z9
 	VPRORD      $0x0d, Z3, Z13
 	VPRORD      $0x16, Z3, Z14
@@ -12115,9 +11926,8 @@ avx512hdr_pass:
 	VPADDD      Z12, Z22, Z22
 	VPADDD.BCST 104(R12), Z22, Z22
 
-	// round 22 of the second hash
-	VPADDD      Z22, Z1, Z1
-	VPADDD.BCST 100(R12), Z1, Z1
+	// round 14 of the second hash
+	VPADDD.BCST 60(R12), Z1, Z1
 	VPRORD      $0x06, Z6, Z8
 	VPRORD      $0x0b, Z6, Z13
 	VPRORD      $0x19, Z6, Z14
@@ -12126,7 +11936,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z0, Z7, Z11
 	VPADDD      Z11, Z1, Z1
 	VPADDD      Z8, Z1, Z1
-	VPADDD      Z1, Z5, Z5
+	VPADDD      Z5, Z1, Z5
 	VPRORD      $0x02, Z2, Z9
 	VPRORD      $0x0d, Z2, Z13
 	VPRORD      $0x16, Z2, Z14
@@ -12143,9 +11953,8 @@ avx512hdr_pass:
 	VPADDD      Z16, Z23, Z23
 	VPADDD.BCST 112(R12), Z23, Z23
 
-	// round 23 of the second hash
-	VPADDD      Z23, Z0, Z0
-	VPADDD.BCST 108(R12), Z0, Z0
+	// round 15 of the second hash
+	VPADDD.BCST 68(R12), Z0, Z0
 	VPRORD      $0x06, Z5, Z8
 	VPRORD      $0x0b, Z5, Z13
 	VPRORD      $0x19, Z5, Z14
@@ -12154,7 +11963,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z7, Z6, Z11
 	VPADDD      Z11, Z0, Z0
 	VPADDD      Z8, Z0, Z0
-	VPADDD      Z0, Z4, Z4
+	VPADDD      Z4, Z0, Z4
 	VPRORD      $0x02, Z1, Z9
 	VPRORD      $0x0d, Z1, Z13
 	VPRORD      $0x16, Z1, Z14
@@ -12170,9 +11979,9 @@ avx512hdr_pass:
 	VPADDD      Z17, Z24, Z24
 	VPADDD.BCST 120(R12), Z24, Z24
 
-	// round 24 of the second hash
-	VPADDD      Z24, Z7, Z7
-	VPADDD.BCST 116(R12), Z7, Z7
+	// round 16 of the second hash
+	VPADDD      Z16, Z7, Z7
+	VPADDD.BCST 72(R12), Z7, Z7
 	VPRORD      $0x06, Z4, Z8
 	VPRORD      $0x0b, Z4, Z13
 	VPRORD      $0x19, Z4, Z14
@@ -12181,7 +11990,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z6, Z5, Z11
 	VPADDD      Z11, Z7, Z7
 	VPADDD      Z8, Z7, Z7
-	VPADDD      Z7, Z3, Z3
+	VPADDD      Z3, Z7, Z3
 	VPRORD      $0x02, Z0, Z9
 	VPRORD      $0x0d, Z0, Z13
 	VPRORD      $0x16, Z0, Z14
@@ -12196,9 +12005,9 @@ avx512hdr_pass:
 	VPTERNLOGD  $0x96, Z14, Z13, Z25
 	VPADDD      Z18, Z25, Z25
 
-	// round 25 of the second hash
-	VPADDD      Z25, Z6, Z6
-	VPADDD.BCST 124(R12), Z6, Z6
+	// round 17 of the second hash
+	VPADDD      Z17, Z6, Z6
+	VPADDD.BCST 76(R12), Z6, Z6
 	VPRORD      $0x06, Z3, Z8
 	VPRORD      $0x0b, Z3, Z13
 	VPRORD      $0x19, Z3, Z14
@@ -12207,7 +12016,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z5, Z4, Z11
 	VPADDD      Z11, Z6, Z6
 	VPADDD      Z8, Z6, Z6
-	VPADDD      Z6, Z2, Z2
+	VPADDD      Z2, Z6, Z2
 	VPRORD      $0x02, Z7, Z9
 	VPRORD      $0x0d, Z7, Z13
 	VPRORD      $0x16, Z7, Z14
@@ -12222,9 +12031,9 @@ avx512hdr_pass:
 	VPTERNLOGD  $0x96, Z14, Z13, Z26
 	VPADDD      Z19, Z26, Z26
 
-	// round 26 of the second hash
-	VPADDD      Z26, Z5, Z5
-	VPADDD.BCST 128(R12), Z5, Z5
+	// round 18 of the second hash
+	VPADDD      Z18, Z5, Z5
+	VPADDD.BCST 84(R12), Z5, Z5
 	VPRORD      $0x06, Z2, Z8
 	VPRORD      $0x0b, Z2, Z13
 	VPRORD      $0x19, Z2, Z14
@@ -12233,7 +12042,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z4, Z3, Z11
 	VPADDD      Z11, Z5, Z5
 	VPADDD      Z8, Z5, Z5
-	VPADDD      Z5, Z1, Z1
+	VPADDD      Z1, Z5, Z1
 	VPRORD      $0x02, Z6, Z9
 	VPRORD      $0x0d, Z6, Z13
 	VPRORD      $0x16, Z6, Z14
@@ -12248,9 +12057,9 @@ avx512hdr_pass:
 	VPTERNLOGD  $0x96, Z14, Z13, Z27
 	VPADDD      Z20, Z27, Z27
 
-	// round 27 of the second hash
-	VPADDD      Z27, Z4, Z4
-	VPADDD.BCST 132(R12), Z4, Z4
+	// round 19 of the second hash
+	VPADDD      Z19, Z4, Z4
+	VPADDD.BCST 88(R12), Z4, Z4
 	VPRORD      $0x06, Z1, Z8
 	VPRORD      $0x0b, Z1, Z13
 	VPRORD      $0x19, Z1, Z14
@@ -12259,7 +12068,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z3, Z2, Z11
 	VPADDD      Z11, Z4, Z4
 	VPADDD      Z8, Z4, Z4
-	VPADDD      Z4, Z0, Z0
+	VPADDD      Z0, Z4, Z0
 	VPRORD      $0x02, Z5, Z9
 	VPRORD      $0x0d, Z5, Z13
 	VPRORD      $0x16, Z5, Z14
@@ -12274,9 +12083,9 @@ avx512hdr_pass:
 	VPTERNLOGD  $0x96, Z14, Z13, Z28
 	VPADDD      Z21, Z28, Z28
 
-	// round 28 of the second hash
-	VPADDD      Z28, Z3, Z3
-	VPADDD.BCST 136(R12), Z3, Z3
+	// round 20 of the second hash
+	VPADDD      Z20, Z3, Z3
+	VPADDD.BCST 92(R12), Z3, Z3
 	VPRORD      $0x06, Z0, Z8
 	VPRORD      $0x0b, Z0, Z13
 	VPRORD      $0x19, Z0, Z14
@@ -12285,7 +12094,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z2, Z1, Z11
 	VPADDD      Z11, Z3, Z3
 	VPADDD      Z8, Z3, Z3
-	VPADDD      Z3, Z7, Z7
+	VPADDD      Z7, Z3, Z7
 	VPRORD      $0x02, Z4, Z9
 	VPRORD      $0x0d, Z4, Z13
 	VPRORD      $0x16, Z4, Z14
@@ -12300,9 +12109,9 @@ avx512hdr_pass:
 	VPTERNLOGD  $0x96, Z14, Z13, Z29
 	VPADDD      Z22, Z29, Z29
 
-	// round 29 of the second hash
-	VPADDD      Z29, Z2, Z2
-	VPADDD.BCST 140(R12), Z2, Z2
+	// round 21 of the second hash
+	VPADDD      Z21, Z2, Z2
+	VPADDD.BCST 96(R12), Z2, Z2
 	VPRORD      $0x06, Z7, Z8
 	VPRORD      $0x0b, Z7, Z13
 	VPRORD      $0x19, Z7, Z14
@@ -12311,7 +12120,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z1, Z0, Z11
 	VPADDD      Z11, Z2, Z2
 	VPADDD      Z8, Z2, Z2
-	VPADDD      Z2, Z6, Z6
+	VPADDD      Z6, Z2, Z6
 	VPRORD      $0x02, Z3, Z9
 	VPRORD      $0x0d, Z3, Z13
 	VPRORD      $0x16, Z3, Z14
@@ -12327,9 +12136,9 @@ avx512hdr_pass:
 	VPADDD      Z23, Z30, Z30
 	VPADDD.BCST 148(R12), Z30, Z30
 
-	// round 30 of the second hash
-	VPADDD      Z30, Z1, Z1
-	VPADDD.BCST 144(R12), Z1, Z1
+	// round 22 of the second hash
+	VPADDD      Z22, Z1, Z1
+	VPADDD.BCST 100(R12), Z1, Z1
 	VPRORD      $0x06, Z6, Z8
 	VPRORD      $0x0b, Z6, Z13
 	VPRORD      $0x19, Z6, Z14
@@ -12338,7 +12147,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z0, Z7, Z11
 	VPADDD      Z11, Z1, Z1
 	VPADDD      Z8, Z1, Z1
-	VPADDD      Z1, Z5, Z5
+	VPADDD      Z5, Z1, Z5
 	VPRORD      $0x02, Z2, Z9
 	VPRORD      $0x0d, Z2, Z13
 	VPRORD      $0x16, Z2, Z14
@@ -12359,9 +12168,9 @@ avx512hdr_pass:
 	VPADDD      Z24, Z31, Z31
 	VPADDD.BCST 104(R12), Z31, Z31
 
-	// round 31 of the second hash
-	VPADDD      Z31, Z0, Z0
-	VPADDD.BCST 152(R12), Z0, Z0
+	// round 23 of the second hash
+	VPADDD      Z23, Z0, Z0
+	VPADDD.BCST 108(R12), Z0, Z0
 	VPRORD      $0x06, Z5, Z8
 	VPRORD      $0x0b, Z5, Z13
 	VPRORD      $0x19, Z5, Z14
@@ -12370,7 +12179,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z7, Z6, Z11
 	VPADDD      Z11, Z0, Z0
 	VPADDD      Z8, Z0, Z0
-	VPADDD      Z0, Z4, Z4
+	VPADDD      Z4, Z0, Z4
 	VPRORD      $0x02, Z1, Z9
 	VPRORD      $0x0d, Z1, Z13
 	VPRORD      $0x16, Z1, Z14
@@ -12391,9 +12200,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z16, Z16
 	VPADDD      Z25, Z16, Z16
 
-	// round 32 of the second hash
-	VPADDD      Z16, Z7, Z7
-	VPADDD.BCST 156(R12), Z7, Z7
+	// round 24 of the second hash
+	VPADDD      Z24, Z7, Z7
+	VPADDD.BCST 116(R12), Z7, Z7
 	VPRORD      $0x06, Z4, Z8
 	VPRORD      $0x0b, Z4, Z13
 	VPRORD      $0x19, Z4, Z14
@@ -12402,7 +12211,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z6, Z5, Z11
 	VPADDD      Z11, Z7, Z7
 	VPADDD      Z8, Z7, Z7
-	VPADDD      Z7, Z3, Z3
+	VPADDD      Z3, Z7, Z3
 	VPRORD      $0x02, Z0, Z9
 	VPRORD      $0x0d, Z0, Z13
 	VPRORD      $0x16, Z0, Z14
@@ -12423,9 +12232,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z17, Z17
 	VPADDD      Z26, Z17, Z17
 
-	// round 33 of the second hash
-	VPADDD      Z17, Z6, Z6
-	VPADDD.BCST 160(R12), Z6, Z6
+	// round 25 of the second hash
+	VPADDD      Z25, Z6, Z6
+	VPADDD.BCST 124(R12), Z6, Z6
 	VPRORD      $0x06, Z3, Z8
 	VPRORD      $0x0b, Z3, Z13
 	VPRORD      $0x19, Z3, Z14
@@ -12434,7 +12243,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z5, Z4, Z11
 	VPADDD      Z11, Z6, Z6
 	VPADDD      Z8, Z6, Z6
-	VPADDD      Z6, Z2, Z2
+	VPADDD      Z2, Z6, Z2
 	VPRORD      $0x02, Z7, Z9
 	VPRORD      $0x0d, Z7, Z13
 	VPRORD      $0x16, Z7, Z14
@@ -12455,9 +12264,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z18, Z18
 	VPADDD      Z27, Z18, Z18
 
-	// round 34 of the second hash
-	VPADDD      Z18, Z5, Z5
-	VPADDD.BCST 164(R12), Z5, Z5
+	// round 26 of the second hash
+	VPADDD      Z26, Z5, Z5
+	VPADDD.BCST 128(R12), Z5, Z5
 	VPRORD      $0x06, Z2, Z8
 	VPRORD      $0x0b, Z2, Z13
 	VPRORD      $0x19, Z2, Z14
@@ -12466,7 +12275,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z4, Z3, Z11
 	VPADDD      Z11, Z5, Z5
 	VPADDD      Z8, Z5, Z5
-	VPADDD      Z5, Z1, Z1
+	VPADDD      Z1, Z5, Z1
 	VPRORD      $0x02, Z6, Z9
 	VPRORD      $0x0d, Z6, Z13
 	VPRORD      $0x16, Z6, Z14
@@ -12487,9 +12296,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z19, Z19
 	VPADDD      Z28, Z19, Z19
 
-	// round 35 of the second hash
-	VPADDD      Z19, Z4, Z4
-	VPADDD.BCST 168(R12), Z4, Z4
+	// round 27 of the second hash
+	VPADDD      Z27, Z4, Z4
+	VPADDD.BCST 132(R12), Z4, Z4
 	VPRORD      $0x06, Z1, Z8
 	VPRORD      $0x0b, Z1, Z13
 	VPRORD      $0x19, Z1, Z14
@@ -12498,7 +12307,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z3, Z2, Z11
 	VPADDD      Z11, Z4, Z4
 	VPADDD      Z8, Z4, Z4
-	VPADDD      Z4, Z0, Z0
+	VPADDD      Z0, Z4, Z0
 	VPRORD      $0x02, Z5, Z9
 	VPRORD      $0x0d, Z5, Z13
 	VPRORD      $0x16, Z5, Z14
@@ -12519,9 +12328,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z20, Z20
 	VPADDD      Z29, Z20, Z20
 
-	// round 36 of the second hash
-	VPADDD      Z20, Z3, Z3
-	VPADDD.BCST 172(R12), Z3, Z3
+	// round 28 of the second hash
+	VPADDD      Z28, Z3, Z3
+	VPADDD.BCST 136(R12), Z3, Z3
 	VPRORD      $0x06, Z0, Z8
 	VPRORD      $0x0b, Z0, Z13
 	VPRORD      $0x19, Z0, Z14
@@ -12530,7 +12339,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z2, Z1, Z11
 	VPADDD      Z11, Z3, Z3
 	VPADDD      Z8, Z3, Z3
-	VPADDD      Z3, Z7, Z7
+	VPADDD      Z7, Z3, Z7
 	VPRORD      $0x02, Z4, Z9
 	VPRORD      $0x0d, Z4, Z13
 	VPRORD      $0x16, Z4, Z14
@@ -12551,9 +12360,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z21, Z21
 	VPADDD      Z30, Z21, Z21
 
-	// round 37 of the second hash
-	VPADDD      Z21, Z2, Z2
-	VPADDD.BCST 176(R12), Z2, Z2
+	// round 29 of the second hash
+	VPADDD      Z29, Z2, Z2
+	VPADDD.BCST 140(R12), Z2, Z2
 	VPRORD      $0x06, Z7, Z8
 	VPRORD      $0x0b, Z7, Z13
 	VPRORD      $0x19, Z7, Z14
@@ -12562,7 +12371,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z1, Z0, Z11
 	VPADDD      Z11, Z2, Z2
 	VPADDD      Z8, Z2, Z2
-	VPADDD      Z2, Z6, Z6
+	VPADDD      Z6, Z2, Z6
 	VPRORD      $0x02, Z3, Z9
 	VPRORD      $0x0d, Z3, Z13
 	VPRORD      $0x16, Z3, Z14
@@ -12583,9 +12392,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z22, Z22
 	VPADDD      Z31, Z22, Z22
 
-	// round 38 of the second hash
-	VPADDD      Z22, Z1, Z1
-	VPADDD.BCST 180(R12), Z1, Z1
+	// round 30 of the second hash
+	VPADDD      Z30, Z1, Z1
+	VPADDD.BCST 144(R12), Z1, Z1
 	VPRORD      $0x06, Z6, Z8
 	VPRORD      $0x0b, Z6, Z13
 	VPRORD      $0x19, Z6, Z14
@@ -12594,7 +12403,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z0, Z7, Z11
 	VPADDD      Z11, Z1, Z1
 	VPADDD      Z8, Z1, Z1
-	VPADDD      Z1, Z5, Z5
+	VPADDD      Z5, Z1, Z5
 	VPRORD      $0x02, Z2, Z9
 	VPRORD      $0x0d, Z2, Z13
 	VPRORD      $0x16, Z2, Z14
@@ -12615,9 +12424,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z23, Z23
 	VPADDD      Z16, Z23, Z23
 
-	// round 39 of the second hash
-	VPADDD      Z23, Z0, Z0
-	VPADDD.BCST 184(R12), Z0, Z0
+	// round 31 of the second hash
+	VPADDD      Z31, Z0, Z0
+	VPADDD.BCST 152(R12), Z0, Z0
 	VPRORD      $0x06, Z5, Z8
 	VPRORD      $0x0b, Z5, Z13
 	VPRORD      $0x19, Z5, Z14
@@ -12626,7 +12435,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z7, Z6, Z11
 	VPADDD      Z11, Z0, Z0
 	VPADDD      Z8, Z0, Z0
-	VPADDD      Z0, Z4, Z4
+	VPADDD      Z4, Z0, Z4
 	VPRORD      $0x02, Z1, Z9
 	VPRORD      $0x0d, Z1, Z13
 	VPRORD      $0x16, Z1, Z14
@@ -12647,9 +12456,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z24, Z24
 	VPADDD      Z17, Z24, Z24
 
-	// round 40 of the second hash
-	VPADDD      Z24, Z7, Z7
-	VPADDD.BCST 188(R12), Z7, Z7
+	// round 32 of the second hash
+	VPADDD      Z16, Z7, Z7
+	VPADDD.BCST 156(R12), Z7, Z7
 	VPRORD      $0x06, Z4, Z8
 	VPRORD      $0x0b, Z4, Z13
 	VPRORD      $0x19, Z4, Z14
@@ -12658,7 +12467,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z6, Z5, Z11
 	VPADDD      Z11, Z7, Z7
 	VPADDD      Z8, Z7, Z7
-	VPADDD      Z7, Z3, Z3
+	VPADDD      Z3, Z7, Z3
 	VPRORD      $0x02, Z0, Z9
 	VPRORD      $0x0d, Z0, Z13
 	VPRORD      $0x16, Z0, Z14
@@ -12679,9 +12488,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z25, Z25
 	VPADDD      Z18, Z25, Z25
 
-	// round 41 of the second hash
-	VPADDD      Z25, Z6, Z6
-	VPADDD.BCST 192(R12), Z6, Z6
+	// round 33 of the second hash
+	VPADDD      Z17, Z6, Z6
+	VPADDD.BCST 160(R12), Z6, Z6
 	VPRORD      $0x06, Z3, Z8
 	VPRORD      $0x0b, Z3, Z13
 	VPRORD      $0x19, Z3, Z14
@@ -12690,7 +12499,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z5, Z4, Z11
 	VPADDD      Z11, Z6, Z6
 	VPADDD      Z8, Z6, Z6
-	VPADDD      Z6, Z2, Z2
+	VPADDD      Z2, Z6, Z2
 	VPRORD      $0x02, Z7, Z9
 	VPRORD      $0x0d, Z7, Z13
 	VPRORD      $0x16, Z7, Z14
@@ -12711,9 +12520,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z26, Z26
 	VPADDD      Z19, Z26, Z26
 
-	// round 42 of the second hash
-	VPADDD      Z26, Z5, Z5
-	VPADDD.BCST 196(R12), Z5, Z5
+	// round 34 of the second hash
+	VPADDD      Z18, Z5, Z5
+	VPADDD.BCST 164(R12), Z5, Z5
 	VPRORD      $0x06, Z2, Z8
 	VPRORD      $0x0b, Z2, Z13
 	VPRORD      $0x19, Z2, Z14
@@ -12722,7 +12531,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z4, Z3, Z11
 	VPADDD      Z11, Z5, Z5
 	VPADDD      Z8, Z5, Z5
-	VPADDD      Z5, Z1, Z1
+	VPADDD      Z1, Z5, Z1
 	VPRORD      $0x02, Z6, Z9
 	VPRORD      $0x0d, Z6, Z13
 	VPRORD      $0x16, Z6, Z14
@@ -12743,9 +12552,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z27, Z27
 	VPADDD      Z20, Z27, Z27
 
-	// round 43 of the second hash
-	VPADDD      Z27, Z4, Z4
-	VPADDD.BCST 200(R12), Z4, Z4
+	// round 35 of the second hash
+	VPADDD      Z19, Z4, Z4
+	VPADDD.BCST 168(R12), Z4, Z4
 	VPRORD      $0x06, Z1, Z8
 	VPRORD      $0x0b, Z1, Z13
 	VPRORD      $0x19, Z1, Z14
@@ -12754,7 +12563,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z3, Z2, Z11
 	VPADDD      Z11, Z4, Z4
 	VPADDD      Z8, Z4, Z4
-	VPADDD      Z4, Z0, Z0
+	VPADDD      Z0, Z4, Z0
 	VPRORD      $0x02, Z5, Z9
 	VPRORD      $0x0d, Z5, Z13
 	VPRORD      $0x16, Z5, Z14
@@ -12775,9 +12584,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z28, Z28
 	VPADDD      Z21, Z28, Z28
 
-	// round 44 of the second hash
-	VPADDD      Z28, Z3, Z3
-	VPADDD.BCST 204(R12), Z3, Z3
+	// round 36 of the second hash
+	VPADDD      Z20, Z3, Z3
+	VPADDD.BCST 172(R12), Z3, Z3
 	VPRORD      $0x06, Z0, Z8
 	VPRORD      $0x0b, Z0, Z13
 	VPRORD      $0x19, Z0, Z14
@@ -12786,7 +12595,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z2, Z1, Z11
 	VPADDD      Z11, Z3, Z3
 	VPADDD      Z8, Z3, Z3
-	VPADDD      Z3, Z7, Z7
+	VPADDD      Z7, Z3, Z7
 	VPRORD      $0x02, Z4, Z9
 	VPRORD      $0x0d, Z4, Z13
 	VPRORD      $0x16, Z4, Z14
@@ -12807,9 +12616,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z29, Z29
 	VPADDD      Z22, Z29, Z29
 
-	// round 45 of the second hash
-	VPADDD      Z29, Z2, Z2
-	VPADDD.BCST 208(R12), Z2, Z2
+	// round 37 of the second hash
+	VPADDD      Z21, Z2, Z2
+	VPADDD.BCST 176(R12), Z2, Z2
 	VPRORD      $0x06, Z7, Z8
 	VPRORD      $0x0b, Z7, Z13
 	VPRORD      $0x19, Z7, Z14
@@ -12818,7 +12627,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z1, Z0, Z11
 	VPADDD      Z11, Z2, Z2
 	VPADDD      Z8, Z2, Z2
-	VPADDD      Z2, Z6, Z6
+	VPADDD      Z6, Z2, Z6
 	VPRORD      $0x02, Z3, Z9
 	VPRORD      $0x0d, Z3, Z13
 	VPRORD      $0x16, Z3, Z14
@@ -12839,9 +12648,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z30, Z30
 	VPADDD      Z23, Z30, Z30
 
-	// round 46 of the second hash
-	VPADDD      Z30, Z1, Z1
-	VPADDD.BCST 212(R12), Z1, Z1
+	// round 38 of the second hash
+	VPADDD      Z22, Z1, Z1
+	VPADDD.BCST 180(R12), Z1, Z1
 	VPRORD      $0x06, Z6, Z8
 	VPRORD      $0x0b, Z6, Z13
 	VPRORD      $0x19, Z6, Z14
@@ -12850,7 +12659,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z0, Z7, Z11
 	VPADDD      Z11, Z1, Z1
 	VPADDD      Z8, Z1, Z1
-	VPADDD      Z1, Z5, Z5
+	VPADDD      Z5, Z1, Z5
 	VPRORD      $0x02, Z2, Z9
 	VPRORD      $0x0d, Z2, Z13
 	VPRORD      $0x16, Z2, Z14
@@ -12871,9 +12680,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z31, Z31
 	VPADDD      Z24, Z31, Z31
 
-	// round 47 of the second hash
-	VPADDD      Z31, Z0, Z0
-	VPADDD.BCST 216(R12), Z0, Z0
+	// round 39 of the second hash
+	VPADDD      Z23, Z0, Z0
+	VPADDD.BCST 184(R12), Z0, Z0
 	VPRORD      $0x06, Z5, Z8
 	VPRORD      $0x0b, Z5, Z13
 	VPRORD      $0x19, Z5, Z14
@@ -12882,7 +12691,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z7, Z6, Z11
 	VPADDD      Z11, Z0, Z0
 	VPADDD      Z8, Z0, Z0
-	VPADDD      Z0, Z4, Z4
+	VPADDD      Z4, Z0, Z4
 	VPRORD      $0x02, Z1, Z9
 	VPRORD      $0x0d, Z1, Z13
 	VPRORD      $0x16, Z1, Z14
@@ -12903,9 +12712,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z16, Z16
 	VPADDD      Z25, Z16, Z16
 
-	// round 48 of the second hash
-	VPADDD      Z16, Z7, Z7
-	VPADDD.BCST 220(R12), Z7, Z7
+	// round 40 of the second hash
+	VPADDD      Z24, Z7, Z7
+	VPADDD.BCST 188(R12), Z7, Z7
 	VPRORD      $0x06, Z4, Z8
 	VPRORD      $0x0b, Z4, Z13
 	VPRORD      $0x19, Z4, Z14
@@ -12914,7 +12723,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z6, Z5, Z11
 	VPADDD      Z11, Z7, Z7
 	VPADDD      Z8, Z7, Z7
-	VPADDD      Z7, Z3, Z3
+	VPADDD      Z3, Z7, Z3
 	VPRORD      $0x02, Z0, Z9
 	VPRORD      $0x0d, Z0, Z13
 	VPRORD      $0x16, Z0, Z14
@@ -12935,9 +12744,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z17, Z17
 	VPADDD      Z26, Z17, Z17
 
-	// round 49 of the second hash
-	VPADDD      Z17, Z6, Z6
-	VPADDD.BCST 224(R12), Z6, Z6
+	// round 41 of the second hash
+	VPADDD      Z25, Z6, Z6
+	VPADDD.BCST 192(R12), Z6, Z6
 	VPRORD      $0x06, Z3, Z8
 	VPRORD      $0x0b, Z3, Z13
 	VPRORD      $0x19, Z3, Z14
@@ -12946,7 +12755,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z5, Z4, Z11
 	VPADDD      Z11, Z6, Z6
 	VPADDD      Z8, Z6, Z6
-	VPADDD      Z6, Z2, Z2
+	VPADDD      Z2, Z6, Z2
 	VPRORD      $0x02, Z7, Z9
 	VPRORD      $0x0d, Z7, Z13
 	VPRORD      $0x16, Z7, Z14
@@ -12967,9 +12776,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z18, Z18
 	VPADDD      Z27, Z18, Z18
 
-	// round 50 of the second hash
-	VPADDD      Z18, Z5, Z5
-	VPADDD.BCST 228(R12), Z5, Z5
+	// round 42 of the second hash
+	VPADDD      Z26, Z5, Z5
+	VPADDD.BCST 196(R12), Z5, Z5
 	VPRORD      $0x06, Z2, Z8
 	VPRORD      $0x0b, Z2, Z13
 	VPRORD      $0x19, Z2, Z14
@@ -12978,7 +12787,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z4, Z3, Z11
 	VPADDD      Z11, Z5, Z5
 	VPADDD      Z8, Z5, Z5
-	VPADDD      Z5, Z1, Z1
+	VPADDD      Z1, Z5, Z1
 	VPRORD      $0x02, Z6, Z9
 	VPRORD      $0x0d, Z6, Z13
 	VPRORD      $0x16, Z6, Z14
@@ -12999,9 +12808,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z19, Z19
 	VPADDD      Z28, Z19, Z19
 
-	// round 51 of the second hash
-	VPADDD      Z19, Z4, Z4
-	VPADDD.BCST 232(R12), Z4, Z4
+	// round 43 of the second hash
+	VPADDD      Z27, Z4, Z4
+	VPADDD.BCST 200(R12), Z4, Z4
 	VPRORD      $0x06, Z1, Z8
 	VPRORD      $0x0b, Z1, Z13
 	VPRORD      $0x19, Z1, Z14
@@ -13010,7 +12819,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z3, Z2, Z11
 	VPADDD      Z11, Z4, Z4
 	VPADDD      Z8, Z4, Z4
-	VPADDD      Z4, Z0, Z0
+	VPADDD      Z0, Z4, Z0
 	VPRORD      $0x02, Z5, Z9
 	VPRORD      $0x0d, Z5, Z13
 	VPRORD      $0x16, Z5, Z14
@@ -13031,9 +12840,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z20, Z20
 	VPADDD      Z29, Z20, Z20
 
-	// round 52 of the second hash
-	VPADDD      Z20, Z3, Z3
-	VPADDD.BCST 236(R12), Z3, Z3
+	// round 44 of the second hash
+	VPADDD      Z28, Z3, Z3
+	VPADDD.BCST 204(R12), Z3, Z3
 	VPRORD      $0x06, Z0, Z8
 	VPRORD      $0x0b, Z0, Z13
 	VPRORD      $0x19, Z0, Z14
@@ -13042,7 +12851,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z2, Z1, Z11
 	VPADDD      Z11, Z3, Z3
 	VPADDD      Z8, Z3, Z3
-	VPADDD      Z3, Z7, Z7
+	VPADDD      Z7, Z3, Z7
 	VPRORD      $0x02, Z4, Z9
 	VPRORD      $0x0d, Z4, Z13
 	VPRORD      $0x16, Z4, Z14
@@ -13063,9 +12872,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z21, Z21
 	VPADDD      Z30, Z21, Z21
 
-	// round 53 of the second hash
-	VPADDD      Z21, Z2, Z2
-	VPADDD.BCST 240(R12), Z2, Z2
+	// round 45 of the second hash
+	VPADDD      Z29, Z2, Z2
+	VPADDD.BCST 208(R12), Z2, Z2
 	VPRORD      $0x06, Z7, Z8
 	VPRORD      $0x0b, Z7, Z13
 	VPRORD      $0x19, Z7, Z14
@@ -13074,7 +12883,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z1, Z0, Z11
 	VPADDD      Z11, Z2, Z2
 	VPADDD      Z8, Z2, Z2
-	VPADDD      Z2, Z6, Z6
+	VPADDD      Z6, Z2, Z6
 	VPRORD      $0x02, Z3, Z9
 	VPRORD      $0x0d, Z3, Z13
 	VPRORD      $0x16, Z3, Z14
@@ -13095,9 +12904,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z22, Z22
 	VPADDD      Z31, Z22, Z22
 
-	// round 54 of the second hash
-	VPADDD      Z22, Z1, Z1
-	VPADDD.BCST 244(R12), Z1, Z1
+	// round 46 of the second hash
+	VPADDD      Z30, Z1, Z1
+	VPADDD.BCST 212(R12), Z1, Z1
 	VPRORD      $0x06, Z6, Z8
 	VPRORD      $0x0b, Z6, Z13
 	VPRORD      $0x19, Z6, Z14
@@ -13106,7 +12915,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z0, Z7, Z11
 	VPADDD      Z11, Z1, Z1
 	VPADDD      Z8, Z1, Z1
-	VPADDD      Z1, Z5, Z5
+	VPADDD      Z5, Z1, Z5
 	VPRORD      $0x02, Z2, Z9
 	VPRORD      $0x0d, Z2, Z13
 	VPRORD      $0x16, Z2, Z14
@@ -13127,9 +12936,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z23, Z23
 	VPADDD      Z16, Z23, Z23
 
-	// round 55 of the second hash
-	VPADDD      Z23, Z0, Z0
-	VPADDD.BCST 248(R12), Z0, Z0
+	// round 47 of the second hash
+	VPADDD      Z31, Z0, Z0
+	VPADDD.BCST 216(R12), Z0, Z0
 	VPRORD      $0x06, Z5, Z8
 	VPRORD      $0x0b, Z5, Z13
 	VPRORD      $0x19, Z5, Z14
@@ -13138,7 +12947,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z7, Z6, Z11
 	VPADDD      Z11, Z0, Z0
 	VPADDD      Z8, Z0, Z0
-	VPADDD      Z0, Z4, Z4
+	VPADDD      Z4, Z0, Z4
 	VPRORD      $0x02, Z1, Z9
 	VPRORD      $0x0d, Z1, Z13
 	VPRORD      $0x16, Z1, Z14
@@ -13159,9 +12968,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z24, Z24
 	VPADDD      Z17, Z24, Z24
 
-	// round 56 of the second hash
-	VPADDD      Z24, Z7, Z7
-	VPADDD.BCST 252(R12), Z7, Z7
+	// round 48 of the second hash
+	VPADDD      Z16, Z7, Z7
+	VPADDD.BCST 220(R12), Z7, Z7
 	VPRORD      $0x06, Z4, Z8
 	VPRORD      $0x0b, Z4, Z13
 	VPRORD      $0x19, Z4, Z14
@@ -13170,7 +12979,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z6, Z5, Z11
 	VPADDD      Z11, Z7, Z7
 	VPADDD      Z8, Z7, Z7
-	VPADDD      Z7, Z3, Z3
+	VPADDD      Z3, Z7, Z3
 	VPRORD      $0x02, Z0, Z9
 	VPRORD      $0x0d, Z0, Z13
 	VPRORD      $0x16, Z0, Z14
@@ -13191,9 +13000,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z25, Z25
 	VPADDD      Z18, Z25, Z25
 
-	// round 57 of the second hash
-	VPADDD      Z25, Z6, Z6
-	VPADDD.BCST 256(R12), Z6, Z6
+	// round 49 of the second hash
+	VPADDD      Z17, Z6, Z6
+	VPADDD.BCST 224(R12), Z6, Z6
 	VPRORD      $0x06, Z3, Z8
 	VPRORD      $0x0b, Z3, Z13
 	VPRORD      $0x19, Z3, Z14
@@ -13202,7 +13011,7 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z5, Z4, Z11
 	VPADDD      Z11, Z6, Z6
 	VPADDD      Z8, Z6, Z6
-	VPADDD      Z6, Z2, Z2
+	VPADDD      Z2, Z6, Z2
 	VPRORD      $0x02, Z7, Z9
 	VPRORD      $0x0d, Z7, Z13
 	VPRORD      $0x16, Z7, Z14
@@ -13223,9 +13032,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z26, Z26
 	VPADDD      Z19, Z26, Z26
 
-	// round 58 of the second hash
-	VPADDD      Z26, Z5, Z5
-	VPADDD.BCST 260(R12), Z5, Z5
+	// round 50 of the second hash
+	VPADDD      Z18, Z5, Z5
+	VPADDD.BCST 228(R12), Z5, Z5
 	VPRORD      $0x06, Z2, Z8
 	VPRORD      $0x0b, Z2, Z13
 	VPRORD      $0x19, Z2, Z14
@@ -13234,7 +13043,15 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z4, Z3, Z11
 	VPADDD      Z11, Z5, Z5
 	VPADDD      Z8, Z5, Z5
-	VPADDD      Z5, Z1, Z1
+	VPADDD      Z1, Z5, Z1
+	VPRORD      $0x02, Z6, Z9
+	VPRORD      $0x0d, Z6, Z13
+	VPRORD      $0x16, Z6, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z9
+	VMOVDQA32   Z6, Z10
+	VPTERNLOGD  $0xe8, Z0, Z7, Z10
+	VPADDD      Z10, Z9, Z9
+	VPADDD      Z9, Z5, Z5
 	VPRORD      $0x11, Z25, Z12
 	VPRORD      $0x13, Z25, Z13
 	VPSRLD      $0x0a, Z25, Z14
@@ -13247,9 +13064,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z27, Z27
 	VPADDD      Z20, Z27, Z27
 
-	// round 59 of the second hash
-	VPADDD      Z27, Z4, Z4
-	VPADDD.BCST 264(R12), Z4, Z4
+	// round 51 of the second hash
+	VPADDD      Z19, Z4, Z4
+	VPADDD.BCST 232(R12), Z4, Z4
 	VPRORD      $0x06, Z1, Z8
 	VPRORD      $0x0b, Z1, Z13
 	VPRORD      $0x19, Z1, Z14
@@ -13258,7 +13075,15 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z3, Z2, Z11
 	VPADDD      Z11, Z4, Z4
 	VPADDD      Z8, Z4, Z4
-	VPADDD      Z4, Z0, Z0
+	VPADDD      Z0, Z4, Z0
+	VPRORD      $0x02, Z5, Z9
+	VPRORD      $0x0d, Z5, Z13
+	VPRORD      $0x16, Z5, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z9
+	VMOVDQA32   Z5, Z10
+	VPTERNLOGD  $0xe8, Z7, Z6, Z10
+	VPADDD      Z10, Z9, Z9
+	VPADDD      Z9, Z4, Z4
 	VPRORD      $0x11, Z26, Z12
 	VPRORD      $0x13, Z26, Z13
 	VPSRLD      $0x0a, Z26, Z14
@@ -13271,9 +13096,9 @@ avx512hdr_pass:
 	VPADDD      Z12, Z28, Z28
 	VPADDD      Z21, Z28, Z28
 
-	// round 60 of the second hash
-	VPADDD      Z28, Z3, Z3
-	VPADDD.BCST 268(R12), Z3, Z3
+	// round 52 of the second hash
+	VPADDD      Z20, Z3, Z3
+	VPADDD.BCST 236(R12), Z3, Z3
 	VPRORD      $0x06, Z0, Z8
 	VPRORD      $0x0b, Z0, Z13
 	VPRORD      $0x19, Z0, Z14
@@ -13282,20 +13107,160 @@ avx512hdr_pass:
 	VPTERNLOGD  $0xca, Z2, Z1, Z11
 	VPADDD      Z11, Z3, Z3
 	VPADDD      Z8, Z3, Z3
-	VPADDD      Z3, Z7, Z7
+	VPADDD      Z7, Z3, Z7
+	VPRORD      $0x02, Z4, Z9
+	VPRORD      $0x0d, Z4, Z13
+	VPRORD      $0x16, Z4, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z9
+	VMOVDQA32   Z4, Z10
+	VPTERNLOGD  $0xe8, Z6, Z5, Z10
+	VPADDD      Z10, Z9, Z9
+	VPADDD      Z9, Z3, Z3
 
-	// h7 = e61 + H7, byte-swapped, against the top word (unsigned <=).
-	VPADDD.BCST 320(R12), Z7, Z7
-	VPRORD      $0x08, Z7, Z13
-	VPROLD      $0x08, Z7, Z14
-	VMOVDQA32   Z15, Z7
-	VPTERNLOGD  $0xca, Z14, Z13, Z7
-	VPCMPUD     $0x02, 1088(DI), Z7, K1
-	KMOVW       K1, AX
+	// round 53 of the second hash
+	VPADDD      Z21, Z2, Z2
+	VPADDD.BCST 240(R12), Z2, Z2
+	VPRORD      $0x06, Z7, Z8
+	VPRORD      $0x0b, Z7, Z13
+	VPRORD      $0x19, Z7, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z8
+	VMOVDQA32   Z7, Z11
+	VPTERNLOGD  $0xca, Z1, Z0, Z11
+	VPADDD      Z11, Z2, Z2
+	VPADDD      Z8, Z2, Z2
+	VPADDD      Z6, Z2, Z6
+	VPRORD      $0x02, Z3, Z9
+	VPRORD      $0x0d, Z3, Z13
+	VPRORD      $0x16, Z3, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z9
+	VMOVDQA32   Z3, Z10
+	VPTERNLOGD  $0xe8, Z5, Z4, Z10
+	VPADDD      Z10, Z9, Z9
+	VPADDD      Z9, Z2, Z2
+
+	// round 54 of the second hash
+	VPADDD      Z22, Z1, Z1
+	VPADDD.BCST 244(R12), Z1, Z1
+	VPRORD      $0x06, Z6, Z8
+	VPRORD      $0x0b, Z6, Z13
+	VPRORD      $0x19, Z6, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z8
+	VMOVDQA32   Z6, Z11
+	VPTERNLOGD  $0xca, Z0, Z7, Z11
+	VPADDD      Z11, Z1, Z1
+	VPADDD      Z8, Z1, Z1
+	VPADDD      Z5, Z1, Z5
+	VPRORD      $0x02, Z2, Z9
+	VPRORD      $0x0d, Z2, Z13
+	VPRORD      $0x16, Z2, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z9
+	VMOVDQA32   Z2, Z10
+	VPTERNLOGD  $0xe8, Z4, Z3, Z10
+	VPADDD      Z10, Z9, Z9
+	VPADDD      Z9, Z1, Z1
+
+	// round 55 of the second hash
+	VPADDD      Z23, Z0, Z0
+	VPADDD.BCST 248(R12), Z0, Z0
+	VPRORD      $0x06, Z5, Z8
+	VPRORD      $0x0b, Z5, Z13
+	VPRORD      $0x19, Z5, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z8
+	VMOVDQA32   Z5, Z11
+	VPTERNLOGD  $0xca, Z7, Z6, Z11
+	VPADDD      Z11, Z0, Z0
+	VPADDD      Z8, Z0, Z0
+	VPADDD      Z4, Z0, Z4
+	VPRORD      $0x02, Z1, Z9
+	VPRORD      $0x0d, Z1, Z13
+	VPRORD      $0x16, Z1, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z9
+	VMOVDQA32   Z1, Z10
+	VPTERNLOGD  $0xe8, Z3, Z2, Z10
+	VPADDD      Z10, Z9, Z9
+	VPADDD      Z9, Z0, Z0
+
+	// round 56 of the second hash
+	VPADDD      Z24, Z7, Z7
+	VPADDD.BCST 252(R12), Z7, Z7
+	VPRORD      $0x06, Z4, Z8
+	VPRORD      $0x0b, Z4, Z13
+	VPRORD      $0x19, Z4, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z8
+	VMOVDQA32   Z4, Z11
+	VPTERNLOGD  $0xca, Z6, Z5, Z11
+	VPADDD      Z11, Z7, Z7
+	VPADDD      Z8, Z7, Z7
+	VPADDD      Z3, Z7, Z3
+	VPRORD      $0x02, Z0, Z9
+	VPRORD      $0x0d, Z0, Z13
+	VPRORD      $0x16, Z0, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z9
+	VMOVDQA32   Z0, Z10
+	VPTERNLOGD  $0xe8, Z2, Z1, Z10
+	VPADDD      Z10, Z9, Z9
+	VPADDD      Z9, Z7, Z7
+
+	// round 57 of the second hash
+	VPADDD      Z25, Z6, Z6
+	VPADDD.BCST 256(R12), Z6, Z6
+	VPRORD      $0x06, Z3, Z8
+	VPRORD      $0x0b, Z3, Z13
+	VPRORD      $0x19, Z3, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z8
+	VMOVDQA32   Z3, Z11
+	VPTERNLOGD  $0xca, Z5, Z4, Z11
+	VPADDD      Z11, Z6, Z6
+	VPADDD      Z8, Z6, Z6
+	VPADDD      Z2, Z6, Z2
+
+	// round 58 of the second hash
+	VPADDD      Z26, Z5, Z5
+	VPADDD.BCST 260(R12), Z5, Z5
+	VPRORD      $0x06, Z2, Z8
+	VPRORD      $0x0b, Z2, Z13
+	VPRORD      $0x19, Z2, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z8
+	VMOVDQA32   Z2, Z11
+	VPTERNLOGD  $0xca, Z4, Z3, Z11
+	VPADDD      Z11, Z5, Z5
+	VPADDD      Z8, Z5, Z5
+	VPADDD      Z1, Z5, Z1
+
+	// round 59 of the second hash
+	VPADDD      Z27, Z4, Z4
+	VPADDD.BCST 264(R12), Z4, Z4
+	VPRORD      $0x06, Z1, Z8
+	VPRORD      $0x0b, Z1, Z13
+	VPRORD      $0x19, Z1, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z8
+	VMOVDQA32   Z1, Z11
+	VPTERNLOGD  $0xca, Z3, Z2, Z11
+	VPADDD      Z11, Z4, Z4
+	VPADDD      Z8, Z4, Z4
+	VPADDD      Z0, Z4, Z0
+
+	// round 60 of the second hash
+	VPADDD      Z28, Z3, Z3
+	VPADDD.BCST 336(R12), Z3, Z3
+	VPRORD      $0x06, Z0, Z8
+	VPRORD      $0x0b, Z0, Z13
+	VPRORD      $0x19, Z0, Z14
+	VPTERNLOGD  $0x96, Z14, Z13, Z8
+	VMOVDQA32   Z0, Z11
+	VPTERNLOGD  $0xca, Z2, Z1, Z11
+	VPADDD      Z11, Z3, Z3
+	VPADDD      Z8, Z3, Z3
+	VPADDD      Z7, Z3, Z7
+
+	// h7 (e61 + H7, H7 added with K[60]), byte-swapped, against the top word (unsigned <=).
+	VPSHUFB Z15, Z7, Z7
+	VPCMPUD $0x02, 1088(DI), Z7, K1
+	KMOVW   K1, AX
 
 	// The next pass's nonces.
 	VMOVDQA32   1024(DI), Z12
-	VPADDD.BCST 324(R12), Z12, Z12
+	VPADDD.BCST 340(R12), Z12, Z12
 	VMOVDQA32   Z12, 1024(DI)
 	INCQ        DX
 	TESTL       AX, AX

@@ -37,7 +37,8 @@ func shaniHeaderR2(ctx *[44]uint32, nonce uint32, passes int, top uint32) (done 
 func avx2Header(arena *uint32, passes int) (done int, lanes uint32)
 
 // avx512Header is avx2Header with sixteen lanes in ZMM registers; its
-// arena has vectors of 64 bytes.
+// arena has vectors of 64 bytes, and its first schedule section is
+// scratch.
 //
 //go:noescape
 func avx512Header(arena *uint32, passes int) (done int, lanes uint32)
