@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -126,6 +127,14 @@ func TestRunHeader(t *testing.T) {
 
 	if _, err := RunHeader(context.Background(), HeaderConfig{Workers: []int{1}, RateTime: time.Second}); !errors.Is(err, ErrConfig) {
 		t.Fatalf("no kernels: %v", err)
+	}
+	// A baseline that is no cpuminer (its --help lists no --benchmark)
+	// is refused before anything runs.
+	if path, err := exec.LookPath("true"); err == nil {
+		cfg := HeaderConfig{Workers: []int{1}, RateTime: time.Second, Baselines: []Baseline{{Name: "t", Path: path}}}
+		if _, err := RunHeader(context.Background(), cfg); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "not a cpuminer") {
+			t.Fatalf("baseline true: %v", err)
+		}
 	}
 }
 
