@@ -45,7 +45,7 @@ type HeaderConfig struct {
 	RateTime time.Duration
 	Rounds   int
 	// Baselines are outside miners, run as PATH --benchmark -a sha256d -t
-	// N (and the flags of BaselineArgs) for RateTime per sample, in the
+	// N (and the flags of BaselineFlags) for RateTime per sample, in the
 	// same rounds.
 	Baselines []Baseline
 	Seed      uint64 // selects the random headers mined
@@ -57,14 +57,20 @@ type HeaderConfig struct {
 }
 
 // Baseline is an outside miner: Name labels it in the report, Path is the
-// executable. cpuminer-opt and pooler's cpuminer take the same flags.
+// executable, cpuminer-opt or pooler's cpuminer. RunHeader fills in the
+// rest from its --help and --version output.
 type Baseline struct {
 	Name string `json:"name"`
 	Path string `json:"path"`
-	// Version is the miner's banner line, read from its output.
+	// Version is the miner's name and version ("cpuminer-opt 26.1",
+	// "cpuminer 2.5.1").
 	Version string `json:"version,omitempty"`
-	// Features is what the miner says its build uses ("SW features").
+	// Features is what the miner says its build uses (cpuminer-opt's "SW
+	// features", pooler's "features").
 	Features string `json:"features,omitempty"`
+	// Args are the flags it runs with besides --benchmark -a sha256d -t
+	// N (see BaselineFlags).
+	Args []string `json:"args,omitempty"`
 }
 
 // HeaderStatus is a snapshot of RunHeader, for progress displays.
@@ -165,6 +171,11 @@ func RunHeader(ctx context.Context, cfg HeaderConfig) (*HeaderReport, error) {
 		recs[key(r.Who, r.Workers)] = r
 	}
 	baselines := slices.Clone(cfg.Baselines)
+	for i := range baselines {
+		if err := probeBaseline(ctx, &baselines[i]); err != nil {
+			return nil, bad("baseline %s: %v", baselines[i].Name, err)
+		}
+	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5ead))
 	never := hasher.HeaderTarget{} // only a hash of zero meets it
 	var err error
@@ -249,13 +260,24 @@ rounds:
 	return rep, err
 }
 
-// totalRe matches cpuminer's benchmark line, "Total: 5925.96 kH/s, ...":
-// the hashes since start over the whole seconds since start. threadRe
-// matches the per-thread line --hash-meter adds after every scan,
-// "Thread 0, CPU 0: 6.84 Mh/s": that scan's hashes over its time.
+// The lines a cpuminer benchmark prints, in the two families powchain
+// knows:
+//
+//   - cpuminer-opt: "Total: 5925.96 kH/s, ...", the hashes since start
+//     over the whole seconds since start, and with --hash-meter after
+//     every scan "Thread 0, CPU 0: 6.84 Mh/s", that scan's hashes over its
+//     time;
+//   - pooler's cpuminer: after every scan "thread 0: 10573312 hashes,
+//     10539 khash/s", that scan's hashes over its time, and "Total: 21041
+//     khash/s", the sum of the threads' latest scans.
+//
+// A unit is a rate: h/s, H/s or hash/s, with a k, M, G or T prefix.
 var (
-	totalRe  = regexp.MustCompile(`Total: ([0-9.]+) ?([kMGT]?)H/s`)
-	threadRe = regexp.MustCompile(`Thread ([0-9]+), CPU [0-9]+: ([0-9.]+) ?([kMGT]?)h/s`)
+	totalRe   = regexp.MustCompile(`Total: ([0-9.]+) ?([kMGT]?)(?:H|hash)/s`)
+	threadRes = []*regexp.Regexp{
+		regexp.MustCompile(`Thread ([0-9]+), CPU [0-9]+: ([0-9.]+) ?([kMGT]?)h/s`),
+		regexp.MustCompile(`thread ([0-9]+): [0-9]+ hashes, ([0-9.]+) ?([kMGT]?)hash/s`),
+	}
 )
 
 func scaled(v, unit []byte) (float64, error) {
@@ -267,17 +289,24 @@ func scaled(v, unit []byte) (float64, error) {
 }
 
 // ParseMinerTotal returns the hash rate of a cpuminer benchmark from its
-// output, in H/s: with per-thread lines (--hash-meter), the sum over the
-// threads of the median of each thread's scans after its first (a short
-// one that only sizes the next); without, the last "Total:" line.
+// output (terminal colour codes and all), in H/s: with per-thread lines,
+// the sum over the threads of the median of each thread's scans after its
+// first (a short one that only sizes the next); without, the last
+// "Total:" line.
 func ParseMinerTotal(out []byte) (float64, error) {
+	out = ansiRe.ReplaceAll(out, nil)
 	perThread := map[string][]float64{}
-	for _, m := range threadRe.FindAllSubmatch(out, -1) {
-		v, err := scaled(m[2], m[3])
-		if err != nil {
-			return 0, err
+	for _, re := range threadRes {
+		for _, m := range re.FindAllSubmatch(out, -1) {
+			v, err := scaled(m[2], m[3])
+			if err != nil {
+				return 0, err
+			}
+			perThread[string(m[1])] = append(perThread[string(m[1])], v)
 		}
-		perThread[string(m[1])] = append(perThread[string(m[1])], v)
+		if len(perThread) > 0 {
+			break
+		}
 	}
 	if len(perThread) > 0 {
 		sum := 0.0
@@ -291,7 +320,7 @@ func ParseMinerTotal(out []byte) (float64, error) {
 	}
 	m := totalRe.FindAllSubmatch(out, -1)
 	if len(m) == 0 {
-		return 0, errors.New(`no "Thread N" or "Total: ... H/s" line in its output (a longer --rate-time helps)`)
+		return 0, errors.New(`no per-thread rate line and no "Total: ... H/s" line in its output (a longer --rate-time helps)`)
 	}
 	last := m[len(m)-1]
 	return scaled(last[1], last[2])
@@ -300,25 +329,85 @@ func ParseMinerTotal(out []byte) (float64, error) {
 // ansiRe matches the terminal colour codes cpuminer writes.
 var ansiRe = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
-// BaselineArgs are the arguments a baseline miner runs with, n threads:
-// cpuminer's benchmark of sha256d, plus
+// BaselineFlags returns the flags a baseline miner runs with besides
+// "--benchmark -a sha256d -t N": of the following, those its --help output
+// (help) lists:
 //
-//   - --cpu-priority 2: nice 0, as powchain runs. Without it cpuminer
-//     drops its threads to nice 19 and SCHED_IDLE, which on a machine
-//     shared with anything else measures the other load, not the miner;
-//   - --scantime 1 --hash-meter: a rate per thread every second, each
-//     over its own scan's exact time, rather than a cumulative total every
-//     5 s over whole seconds.
-func BaselineArgs(n int) []string {
-	return []string{"--benchmark", "-a", "sha256d", "-t", strconv.Itoa(n), "--cpu-priority", "2", "--scantime", "1", "--hash-meter"}
+//   - --cpu-priority 2 (cpuminer-opt): nice 0, as powchain runs. Without
+//     it cpuminer-opt drops its threads to nice 19 and SCHED_IDLE, which
+//     on a machine shared with anything else measures the other load, not
+//     the miner. Pooler's cpuminer has no such flag and stays at nice 0
+//     in --benchmark;
+//   - --scantime 1: a scan, and so a per-thread rate line, every second;
+//   - --hash-meter (cpuminer-opt): print those per-thread lines, each
+//     over its own scan's exact time, rather than only a cumulative total
+//     every 5 s over whole seconds. Pooler's cpuminer prints them unasked.
+func BaselineFlags(help []byte) []string {
+	var args []string
+	for _, f := range [][]string{{"--cpu-priority", "2"}, {"--scantime", "1"}, {"--hash-meter"}} {
+		if regexp.MustCompile(`(^|[\s,])` + regexp.QuoteMeta(f[0]) + `\b`).Match(help) {
+			args = append(args, f...)
+		}
+	}
+	return args
 }
 
-// runBaseline runs b for d with n threads and returns its rate. It fills
-// in b's version and features from the output the first time.
+// probeBaseline runs b with --help and --version once and fills in its
+// version, features and the flags it runs with.
+func probeBaseline(ctx context.Context, b *Baseline) error {
+	run := func(arg string) ([]byte, error) {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(cctx, b.Path, arg).CombinedOutput()
+		out = ansiRe.ReplaceAll(out, nil)
+		if err != nil {
+			return out, fmt.Errorf("%s %s: %v: %s", b.Path, arg, err, lastLines(out, 3))
+		}
+		return out, nil
+	}
+	help, err := run("--help")
+	if err != nil {
+		return err
+	}
+	if !bytes.Contains(help, []byte("--benchmark")) {
+		return fmt.Errorf("%s --help lists no --benchmark: not a cpuminer", b.Path)
+	}
+	b.Args = BaselineFlags(help)
+	ver, err := run("--version")
+	if err != nil {
+		return err
+	}
+	b.Version, b.Features = parseMinerVersion(ver)
+	return nil
+}
+
+// parseMinerVersion reads a cpuminer's --version output: its name and
+// version ("cpuminer-opt 26.1", "cpuminer 2.5.1") and the instruction
+// sets its build uses (cpuminer-opt's "SW features:", pooler's
+// "features:").
+func parseMinerVersion(out []byte) (version, features string) {
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case version == "" && strings.Contains(line, "cpuminer"):
+			version = strings.TrimSpace(strings.Trim(line, "*"))
+		case strings.HasPrefix(line, "SW features:"):
+			features = strings.Join(strings.Fields(strings.TrimPrefix(line, "SW features:")), " ")
+		case features == "" && strings.HasPrefix(line, "features:"):
+			features = strings.Join(strings.Fields(strings.TrimPrefix(line, "features:")), " ")
+		}
+	}
+	return version, features
+}
+
+// runBaseline runs b for d with n threads and returns its rate. b has been
+// probed (probeBaseline).
 func runBaseline(ctx context.Context, b *Baseline, n int, d time.Duration) (float64, error) {
 	cctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	cmd := exec.CommandContext(cctx, b.Path, BaselineArgs(n)...)
+	args := append([]string{"--benchmark", "-a", "sha256d", "-t", strconv.Itoa(n)}, b.Args...)
+	cmd := exec.CommandContext(cctx, b.Path, args...)
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// SIGINT, not SIGKILL: cpuminer then exits on its own, its output
@@ -332,18 +421,6 @@ func runBaseline(ctx context.Context, b *Baseline, n int, d time.Duration) (floa
 	text := ansiRe.ReplaceAll(out.Bytes(), nil)
 	if cctx.Err() == nil && err != nil { // it ended on its own: a failure
 		return 0, fmt.Errorf("%v: %s", err, lastLines(text, 3))
-	}
-	if b.Version == "" {
-		sc := bufio.NewScanner(bytes.NewReader(text))
-		for sc.Scan() {
-			line := strings.TrimSpace(sc.Text())
-			switch {
-			case b.Version == "" && strings.Contains(line, "cpuminer"):
-				b.Version = strings.Trim(line, "* ")
-			case strings.HasPrefix(line, "SW features:"):
-				b.Features = strings.TrimSpace(strings.TrimPrefix(line, "SW features:"))
-			}
-		}
 	}
 	return ParseMinerTotal(text)
 }
@@ -381,7 +458,8 @@ func (rep *HeaderReport) WriteText(w io.Writer) error {
 		strings.Join(h.CPU.Features, " "), h.Version, h.GoVersion)
 	fmt.Fprintf(w, "%d rounds of %v samples, cells round-robin; medians\n", h.Rounds, time.Duration(h.RateTime*float64(time.Second)))
 	for _, b := range h.Baselines {
-		fmt.Fprintf(w, "baseline %s: %s (%s) built for: %s\n", b.Name, b.Path, orUnknown(b.Version), orUnknown(b.Features))
+		fmt.Fprintf(w, "baseline %s: %s (%s) built for: %s; run with: --benchmark -a sha256d -t N %s\n",
+			b.Name, b.Path, orUnknown(b.Version), orUnknown(b.Features), strings.Join(b.Args, " "))
 	}
 	if h.Stopped != "" {
 		fmt.Fprintf(w, "stopped early: %s\n", h.Stopped)

@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,25 +17,79 @@ import (
 	"github.com/powchain/powchain/hasher"
 )
 
+// minerTestdata reads a file of testdata/cpuminer.
+func minerTestdata(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "cpuminer", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// minerTable reads a table of testdata/cpuminer: the fields of each line
+// that is neither empty nor a comment, split by sep.
+func minerTable(t *testing.T, name, sep string) [][]string {
+	var rows [][]string
+	for _, line := range strings.Split(string(minerTestdata(t, name)), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		var row []string
+		if sep == "" {
+			row = strings.Fields(line)
+		} else {
+			for _, f := range strings.Split(line, sep) {
+				row = append(row, strings.TrimSpace(f))
+			}
+		}
+		rows = append(rows, row)
+	}
+	if len(rows) == 0 {
+		t.Fatalf("%s: no rows", name)
+	}
+	return rows
+}
+
+// TestParseMinerTotal reads real output of cpuminer-opt and pooler's
+// cpuminer (testdata/cpuminer) and checks the rate against the one worked
+// out by hand in rates.txt.
 func TestParseMinerTotal(t *testing.T) {
-	for _, c := range []struct {
-		out  string
-		want float64
-	}{
-		{"[2026-11-26 13:59:52] Total: 5925.96 kH/s, Temp: 0C\n[2026-11-26 13:59:55] Total: 7211.34 kH/s, Temp: 0C\n", 7211.34e3},
-		{"Total: 12.5 MH/s\n", 12.5e6},
-		{"Total: 980 H/s\n", 980},
-		{"Thread 1, CPU 1: 1.00 Mh/s\nThread 0, CPU 0: 1.00 Mh/s\nThread 1, CPU 1: 5.00 Mh/s\nThread 0, CPU 0: 6.00 Mh/s\n" +
-			"Total: 9.00 MH/s\nThread 1, CPU 1: 5.50 Mh/s\nThread 0, CPU 0: 6.20 Mh/s\nThread 0, CPU 0: 6.10 Mh/s\n", 5.25e6 + 6.1e6},
-	} {
-		got, err := ParseMinerTotal([]byte(c.out))
-		if err != nil || got != c.want {
-			t.Errorf("%q: %v, %v; want %v", c.out, got, err, c.want)
+	for _, row := range minerTable(t, "rates.txt", "") {
+		want, err := strconv.ParseFloat(row[1], 64)
+		if err != nil {
+			t.Fatalf("rates.txt: %v", err)
+		}
+		got, err := ParseMinerTotal(minerTestdata(t, row[0]))
+		if err != nil || math.Abs(got-want) > 1e-9*want {
+			t.Errorf("%s: %v, %v; want %v H/s", row[0], got, err, want)
 		}
 	}
-	for _, bad := range []string{"1 of 2 miner threads started\n", "Thread 0, CPU 0: 1.00 kh/s\nTotal: 1.00 kH/s\n"} {
+	// A run stopped before any rate line, and one whose only thread line
+	// is the short first scan.
+	for _, bad := range []string{"1 of 2 miner threads started\n", "Thread 0, CPU 0: 1.00 kh/s\nTotal: 1.00 kH/s\n",
+		"thread 0: 2097152 hashes, 11295 khash/s\nTotal: 11295 khash/s\n"} {
 		if _, err := ParseMinerTotal([]byte(bad)); err == nil {
 			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// TestMinerProbe reads real --help and --version output (testdata/cpuminer)
+// and checks the flags, version and features against probe.txt.
+func TestMinerProbe(t *testing.T) {
+	for _, row := range minerTable(t, "probe.txt", "|") {
+		out := minerTestdata(t, row[0])
+		if strings.HasSuffix(row[0], "-help.txt") {
+			if got := strings.Join(BaselineFlags(out), " "); got != row[1] {
+				t.Errorf("%s: flags %q, want %q", row[0], got, row[1])
+			}
+			continue
+		}
+		v, f := parseMinerVersion(out)
+		if v != row[1] || f != row[2] {
+			t.Errorf("%s: version %q, features %q; want %q, %q", row[0], v, f, row[1], row[2])
 		}
 	}
 }
@@ -69,24 +128,46 @@ func TestRunHeader(t *testing.T) {
 	if _, err := RunHeader(context.Background(), HeaderConfig{Workers: []int{1}, RateTime: time.Second}); !errors.Is(err, ErrConfig) {
 		t.Fatalf("no kernels: %v", err)
 	}
+	// A baseline that is no cpuminer (its --help lists no --benchmark)
+	// is refused before anything runs.
+	if path, err := exec.LookPath("true"); err == nil {
+		cfg := HeaderConfig{Workers: []int{1}, RateTime: time.Second, Baselines: []Baseline{{Name: "t", Path: path}}}
+		if _, err := RunHeader(context.Background(), cfg); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "not a cpuminer") {
+			t.Fatalf("baseline true: %v", err)
+		}
+	}
 }
 
-// TestRunHeaderCPUMiner runs a real cpuminer (cpuminer-opt or pooler's)
-// as the baseline when POWCHAIN_CPUMINER names one; README explains how
-// to build it.
+// TestRunHeaderCPUMiner runs real cpuminers (cpuminer-opt, pooler's) as
+// baselines, side by side, when POWCHAIN_CPUMINER names them
+// (comma-separated paths); README explains how to build them.
 func TestRunHeaderCPUMiner(t *testing.T) {
-	path := os.Getenv("POWCHAIN_CPUMINER")
-	if path == "" {
-		t.Skip("POWCHAIN_CPUMINER is not set (the path of a cpuminer build)")
+	paths := os.Getenv("POWCHAIN_CPUMINER")
+	if paths == "" {
+		t.Skip("POWCHAIN_CPUMINER is not set (the paths of cpuminer builds, comma-separated)")
 	}
-	shani := hasher.Auto()
-	cfg := HeaderConfig{Hashers: []hasher.Hasher{shani}, Workers: []int{1}, RateTime: 6 * time.Second, Rounds: 1,
-		Baselines: []Baseline{{Name: "cpuminer", Path: path}}}
+	cfg := HeaderConfig{Hashers: []hasher.Hasher{hasher.Auto()}, Workers: []int{1}, RateTime: 6 * time.Second, Rounds: 1}
+	for i, p := range strings.Split(paths, ",") {
+		cfg.Baselines = append(cfg.Baselines, Baseline{Name: "miner" + strconv.Itoa(i), Path: p})
+	}
 	rep, err := RunHeader(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Header.Notes) > 0 || rep.Records[1].Median <= 0 || rep.Records[0].VsBaseline["cpuminer"] <= 0 {
-		t.Fatalf("notes %v, records %+v", rep.Header.Notes, rep.Records)
+	if len(rep.Header.Notes) > 0 {
+		t.Fatalf("notes %v", rep.Header.Notes)
+	}
+	for _, b := range rep.Header.Baselines {
+		if b.Version == "" || !slices.Contains(b.Args, "--scantime") {
+			t.Errorf("baseline %+v: no version or no --scantime", b)
+		}
+		if rep.Records[0].VsBaseline[b.Name] <= 0 {
+			t.Errorf("no ratio to %s: %+v", b.Name, rep.Records)
+		}
+	}
+	for _, r := range rep.Records[1:] {
+		if r.Median <= 0 {
+			t.Errorf("%s: no rate", r.Who)
+		}
 	}
 }

@@ -62,16 +62,27 @@
 // unrolled in full (the register names rotate with the round, so no moves):
 //
 //   - the first hash starts from the state after rounds 0..2, which read
-//     only W[0..2]; W[3] is the byte-swapped nonce; rounds 4..15 and the
-//     constant schedule words add a precomputed W[t]+K[t];
+//     only W[0..2]; W[3] is the byte-swapped nonce, and it enters round 3
+//     only through T1, so once per call the kernel works out round 3 up
+//     to that addition, and the parts of rounds 4..6 made only of words
+//     from before it (h+W+K, and f^g of round 4): a pass starts at round
+//     4 with two additions; rounds 4..15 and the constant schedule words
+//     add a precomputed W[t]+K[t];
 //   - a schedule word that depends on the nonce is computed just before
 //     its round from its nonce-dependent terms only, plus the precomputed
 //     sum of the others (which words those are is the same rule as
 //     HeaderVar in hasher/header.go);
 //   - the second hash's round 0 starts from constants, so it is two
-//     additions; W[8..15] are constants, folded into W+K and into the
-//     later schedule words at generation time;
-//   - the second hash ends at round 60, and rounds 58..60 compute only e.
+//     additions; in rounds 1..3 h is still a word of the initial state,
+//     folded with K[t] (and round 1's f^g and b^c are constants);
+//     W[8..15] are constants, folded into W+K and into the later schedule
+//     words at generation time;
+//   - the second hash ends at round 60: e61 is a57 plus round 60's T1, so
+//     rounds 57..60 compute only e.
+//
+// Registers: see avxSt. Counted per pass (8 nonces) in the loop: 5,790
+// vector ALU instructions, 724 per nonce, where two full compressions
+// the way lanes-limit (shared/tools) does them take 828.
 package main
 
 import (
@@ -457,11 +468,17 @@ var hash2Var = func() (v [64]bool) {
 	return v
 }()
 
+// The AVX2 registers. The loop runs from the legacy decoders (it is far
+// larger than the decoded-uop cache), so its size in bytes counts: an
+// instruction is a byte shorter (a 2-byte VEX prefix) when the register in
+// its ModRM r/m slot (Go's first source, a shift's source) is Y0..Y7. The
+// temporaries, which are most often in that slot, get the low registers,
+// the state the high ones.
 var (
-	avxSt          = [8]VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7}
-	avxBCAB        = [2]VecPhysical{Y8, Y9}
-	at0, at1, at2  = Y10, Y11, Y12
-	aw0, aw1, aw2  = Y13, Y14, Y15
+	avxSt          = [8]VecPhysical{Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15}
+	avxBCAB        = [2]VecPhysical{Y6, Y7}
+	at0, at1, at2  = Y0, Y1, Y2
+	aw0, aw1, aw2  = Y3, Y4, Y5
 	arena          = RDI
 	avxConst2      Mem
 	avxConst2Index = map[uint32]int{}
@@ -517,6 +534,27 @@ func hash2Consts() (wk, cw [64]uint32, ca, ce uint32) {
 	return wk, cw, t1 + t2, d + t1
 }
 
+// hash2Folded returns the constants the second hash's first and last
+// rounds fold together: b^c and f^g of round 1, h+K[t] of rounds 1..3
+// (where h is still a word of the initial state), and cw[t]+K[t] of the
+// words of the last rounds that no later word reads.
+func hash2Folded() []uint32 {
+	_, cw, _, _ := hash2Consts()
+	vals := []uint32{iv[0] ^ iv[1], iv[4] ^ iv[5]}
+	for t := 1; t <= 3; t++ {
+		vals = append(vals, iv[7-t]+sha256k.K[t])
+	}
+	for t := 16; t <= avx2Last2; t++ {
+		if !usedLater(t, &hash2Var, avx2Last2) {
+			vals = append(vals, cw[t]+sha256k.K[t])
+		}
+	}
+	return vals
+}
+
+// avx2Last2 is the second hash's last round: it makes e61.
+const avx2Last2 = 60
+
 func avx2Data() {
 	wk, cw, ca, ce := hash2Consts()
 	var vals []uint32
@@ -541,6 +579,9 @@ func avx2Data() {
 		add(v)
 	}
 	add(8)
+	for _, v := range hash2Folded() {
+		add(v)
+	}
 	avxConst2 = GLOBL(aConsts2, RODATA|NOPTR)
 	for i, v := range vals {
 		for l := 0; l < 8; l++ {
@@ -560,58 +601,95 @@ func aname(t, k int) VecPhysical { return avxSt[((k-t)%8+8)%8] }
 
 func amem(off int) Mem { return Mem{Base: arena}.Offset(off) }
 
-// avxBigSigma emits x's Σ with rotations r0, r1, r2 into at0 (clobbers
+// low says whether r is one of Y0..Y7.
+func low(r Op) bool {
+	p, ok := r.(Physical)
+	return ok && p.PhysicalIndex() < 8
+}
+
+// vop emits a commutative op (VPXOR, VPADDD, VPAND) of x and y into dst,
+// with a low register in the r/m slot when one of them is (see avxSt).
+// (avo declares VPADDD variadic, VPXOR and VPAND not.)
+func vop(op any, x, y, dst Op) {
+	if !low(x) && low(y) {
+		x, y = y, x
+	}
+	switch op := op.(type) {
+	case func(Op, Op, Op):
+		op(x, y, dst)
+	case func(...Op):
+		op(x, y, dst)
+	default:
+		panic(fmt.Sprintf("vop: %T", op))
+	}
+}
+
+// avxShiftXor emits into dst the XOR of x's right shifts by rs and left
+// shifts by ls (each list ascending), one shift chained from the last
+// (x>>11 is (x>>6)>>5), so that most shifts read a low temporary (clobbers
+// at1, at2; dst is neither, nor x).
+func avxShiftXor(x, dst VecPhysical, rs, ls []uint8) {
+	VPSRLD(U8(rs[0]), x, dst)
+	VPSLLD(U8(ls[0]), x, at1)
+	vop(VPXOR, at1, dst, dst)
+	for i := 1; i < max(len(rs), len(ls)); i++ {
+		if i < len(rs) {
+			VPSRLD(U8(rs[i]), x, at1)
+		}
+		if i < len(ls) {
+			VPSLLD(U8(ls[i]), x, at2)
+		}
+		if i < len(rs) && i < len(ls) {
+			vop(VPXOR, at2, at1, at1)
+			vop(VPXOR, at1, dst, dst)
+		} else if i < len(rs) {
+			vop(VPXOR, at1, dst, dst)
+		} else {
+			vop(VPXOR, at2, dst, dst)
+		}
+	}
+}
+
+// avxBigSigma emits x's Σ with rotations r0 < r1 < r2 into at0 (clobbers
 // at1, at2).
 func avxBigSigma(x VecPhysical, r0, r1, r2 uint8) {
-	VPSRLD(U8(r0), x, at0)
-	VPSLLD(U8(32-r0), x, at1)
-	VPXOR(at1, at0, at0)
-	VPSRLD(U8(r1), x, at1)
-	VPSLLD(U8(32-r1), x, at2)
-	VPXOR(at2, at1, at1)
-	VPXOR(at1, at0, at0)
-	VPSRLD(U8(r2), x, at1)
-	VPSLLD(U8(32-r2), x, at2)
-	VPXOR(at2, at1, at1)
-	VPXOR(at1, at0, at0)
+	avxShiftXor(x, at0, []uint8{r0, r1, r2}, []uint8{32 - r2, 32 - r1, 32 - r0})
 }
 
-// avxSmallSigma emits σ of x (rotations r0, r1, shift s) into dst
+// avxSmallSigma emits σ of x (rotations r0 < r1, shift s < r0) into dst
 // (clobbers at1, at2).
 func avxSmallSigma(x, dst VecPhysical, r0, r1, s uint8) {
-	VPSRLD(U8(s), x, dst)
-	VPSRLD(U8(r0), x, at1)
-	VPSLLD(U8(32-r0), x, at2)
-	VPXOR(at1, at2, at2)
-	VPXOR(at2, dst, dst)
-	VPSRLD(U8(r1), x, at1)
-	VPSLLD(U8(32-r1), x, at2)
-	VPXOR(at1, at2, at2)
-	VPXOR(at2, dst, dst)
+	avxShiftXor(x, dst, []uint8{s, r0, r1}, []uint8{32 - r1, 32 - r0})
 }
 
-// avxRound emits round t; addWK adds W[t]+K[t] to h. Without needA it
+// avxRound emits round t; addWK adds W[t]+K[t] to h (or, where h is a
+// constant, sets h to h+W[t]+K[t]). fg, when not nil, holds f^g (a
+// constant; f's register then need not hold f). Without needA it
 // computes only the new e (d + T1), for the second hash's last rounds.
-func avxRound(t int, addWK func(h VecPhysical), needA bool) {
+func avxRound(t int, addWK func(h VecPhysical), needA bool, fg Op) {
 	a, b, d, e, f, g, h := aname(t, 0), aname(t, 1), aname(t, 3), aname(t, 4), aname(t, 5), aname(t, 6), aname(t, 7)
 	bc, ab := avxBCAB[t%2], avxBCAB[(t+1)%2]
 	addWK(h)
 	avxBigSigma(e, 6, 11, 25)
-	VPXOR(g, f, at1)
-	VPAND(e, at1, at1)
-	VPXOR(g, at1, at1)
-	VPADDD(at1, h, h)
-	VPADDD(at0, h, h)
-	VPADDD(h, d, d)
+	if fg != nil {
+		vop(VPAND, fg, e, at1)
+	} else {
+		vop(VPXOR, g, f, at1)
+		vop(VPAND, e, at1, at1)
+	}
+	vop(VPXOR, g, at1, at1)
+	vop(VPADDD, at1, h, h)
+	vop(VPADDD, at0, h, h)
+	vop(VPADDD, h, d, d)
 	if !needA {
 		return
 	}
 	avxBigSigma(a, 2, 13, 22)
-	VPXOR(b, a, ab)
-	VPAND(ab, bc, bc)
-	VPXOR(b, bc, bc)
-	VPADDD(bc, at0, at0)
-	VPADDD(at0, h, h)
+	vop(VPXOR, b, a, ab)
+	vop(VPAND, ab, bc, bc)
+	vop(VPXOR, b, bc, bc)
+	vop(VPADDD, bc, at0, at0)
+	vop(VPADDD, at0, h, h)
 }
 
 // avxSchedule emits W[t] (t >= 16) of a schedule into aw1 from its varying
@@ -628,7 +706,7 @@ func avxSchedule(t int, isVar *[64]bool, base int, cw *Mem, store bool) {
 			have = true
 			return
 		}
-		VPADDD(x, aw1, aw1)
+		vop(VPADDD, x, aw1, aw1)
 	}
 	if isVar[t-2] {
 		VMOVDQA(w(t-2), aw0)
@@ -685,19 +763,79 @@ func avx2Header() {
 	Load(Param("passes"), passes)
 	XORQ(done, done)
 
-	Label("avx2hdr_pass")
-	Comment("The first hash from the state after round 2: W[3] is the nonce, byte-swapped.")
-	VMOVDQA(amem(aNonce), aw1)
-	VPSHUFB(avxBswap, aw1, aw1)
-	VMOVDQA(aw1, amem(aW1+3*vec))
+	// Round 3 reads W[3], the nonce, only through T1: everything else in
+	// it, and the parts of rounds 4..6 made of words from before round 3,
+	// are the same for every nonce. They are worked out once per call into
+	// W slots of block 2 that no pass uses (W[t] is stored only for the t
+	// that vary: 3 and 18..63).
+	slot := func(i int) Mem { return amem(aW1 + vec*i) }
+	const (
+		sE4  = 0 // d + T1 of round 3 without W[3]: e4 is this + W[3]
+		sA4  = 1 // T1 + T2 of round 3 without W[3]: a4 is this + W[3]
+		sBC4 = 2 // b^c of round 4 (a3^b3)
+		sH4  = 4 // h+W+K of round 4 (h4 = g3)
+		sFG4 = 5 // f^g of round 4 (e3^f3)
+		sH5  = 6 // h+W+K of round 5 (h5 = f3)
+		sH6  = 7 // h+W+K of round 6 (h6 = e3)
+	)
+	Comment("Per call: round 3 without W[3], and the constant parts of rounds 4..6.")
 	for k := 0; k < 8; k++ {
 		VMOVDQA(amem(aPre+k*vec), aname(3, k))
 	}
-	VPXOR(aname(3, 2), aname(3, 1), avxBCAB[3%2])
-	for t := 3; t < 64; t++ {
+	{
+		a, b, c, d, e, f, g, h := aname(3, 0), aname(3, 1), aname(3, 2), aname(3, 3), aname(3, 4), aname(3, 5), aname(3, 6), aname(3, 7)
+		VPADDD(amem(aCK+3*vec), h, h)
+		avxBigSigma(e, 6, 11, 25)
+		vop(VPXOR, g, f, at1)
+		vop(VPAND, e, at1, at1)
+		vop(VPXOR, g, at1, at1)
+		vop(VPADDD, at1, h, h)
+		vop(VPADDD, at0, h, h)
+		vop(VPADDD, h, d, at1)
+		VMOVDQA(at1, slot(sE4))
+		avxBigSigma(a, 2, 13, 22)
+		vop(VPXOR, b, a, at1)
+		VMOVDQA(at1, slot(sBC4))
+		vop(VPXOR, c, b, at2)
+		vop(VPAND, at1, at2, at2)
+		vop(VPXOR, b, at2, at2)
+		vop(VPADDD, at2, at0, at0)
+		vop(VPADDD, at0, h, h)
+		VMOVDQA(h, slot(sA4))
+		VPADDD(amem(aCK+4*vec), g, at1)
+		VMOVDQA(at1, slot(sH4))
+		vop(VPXOR, f, e, at1)
+		VMOVDQA(at1, slot(sFG4))
+		VPADDD(amem(aCK+5*vec), f, at1)
+		VMOVDQA(at1, slot(sH5))
+		VPADDD(amem(aCK+6*vec), e, at1)
+		VMOVDQA(at1, slot(sH6))
+	}
+
+	Label("avx2hdr_pass")
+	Comment("The first hash from round 4: W[3] is the nonce, byte-swapped.")
+	VMOVDQA(amem(aNonce), aw1)
+	VPSHUFB(avxBswap, aw1, aw1)
+	VMOVDQA(aw1, amem(aW1+3*vec))
+	VPADDD(slot(sA4), aw1, aname(4, 0))
+	VPADDD(slot(sE4), aw1, aname(4, 4))
+	// b c d = a3 a2 a1 and g = f3 from the state after round 2; f = e3 is
+	// read in round 5 (as g) only, h is set by round 4's h+W+K.
+	for _, k := range []int{1, 2, 3, 5, 6} {
+		VMOVDQA(amem(aPre+(k-1)*vec), aname(4, k))
+	}
+	VMOVDQA(slot(sBC4), avxBCAB[4%2])
+	for t := 4; t < 64; t++ {
 		t := t
 		var add func(h VecPhysical)
+		var fg Op
 		switch {
+		case t == 4 || t == 5 || t == 6:
+			s := map[int]int{4: sH4, 5: sH5, 6: sH6}[t]
+			add = func(h VecPhysical) { VMOVDQA(slot(s), h) }
+			if t == 4 {
+				fg = slot(sFG4)
+			}
 		case !headerVar[t]:
 			add = func(h VecPhysical) { VPADDD(amem(aCK+vec*t), h, h) }
 		case t < 16:
@@ -714,7 +852,7 @@ func avx2Header() {
 			}
 		}
 		Commentf("round %d", t)
-		avxRound(t, add, true)
+		avxRound(t, add, true, fg)
 	}
 	Comment("Feed-forward: the first digest is the second hash's W[0..7].")
 	for k := 0; k < 8; k++ {
@@ -728,14 +866,25 @@ func avx2Header() {
 	// After round 0: a = W0+ca, e = W0+ce, b c d = IV a b c, f g h = IV e f g.
 	VPADDD(avxConstVec(ce), w0, aname(1, 4))
 	VPADDD(avxConstVec(ca), w0, aname(1, 0))
-	for _, ks := range [][2]int{{1, 0}, {2, 1}, {3, 2}, {5, 4}, {6, 5}, {7, 6}} {
+	// h = IV g is set by round 1's h+W+K.
+	for _, ks := range [][2]int{{1, 0}, {2, 1}, {3, 2}, {5, 4}, {6, 5}} {
 		VMOVDQU(avxConstVec(iv[ks[1]]), aname(1, ks[0]))
 	}
-	VPXOR(aname(1, 2), aname(1, 1), avxBCAB[1%2])
-	for t := 1; t <= 60; t++ {
+	VMOVDQU(avxConstVec(iv[0]^iv[1]), avxBCAB[1%2])
+	for t := 1; t <= avx2Last2; t++ {
 		t := t
 		var add func(h VecPhysical)
+		var fg Op
 		switch {
+		case t <= 3:
+			// h is still IV g, f, e in rounds 1, 2, 3.
+			add = func(h VecPhysical) {
+				VMOVDQA(amem(aW2+vec*t), h)
+				VPADDD(avxConstVec(iv[7-t]+sha256k.K[t]), h, h)
+			}
+			if t == 1 {
+				fg = avxConstVec(iv[4] ^ iv[5])
+			}
 		case t < 8:
 			add = func(h VecPhysical) {
 				VPADDD(amem(aW2+vec*t), h, h)
@@ -743,20 +892,27 @@ func avx2Header() {
 			}
 		case t < 16:
 			add = func(h VecPhysical) { VPADDD(avxConstVec(wk[t]), h, h) }
+		case !usedLater(t, &hash2Var, avx2Last2):
+			// A word no later word reads: add K[t] with its constant part.
+			m := avxConstVec(cw[t] + sha256k.K[t])
+			avxSchedule(t, &hash2Var, aW2, &m, false)
+			add = func(h VecPhysical) { VPADDD(aw1, h, h) }
 		default:
 			var c *Mem
 			if cw[t] != 0 {
 				m := avxConstVec(cw[t])
 				c = &m
 			}
-			avxSchedule(t, &hash2Var, aW2, c, usedLater(t, &hash2Var, 60))
+			avxSchedule(t, &hash2Var, aW2, c, true)
 			add = func(h VecPhysical) {
 				VPADDD(aw1, h, h)
 				VPADDD(avxConstVec(sha256k.K[t]), h, h)
 			}
 		}
 		Commentf("round %d of the second hash", t)
-		avxRound(t, add, t < 58)
+		// e61 = a57 + T1 of round 60 (a57 is d in round 60): the last
+		// round that needs its new a is 56.
+		avxRound(t, add, t < avx2Last2-3, fg)
 	}
 	Comment("h7 = e61 + H7, byte-swapped, against the top word (unsigned).")
 	e61 := aname(61, 4)
