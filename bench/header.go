@@ -499,6 +499,23 @@ func mhs(x float64) string {
 	return strconv.FormatFloat(x/1e6, 'f', 2, 64)
 }
 
+// ReadHeaderJSON reads a report HeaderReport.WriteJSON wrote, so that its
+// table and chart can be drawn again.
+func ReadHeaderJSON(r io.Reader) (*HeaderReport, error) {
+	data, err := readReport(r)
+	if err != nil {
+		return nil, err
+	}
+	var rep HeaderReport
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return nil, fmt.Errorf("bench: reading a report: %w", err)
+	}
+	if rep.Header.Tool != "powchain bench" || rep.Header.Mode != "sha256d" {
+		return nil, fmt.Errorf("bench: not a powchain bench --mode sha256d report (tool %q, mode %q)", rep.Header.Tool, rep.Header.Mode)
+	}
+	return &rep, nil
+}
+
 // WriteJSON writes the whole report.
 func (rep *HeaderReport) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)

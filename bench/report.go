@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -252,16 +253,58 @@ func (rep *Report) derive() {
 
 // ReadJSON reads a report WriteJSON wrote, with its derived statistics as
 // they were written, so that its tables and charts can be drawn again.
+// A report of --mode sha256d is refused (ErrHeaderReport): read it with
+// ReadHeaderJSON.
 func ReadJSON(r io.Reader) (*Report, error) {
 	var rep Report
-	dec := json.NewDecoder(r)
-	if err := dec.Decode(&rep); err != nil {
+	data, err := readReport(r)
+	if err != nil {
+		return nil, err
+	}
+	if ReportMode(data) == "sha256d" {
+		return nil, ErrHeaderReport
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
 		return nil, fmt.Errorf("bench: reading a report: %w", err)
 	}
 	if t := rep.Header.Tool; t != "powchain bench" && (t != "" || len(rep.Records) == 0) {
 		return nil, fmt.Errorf("bench: not a powchain bench report (tool %q)", rep.Header.Tool)
 	}
 	return &rep, nil
+}
+
+// ErrHeaderReport is returned by ReadJSON for the report of a --mode
+// sha256d run, which ReadHeaderJSON reads.
+var ErrHeaderReport = errors.New("bench: a --mode sha256d report (Bitcoin headers), not a --mode json one")
+
+// maxReportBytes bounds the report files read back: a real one is a few
+// hundred kilobytes.
+const maxReportBytes = 64 << 20
+
+func readReport(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxReportBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("bench: reading a report: %w", err)
+	}
+	if len(data) > maxReportBytes {
+		return nil, fmt.Errorf("bench: reading a report: over %d MiB, no report is that big", maxReportBytes>>20)
+	}
+	return data, nil
+}
+
+// ReportMode returns the mode a report written by WriteJSON records in
+// its header: "sha256d" for a header-mode run, "" for a JSON-mode one
+// (whose header has no mode) or for text that is no report.
+func ReportMode(data []byte) string {
+	var probe struct {
+		Header struct {
+			Mode string `json:"mode"`
+		} `json:"header"`
+	}
+	if json.Unmarshal(data, &probe) != nil {
+		return ""
+	}
+	return probe.Header.Mode
 }
 
 // WriteJSON writes the report as one indented JSON object: {"header":

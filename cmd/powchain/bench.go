@@ -272,6 +272,11 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 	if o.quick {
 		o.applyQuick()
 	}
+	if o.from != "" {
+		if err := modeFromReport(o); err != nil {
+			return err
+		}
+	}
 	switch o.mode {
 	case "json":
 	case "sha256d":
@@ -375,6 +380,38 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 		return runErr
 	}
 	return writeReport(ctx, e, o, outs, rep, runErr)
+}
+
+// modeFromReport sets --mode from the report --from names: a header-mode
+// report is drawn as one. A --mode given that disagrees with the report is
+// an error.
+func modeFromReport(o *benchOptions) error {
+	data, err := os.ReadFile(o.from)
+	if err != nil {
+		return usagef("--from: %v", err)
+	}
+	mode := "json"
+	if bench.ReportMode(data) == "sha256d" {
+		mode = "sha256d"
+	}
+	if mode != o.mode && flagSet(o.command, "mode") {
+		return usagef("--from: %s is a --mode %s report, but --mode %s was given", o.from, mode, o.mode)
+	}
+	o.mode = mode
+	return nil
+}
+
+// flagSet reports whether the command line commandLine rebuilt sets the
+// flag called name.
+func flagSet(command, name string) bool {
+	for _, part := range strings.Fields(command) {
+		if f, ok := strings.CutPrefix(part, "--"); ok {
+			if f, _, _ = strings.Cut(f, "="); f == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // measure prints the plan and runs it, with a progress line when live.

@@ -150,7 +150,21 @@ func runBenchHeader(ctx context.Context, e env, o *benchOptions) (err error) {
 	}
 	defer stopProfiles(stop, &err)
 
-	rep, runErr := bench.RunHeader(ctx, cfg)
+	var rep *bench.HeaderReport
+	var runErr error
+	if o.from != "" {
+		f, err := os.Open(o.from)
+		if err != nil {
+			return usagef("--from: %v", err)
+		}
+		rep, err = bench.ReadHeaderJSON(f)
+		f.Close()
+		if err != nil {
+			return usagef("--from: %s: %v", o.from, err)
+		}
+	} else {
+		rep, runErr = bench.RunHeader(ctx, cfg)
+	}
 	if live {
 		fmt.Fprint(e.stderr, "\r\033[K")
 	}

@@ -150,8 +150,10 @@ func TestHeaderModeBadInput(t *testing.T) {
 }
 
 func TestBenchModeSHA256d(t *testing.T) {
+	dir := t.TempDir()
+	jsonPath := filepath.Join(dir, "run.json")
 	out, errOut, code := powchain(t, "", "bench", "--mode", "sha256d", "--hashers", "generic,std", "--workers", "1,2",
-		"--rate-time", "30ms", "--rate-samples", "2", "--progress", "never")
+		"--rate-time", "30ms", "--rate-samples", "2", "--progress", "never", "--json", jsonPath)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -159,6 +161,24 @@ func TestBenchModeSHA256d(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Fatalf("output lacks %q:\n%s", want, out)
 		}
+	}
+
+	// --from draws the saved header-mode run again, as a header-mode
+	// report, without --mode and without measuring.
+	svgPath := filepath.Join(dir, "run.svg")
+	again, errOut, code := powchain(t, "", "bench", "--from", jsonPath, "--svg", svgPath)
+	if code != 0 {
+		t.Fatalf("bench --from a sha256d report: exit %d: %s", code, errOut)
+	}
+	if table := func(s string) string { _, t, _ := strings.Cut(s, "\nkernel"); return t }; table(again) != table(out) {
+		t.Errorf("bench --from printed another table:\n%s\nwant:\n%s", again, out)
+	}
+	if svg, err := os.ReadFile(svgPath); err != nil || !strings.Contains(string(svg), "<svg") || !strings.Contains(string(svg), "sha256d") {
+		t.Errorf("bench --from --svg: %v, %d bytes, want the header-mode chart", err, len(svg))
+	}
+	_, errOut, code = powchain(t, "", "bench", "--from", jsonPath, "--mode", "json")
+	if code != 2 || !strings.Contains(errOut, "sha256d report") {
+		t.Errorf("bench --from a sha256d report --mode json: exit %d (%s), want 2 naming the report's mode", code, errOut)
 	}
 	for _, args := range [][]string{
 		{"bench", "--mode", "sha256d", "--baseline", "cpuminer"},
