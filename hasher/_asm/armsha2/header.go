@@ -181,6 +181,19 @@ const hKReg = "V20"
 // ring returns lane i's four schedule registers.
 func ring(i int) [4]string { return [4]string{abcd(i), efgh(i), copyR(i), wkR(i)} }
 
+// headerEntry emits what both kinds of header kernel do on entry once
+// their arguments are loaded: no pass done yet, the tables' addresses,
+// H7 for the early-exit test, the midstate and the second hash's initial
+// state in their registers.
+func headerEntry() {
+	ins("MOVD", "$0", hDone)
+	ins("MOVD", "$armsha2K<>(SB)", hK)
+	ins("MOVD", "$armsha2Hdr<>(SB)", hH2)
+	ins("MOVW", fmt.Sprintf("$0x%08x", iv[7]), hIV7)
+	ins("FLDPQ", fmt.Sprintf("%d(%s)", hctxMid, hCtx), "("+fr(midA)+", "+fr(midE)+")")
+	ins("FLDPQ", fmt.Sprintf("%d(%s)", h2IV, hH2), "("+fr(startA)+", "+fr(startE)+")")
+}
+
 func header(L int) {
 	lbl := func(s string) string { return fmt.Sprintf("hdr%s_%d", s, L) }
 	fmt.Fprintf(&out, "\n// func armsha2Header%d%s\n", L, headerSignature)
@@ -190,12 +203,7 @@ func header(L int) {
 	ins("MOVWU", "nonce+16(FP)", hNonce)
 	ins("MOVD", "passes+24(FP)", hPasses)
 	ins("MOVWU", "top+32(FP)", hTop)
-	ins("MOVD", "$0", hDone)
-	ins("MOVD", "$armsha2K<>(SB)", hK)
-	ins("MOVD", "$armsha2Hdr<>(SB)", hH2)
-	ins("MOVW", fmt.Sprintf("$0x%08x", iv[7]), hIV7)
-	ins("FLDPQ", fmt.Sprintf("%d(%s)", hctxMid, hCtx), "("+fr(midA)+", "+fr(midE)+")")
-	ins("FLDPQ", fmt.Sprintf("%d(%s)", h2IV, hH2), "("+fr(startA)+", "+fr(startE)+")")
+	headerEntry()
 	ivA, ivE := startA, startE
 	sched := func(i, hash, g int) string {
 		return fmt.Sprintf("%d(%s)", hlSize*i+[]int{hlSched1, hlSched2}[hash]+16*g, hScratch)
@@ -399,12 +407,7 @@ func headerReg(L int) {
 	ins("MOVWU", "nonce+8(FP)", hNonce)
 	ins("MOVD", "passes+16(FP)", hPasses)
 	ins("MOVWU", "top+24(FP)", hTop)
-	ins("MOVD", "$0", hDone)
-	ins("MOVD", "$armsha2K<>(SB)", hK)
-	ins("MOVD", "$armsha2Hdr<>(SB)", hH2)
-	ins("MOVW", fmt.Sprintf("$0x%08x", iv[7]), hIV7)
-	ins("FLDPQ", fmt.Sprintf("%d(%s)", hctxMid, hCtx), "("+fr(midA)+", "+fr(midE)+")")
-	ins("FLDPQ", fmt.Sprintf("%d(%s)", h2IV, hH2), "("+fr(startA)+", "+fr(startE)+")")
+	headerEntry()
 	ivA, ivE := startA, startE
 	lanesR := make([]regLane, L)
 	for i := range lanesR {
