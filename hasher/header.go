@@ -178,9 +178,8 @@ type HeaderJob struct {
 	// root tail, nTime, nBits, the nonce word W[3] as zero, then padding.
 	W [16]uint32
 	// Pre is the state after rounds 0..2 of the second block, which read
-	// only W[0..2]; Pre2 after rounds 0..1, for kernels that go two rounds
-	// at a time (SHA-NI).
-	Pre, Pre2 [8]uint32
+	// only W[0..2].
+	Pre [8]uint32
 	// Sched holds, for t = 16..63, the part of W[t] of the second block
 	// that does not depend on the nonce (see HeaderVar); for t < 16 it is
 	// W[t] itself.
@@ -252,9 +251,6 @@ func NewHeaderJob(h *Header) *HeaderJob {
 	j.Pre = j.Mid
 	for t := 0; t < 3; t++ {
 		roundWK(&j.Pre, j.W[t]+k256[t])
-		if t == 1 {
-			j.Pre2 = j.Pre
-		}
 	}
 	return j
 }
