@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/powchain/powchain/engine"
 	"github.com/powchain/powchain/engine/pyjson"
@@ -46,6 +47,19 @@ type chainReader struct {
 
 	allowLength bool // an object with "length" and no "chain" is an answer
 	length      int  // its length, when it was one; -1 otherwise
+
+	// A local dump (ScanDump): nesting up to pyjson.MaxDepth as a whole
+	// document, values of unknown keys decoded, and blocks not collected
+	// but handed to each; after the first bad block the rest is still
+	// read and decoded, so that malformed input is told apart from an
+	// invalid chain wherever it is.
+	local   bool
+	each    func(pos int, b *engine.Block) error
+	outer   int           // nesting levels around a block: 1 in a bare array, 2 in a dump object
+	count   int           // blocks read
+	last    *engine.Block // the last valid block
+	invalid error         // the first rule broken
+	bad     *engine.Block // the block that broke it
 }
 
 const budgetStep = 1 << 20
@@ -208,10 +222,12 @@ func (c *chainReader) dump() (*engine.Dump, error) {
 	d := &engine.Dump{}
 	switch first {
 	case '[':
+		c.outer = 1
 		if d.Blocks, err = c.blocks(); err != nil {
 			return nil, err
 		}
 	case '{':
+		c.outer = 2
 		if err := c.object(d); err != nil {
 			return nil, err
 		}
@@ -228,7 +244,7 @@ func (c *chainReader) dump() (*engine.Dump, error) {
 			return nil, errors.New("extra data after the chain dump")
 		}
 	}
-	if len(d.Blocks) == 0 && c.length < 0 {
+	if c.count == 0 && c.length < 0 && !c.local {
 		return nil, engine.ErrEmptyChain
 	}
 	return d, nil
@@ -287,7 +303,13 @@ func (c *chainReader) object(d *engine.Dump) error {
 				return err
 			}
 		default: // kept by the reference node, ignored here
-			if _, err := c.raw(b, c.blockMax, maxDumpDepth, fmt.Sprintf("the value of %q", key)); err != nil {
+			what := fmt.Sprintf("the value of %q", key)
+			if c.local {
+				_, err = c.decodeRaw(b, c.blockMax, pyjson.MaxDepth-1, what)
+			} else {
+				_, err = c.raw(b, c.blockMax, maxDumpDepth, what)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -312,8 +334,8 @@ func (c *chainReader) object(d *engine.Dump) error {
 	}
 	if length != nil {
 		n, isInt := length.(pyjson.Int)
-		if want := pyjson.IntFromInt64(int64(len(d.Blocks))); !isInt || n != want {
-			return &engine.FieldError{Field: "length", Msg: fmt.Sprintf("is %v but the chain has %d blocks", length, len(d.Blocks))}
+		if want := pyjson.IntFromInt64(int64(c.count)); !isInt || n != want {
+			return &engine.FieldError{Field: "length", Msg: fmt.Sprintf("is %v but the chain has %d blocks", length, c.count)}
 		}
 	}
 	return nil
@@ -352,9 +374,14 @@ func (c *chainReader) peers(d *engine.Dump) error {
 }
 
 // blocks reads the blocks array after its '[', validating each block
-// against the one before it.
+// against the one before it. A local reader hands each valid block to
+// c.each instead of collecting it, and keeps only the last one.
 func (c *chainReader) blocks() ([]*engine.Block, error) {
 	var out []*engine.Block
+	depth := MaxBlockDepth
+	if c.local {
+		depth = pyjson.MaxDepth - c.outer
+	}
 	for i := 0; ; i++ {
 		b, err := c.next()
 		if err != nil {
@@ -363,10 +390,15 @@ func (c *chainReader) blocks() ([]*engine.Block, error) {
 		if b == ']' && i == 0 {
 			return out, nil
 		}
+		if c.local {
+			if err := c.ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		if b != '{' {
 			return nil, &engine.FieldError{Field: fmt.Sprintf("chain[%d]", i), Msg: "want a block object, got " + startName([]byte{b})}
 		}
-		v, err := c.decodeRaw(b, c.blockMax, MaxBlockDepth, fmt.Sprintf("chain[%d]", i))
+		v, err := c.decodeRaw(b, c.blockMax, depth, fmt.Sprintf("chain[%d]", i))
 		if err != nil {
 			return nil, err
 		}
@@ -378,18 +410,13 @@ func (c *chainReader) blocks() ([]*engine.Block, error) {
 			}
 			return nil, fmt.Errorf("chain[%d]: %w", i, err)
 		}
-		if i == 0 {
-			err = engine.ValidateChain([]*engine.Block{blk}, c.target)
-		} else {
-			err = engine.ValidateNext(out[i-1], i, blk, c.target)
-		}
-		if err != nil {
+		c.count++
+		if err := c.accept(i, blk); err != nil {
 			return nil, err
 		}
-		if err := checkBlockDepth(blk); err != nil {
-			return nil, fmt.Errorf("chain[%d]: %w", i, err)
+		if !c.local {
+			out = append(out, blk)
 		}
-		out = append(out, blk)
 		if b, err = c.next(); err != nil {
 			return nil, err
 		}
@@ -400,6 +427,37 @@ func (c *chainReader) blocks() ([]*engine.Block, error) {
 			return nil, fmt.Errorf("the chain array: want ',' or ']' after chain[%d]", i)
 		}
 	}
+}
+
+// accept validates block i against the one before it. A local reader
+// records the first failure and goes on reading; the others stop there.
+func (c *chainReader) accept(i int, blk *engine.Block) error {
+	if c.invalid != nil {
+		return nil
+	}
+	var err error
+	if i == 0 {
+		err = engine.ValidateChain([]*engine.Block{blk}, c.target)
+	} else {
+		err = engine.ValidateNext(c.last, i, blk, c.target)
+	}
+	if err == nil && !c.local {
+		if err = checkBlockDepth(blk); err != nil {
+			err = fmt.Errorf("chain[%d]: %w", i, err)
+		}
+	}
+	if err != nil {
+		if !c.local {
+			return err
+		}
+		c.invalid, c.bad = err, blk
+		return nil
+	}
+	c.last = blk
+	if c.each != nil {
+		return c.each(i, blk)
+	}
+	return nil
 }
 
 // readChain reads a peer's chain answer from r (see chainReader): the
@@ -421,4 +479,60 @@ func (n *Node) readChainOrLength(ctx context.Context, r io.Reader, allowLength b
 	defer c.release()
 	d, err := c.dump()
 	return d, c.length, err
+}
+
+// DumpScan is what ScanDump found in a chain dump.
+type DumpScan struct {
+	Blocks int           // the number of blocks in the dump
+	Last   *engine.Block // the last block of a valid chain
+	Peers  []string      // the dump's first peer URLs (at most 64)
+	// Invalid is the first rule the chain breaks: a *engine.RuleError,
+	// engine.ErrEmptyChain, or engine.ErrZeroTarget; nil for a valid
+	// chain. Bad is the block it is about, when it is about one.
+	Invalid error
+	Bad     *engine.Block
+}
+
+// Limits of ScanDump.
+const (
+	// MaxLocalBlockBytes is the largest block ScanDump reads.
+	MaxLocalBlockBytes = 256 << 20
+)
+
+// ScanDump reads a chain dump from a local file or pipe (the reference
+// node's {"length": N, "chain": [...], "peers": [...]} or a bare array of
+// blocks) as a stream, block by block, and validates the chain at target
+// as it goes. It holds one block's text, the block being checked and the
+// one before it, whatever the dump's length. Each block that is valid so
+// far is handed to each (which may be nil), in order; an error from each
+// stops the scan and is returned.
+//
+// The error is for a dump that is not one: not JSON, a block with a field
+// of the wrong type, a "length" that is not the number of blocks, a key
+// given twice, nesting deeper than pyjson.MaxDepth, a block over
+// MaxLocalBlockBytes. The whole dump is read to tell that, even after a
+// bad block. A dump that is one but not a valid chain is reported in
+// DumpScan.Invalid. Keys other than "length", "chain" and "peers" are
+// decoded and ignored, as the reference node does.
+func ScanDump(ctx context.Context, r io.Reader, target hasher.Target, each func(pos int, b *engine.Block) error) (*DumpScan, error) {
+	c := &chainReader{
+		r: bufio.NewReaderSize(r, 64<<10), ctx: ctx,
+		limit: math.MaxInt64, blockMax: MaxLocalBlockBytes, target: target,
+		length: -1, local: true, each: each,
+	}
+	d, err := c.dump()
+	if err == errEOF {
+		err = errors.New("unexpected end of the chain dump")
+	}
+	if err != nil {
+		return nil, err
+	}
+	s := &DumpScan{Blocks: c.count, Peers: d.Peers, Invalid: c.invalid, Bad: c.bad}
+	switch {
+	case c.count == 0:
+		s.Invalid = engine.ErrEmptyChain
+	case c.invalid == nil:
+		s.Last = c.last
+	}
+	return s, nil
 }

@@ -173,7 +173,7 @@ func checkDump(e env, d *engine.Dump, target hasher.Target, name string) error {
 		return usagef("%s: the chain dump has no blocks (a chain starts with the genesis block)", name)
 	}
 	if err := engine.ValidateChain(d.Blocks, target); err != nil {
-		return reportInvalid(e, d.Blocks, err, name)
+		return reportInvalid(e, invalidBlock(d.Blocks, err), err, name)
 	}
 	return nil
 }
@@ -200,7 +200,7 @@ func importDump(e env, n *node.Node, d *engine.Dump, name string) error {
 	var re *engine.RuleError
 	switch {
 	case errors.As(err, &re):
-		return reportInvalid(e, d.Blocks, err, name)
+		return reportInvalid(e, invalidBlock(d.Blocks, err), err, name)
 	case errors.Is(err, engine.ErrEmptyChain):
 		return usageError{fmt.Errorf("%s: %w", name, err)}
 	case errors.Is(err, node.ErrNotLonger):
@@ -215,6 +215,16 @@ func importDump(e env, n *node.Node, d *engine.Dump, name string) error {
 	fmt.Fprintf(e.stdout, "%s: %d blocks at %v, %d new peers\n", what, res.Length, n.Target(), len(res.NewPeers))
 	for _, p := range res.Skipped {
 		fmt.Fprintf(e.stderr, "powchain: skipped peer %q: not an http(s) base URL\n", p)
+	}
+	return nil
+}
+
+// invalidBlock is the block of blocks that err, a validation failure, is
+// about, or nil.
+func invalidBlock(blocks []*engine.Block, err error) *engine.Block {
+	var re *engine.RuleError
+	if errors.As(err, &re) && re.Position >= 0 && re.Position < len(blocks) {
+		return blocks[re.Position]
 	}
 	return nil
 }

@@ -318,6 +318,60 @@ func readInput(ctx context.Context, e env, args []string) ([]byte, string, error
 	return data, args[0], nil
 }
 
+// openInput is readInput for a command that reads its input as a stream:
+// it opens the FILE argument, or stdin, without reading it. Reads from
+// stdin stop when ctx is done. close releases the file.
+func openInput(ctx context.Context, e env, args []string) (r io.Reader, name string, close func(), err error) {
+	switch {
+	case len(args) > 1:
+		return nil, "", nil, usagef("want at most one FILE argument, got %d", len(args))
+	case len(args) == 0 && e.stdinTerminal:
+		return nil, "", nil, stdinTerminalError{}
+	case len(args) == 0 || args[0] == "-":
+		return &ctxReader{ctx: ctx, r: e.stdin}, "stdin", func() {}, nil
+	}
+	f, err := os.Open(args[0])
+	if err != nil {
+		return nil, "", nil, usagef("%v", err)
+	}
+	return f, args[0], func() { f.Close() }, nil
+}
+
+// ctxReader reads from r until ctx is done, then returns ctx's error at
+// once. A read that never returns is left behind, into a buffer of its
+// own: the process is about to exit.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+	buf []byte
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if cap(c.buf) < len(p) {
+		c.buf = make([]byte, len(p))
+	}
+	buf := c.buf[:len(p)]
+	type result struct {
+		n   int
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		n, err := c.r.Read(buf)
+		ch <- result{n, err}
+	}()
+	select {
+	case res := <-ch:
+		return copy(p, buf[:res.n]), res.err
+	case <-c.ctx.Done():
+		c.buf = nil // the read left behind keeps the old one
+		return 0, c.ctx.Err()
+	}
+}
+
 // readAll reads r to its end, or returns ctx's error as soon as ctx is
 // done. A read that never returns is left behind: the process is about to
 // exit.

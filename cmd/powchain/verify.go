@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/powchain/powchain/engine"
+	"github.com/powchain/powchain/node"
 )
 
 func init() {
@@ -33,28 +34,29 @@ func init() {
 
 // runVerify validates a chain dump. Valid: a one-line summary and exit 0.
 // Invalid: the first bad block's index, hash and rule on stdout, once, and
-// exit 1.
+// exit 1. The dump is read as a stream (node.ScanDump): memory holds a
+// block or two, whatever the dump's length.
 func runVerify(ctx context.Context, e env, d *difficultyFlags, args []string) error {
 	target, err := d.target()
 	if err != nil {
 		return err
 	}
-	data, name, err := readInput(ctx, e, args)
+	r, name, closeInput, err := openInput(ctx, e, args)
 	if err != nil {
 		return err
 	}
-	dump, err := engine.DecodeDump(data)
+	defer closeInput()
+	scan, err := node.ScanDump(ctx, r, target, nil)
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return badInput(fmt.Errorf("%s: %w", name, err))
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	if scan.Invalid != nil {
+		return reportInvalid(e, scan.Bad, scan.Invalid, name)
 	}
-	if err := engine.ValidateChain(dump.Blocks, target); err != nil {
-		return reportInvalid(e, dump.Blocks, err, name)
-	}
-	last := dump.Blocks[len(dump.Blocks)-1]
-	_, err = fmt.Fprintf(e.stdout, "valid: %d blocks at %v, last block %d hash %s\n", len(dump.Blocks), target, last.Index, last.Hash)
+	_, err = fmt.Fprintf(e.stdout, "valid: %d blocks at %v, last block %d hash %s\n", scan.Blocks, target, scan.Last.Index, scan.Last.Hash)
 	return err
 }
 
@@ -67,22 +69,18 @@ const (
 )
 
 // reportInvalid prints the failure of a chain validation on stdout, once:
-// the bad block's index, position and hash, the rule it breaks, and a
+// the bad block b's index, position and hash, the rule it breaks, and a
 // short excerpt of the block. It returns the error that makes the exit
 // code 1 without being printed again.
-func reportInvalid(e env, blocks []*engine.Block, err error, name string) error {
+func reportInvalid(e env, b *engine.Block, err error, name string) error {
 	var re *engine.RuleError
 	if !errors.As(err, &re) {
 		fmt.Fprintf(e.stdout, "invalid: %s: %s\n", name, clip(userMessage(err), maxDetail))
 		return reportedError{invalidError{err}}
 	}
 	hash := "(none)"
-	var b *engine.Block
-	if re.Position >= 0 && re.Position < len(blocks) {
-		b = blocks[re.Position]
-		if b.Hash != "" {
-			hash = clip(b.Hash, maxHash)
-		}
+	if b != nil && b.Hash != "" {
+		hash = clip(b.Hash, maxHash)
 	}
 	fmt.Fprintf(e.stdout, "invalid: block %d (position %d) hash %s breaks rule %s: %s\n",
 		re.Index, re.Position, hash, re.Rule, clip(re.Detail, maxDetail))
