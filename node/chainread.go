@@ -270,7 +270,10 @@ func (c *chainReader) object(d *engine.Dump) error {
 			return err
 		}
 		key := kv.(string)
-		if seen[key] {
+		// A local dump follows CPython's json.loads: the last of a key
+		// given twice wins. Not for blocks already handed on, nor for a
+		// peer's answer.
+		if seen[key] && (!c.local || key == "chain" && c.each != nil) {
 			return &engine.FieldError{Field: key, Msg: "appears twice in the chain dump"}
 		}
 		seen[key] = true
@@ -288,6 +291,7 @@ func (c *chainReader) object(d *engine.Dump) error {
 			if b != '[' {
 				return &engine.FieldError{Field: "chain", Msg: "want an array, got " + startName([]byte{b})}
 			}
+			c.count, c.last, c.invalid, c.bad = 0, nil, nil, nil
 			if d.Blocks, err = c.blocks(); err != nil {
 				return err
 			}
@@ -299,6 +303,7 @@ func (c *chainReader) object(d *engine.Dump) error {
 			if b != '[' {
 				return &engine.FieldError{Field: "peers", Msg: "want an array, got " + startName([]byte{b})}
 			}
+			d.Peers = nil
 			if err := c.peers(d); err != nil {
 				return err
 			}
@@ -507,13 +512,16 @@ const (
 // far is handed to each (which may be nil), in order; an error from each
 // stops the scan and is returned.
 //
-// The error is for a dump that is not one: not JSON, a block with a field
-// of the wrong type, a "length" that is not the number of blocks, a key
-// given twice, nesting deeper than pyjson.MaxDepth, a block over
+// The error is for a dump that is not one (it ends with the offset in
+// the dump where reading stopped): not JSON, a block with a field
+// of the wrong type, a "length" that is not the number of blocks, a
+// "chain" given twice when each is set, nesting deeper than
+// pyjson.MaxDepth, a block over
 // MaxLocalBlockBytes. The whole dump is read to tell that, even after a
 // bad block. A dump that is one but not a valid chain is reported in
 // DumpScan.Invalid. Keys other than "length", "chain" and "peers" are
-// decoded and ignored, as the reference node does.
+// decoded and ignored, as the reference node does; of a key given twice
+// the last one counts, as in CPython's json.loads.
 func ScanDump(ctx context.Context, r io.Reader, target hasher.Target, each func(pos int, b *engine.Block) error) (*DumpScan, error) {
 	c := &chainReader{
 		r: bufio.NewReaderSize(r, 64<<10), ctx: ctx,
@@ -521,10 +529,12 @@ func ScanDump(ctx context.Context, r io.Reader, target hasher.Target, each func(
 		length: -1, local: true, each: each,
 	}
 	d, err := c.dump()
-	if err == errEOF {
-		err = errors.New("unexpected end of the chain dump")
-	}
-	if err != nil {
+	switch {
+	case err == errEOF:
+		return nil, errors.New("unexpected end of the chain dump")
+	case err != nil && ctx.Err() == nil:
+		return nil, fmt.Errorf("%w (the dump's byte %d)", err, c.read)
+	case err != nil:
 		return nil, err
 	}
 	s := &DumpScan{Blocks: c.count, Peers: d.Peers, Invalid: c.invalid, Bad: c.bad}
