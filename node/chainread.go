@@ -265,7 +265,11 @@ func (c *chainReader) object(d *engine.Dump) error {
 		if b != '"' {
 			return errors.New("the chain dump object: want a key")
 		}
-		kv, err := c.decodeRaw(b, 256, 0, "a key of the chain dump")
+		keyMax := int64(256)
+		if c.local {
+			keyMax = c.blockMax
+		}
+		kv, err := c.decodeRaw(b, keyMax, 0, "a key of the chain dump")
 		if err != nil {
 			return err
 		}
