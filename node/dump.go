@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -86,6 +87,143 @@ func (n *Node) Import(d *engine.Dump) (*ImportResult, error) {
 	}
 	var peers []string
 	for _, p := range d.Peers {
+		if q, err := NormalizePeer(p); err == nil {
+			peers = append(peers, q)
+		} else {
+			res.Skipped = append(res.Skipped, p)
+		}
+	}
+	var err error
+	res.NewPeers, err = n.AddPeers(peers...)
+	return res, err
+}
+
+// importBatch is how many bytes of blocks ImportFrom appends to the store
+// in one transaction.
+var importBatch = 8 << 20 // a variable for tests
+
+// errStop stops a scan of ImportFrom at position pos.
+type errStop struct{ pos int }
+
+func (e errStop) Error() string { return fmt.Sprintf("stopped at block %d", e.pos) }
+
+// ImportFrom is Import for a dump read as a stream, however long: scan is
+// what ScanDump found in it (a valid chain; ImportFrom refuses any other),
+// and open returns the dump from its start, as often as it is called. The
+// dump is read again, validated again, and compared with the node's chain
+// as it goes. A dump that continues the node's chain is appended in
+// batches of 8 MiB of blocks, each one store transaction, as a sync from a
+// powchain peer appends its pages; memory holds a batch. Interrupted, the
+// store holds the node's chain or a longer prefix of the dump, a valid
+// chain either way. A dump that forks from the node's chain replaces the
+// blocks from the fork on in one transaction, with them all in memory. A
+// dump that is not longer changes nothing, and is ErrNotLonger unless it
+// is a prefix of the node's chain. The dump's peers are added.
+func (n *Node) ImportFrom(ctx context.Context, scan *DumpScan, open func() (io.ReadCloser, error)) (*ImportResult, error) {
+	if scan.Invalid != nil {
+		return nil, scan.Invalid
+	}
+	res := &ImportResult{Length: scan.Blocks}
+	n.mu.RLock()
+	ours := n.index
+	n.mu.RUnlock()
+	pass := func(each func(pos int, b *engine.Block) error) error {
+		r, err := open()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		s, err := ScanDump(ctx, r, n.target, each)
+		switch {
+		case err != nil:
+			return err
+		case s.Invalid != nil:
+			return s.Invalid
+		case s.Blocks != scan.Blocks:
+			return fmt.Errorf("the dump changed while it was imported: %d blocks, then %d", scan.Blocks, s.Blocks)
+		}
+		return nil
+	}
+	differ := func(pos int, b *engine.Block) bool {
+		h, err := hashBytes(b.Hash)
+		return err != nil || h != ours.at(pos)
+	}
+	var stop errStop
+	if scan.Blocks <= ours.len() {
+		err := pass(func(pos int, b *engine.Block) error {
+			if differ(pos, b) {
+				return errStop{pos}
+			}
+			return nil
+		})
+		if errors.As(err, &stop) {
+			return nil, fmt.Errorf("%w: the dump has %d blocks and ours %d, and they differ at block %d", ErrNotLonger, scan.Blocks, ours.len(), stop.pos)
+		}
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		var batch []*block
+		size := 0
+		flush := func() error {
+			if len(batch) == 0 {
+				return nil
+			}
+			n.mu.RLock()
+			idx := n.index
+			n.mu.RUnlock()
+			ok, err := n.adoptFork(idx.len(), idx.at(idx.len()-1), batch, "import")
+			if err == nil && !ok {
+				err = errors.New("the node's chain changed during the import")
+			}
+			batch, size = nil, 0
+			res.Replaced = res.Replaced || ok
+			return err
+		}
+		err := pass(func(pos int, b *engine.Block) error {
+			if pos < ours.len() {
+				if differ(pos, b) {
+					return errStop{pos}
+				}
+				return nil
+			}
+			nb, err := newBlock(b)
+			if err != nil {
+				return err
+			}
+			batch = append(batch, nb)
+			if size += len(nb.wire); size >= importBatch {
+				return flush()
+			}
+			return nil
+		})
+		if err == nil {
+			err = flush()
+		}
+		if errors.As(err, &stop) { // a fork: nothing was written
+			fork := stop.pos
+			if fork < 1 {
+				return nil, errors.New("the dump's genesis block differs from ours")
+			}
+			var staged []*block
+			err = pass(func(pos int, b *engine.Block) error {
+				if pos < fork {
+					return nil
+				}
+				nb, err := newBlock(b)
+				staged = append(staged, nb)
+				return err
+			})
+			if err == nil {
+				res.Replaced, err = n.adoptFork(fork, ours.at(fork-1), staged, "import")
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	var peers []string
+	for _, p := range scan.Peers {
 		if q, err := NormalizePeer(p); err == nil {
 			peers = append(peers, q)
 		} else {

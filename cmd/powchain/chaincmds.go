@@ -120,10 +120,11 @@ type importOptions struct {
 }
 
 // runImport validates a dump and adopts it into the store in --data. The
-// dump is read and validated before the store is touched, so a file that
-// is not a valid chain changes nothing; and a data dir this command
-// created is removed again when the import fails, so no empty store is
-// left behind.
+// dump is read as a stream (node.ScanDump) and validated before the store
+// is touched, so a file that is not a valid chain changes nothing; and a
+// data dir this command created is removed again when the import fails,
+// so no empty store is left behind. Then it is read again and adopted
+// (node.ImportFrom); stdin is first copied to a temporary file for that.
 func runImport(ctx context.Context, e env, o *importOptions, args []string) (err error) {
 	target, err := o.difficulty.target()
 	if err != nil {
@@ -138,15 +139,27 @@ func runImport(ctx context.Context, e env, o *importOptions, args []string) (err
 	} else if e.stdinTerminal {
 		return stdinTerminalError{}
 	}
-	dump, err := readDump(ctx, e, name)
+	path := name
+	if name == "-" {
+		if path, err = spoolStdin(ctx, e); err != nil {
+			return err
+		}
+		defer os.Remove(path)
+	}
+	open := func() (io.ReadCloser, error) { return os.Open(path) }
+	label := name
+	if name == "-" {
+		label = "stdin"
+	}
+	scan, err := scanFile(ctx, open, target, label)
 	if err != nil {
 		return err
 	}
-	if err := checkDump(e, dump, target, name); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
+	switch {
+	case errors.Is(scan.Invalid, engine.ErrEmptyChain):
+		return usagef("%s: the chain dump has no blocks (a chain starts with the genesis block)", name)
+	case scan.Invalid != nil:
+		return reportInvalid(e, scan.Bad, scan.Invalid, name)
 	}
 	_, statErr := os.Stat(o.data)
 	created := errors.Is(statErr, fs.ErrNotExist)
@@ -162,20 +175,47 @@ func runImport(ctx context.Context, e env, o *importOptions, args []string) (err
 			os.RemoveAll(o.data)
 		}
 	}()
-	return importDump(e, n, dump, name)
+	res, err := n.ImportFrom(ctx, scan, open)
+	return reportImport(e, n, res, err, name, nil)
 }
 
-// checkDump validates a decoded dump before anything is stored: a dump
-// without blocks is bad input (exit 2); a block that breaks a rule is an
-// invalid chain (exit 1), printed once on stdout.
-func checkDump(e env, d *engine.Dump, target hasher.Target, name string) error {
-	if len(d.Blocks) == 0 {
-		return usagef("%s: the chain dump has no blocks (a chain starts with the genesis block)", name)
+// scanFile is the first reading of an import: the dump validated as a
+// stream. Malformed input is exit 2.
+func scanFile(ctx context.Context, open func() (io.ReadCloser, error), target hasher.Target, label string) (*node.DumpScan, error) {
+	r, err := open()
+	if err != nil {
+		return nil, usagef("%v", err)
 	}
-	if err := engine.ValidateChain(d.Blocks, target); err != nil {
-		return reportInvalid(e, invalidBlock(d.Blocks, err), err, name)
+	defer r.Close()
+	scan, err := node.ScanDump(ctx, r, target, nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, badInput(fmt.Errorf("%s: %w", label, err))
 	}
-	return nil
+	return scan, nil
+}
+
+// spoolStdin copies stdin to a temporary file, which an import reads
+// twice, and returns its path. The copy stops when ctx is done.
+func spoolStdin(ctx context.Context, e env) (string, error) {
+	f, err := os.CreateTemp("", "powchain-import-*.json")
+	if err != nil {
+		return "", err
+	}
+	_, err = io.Copy(f, &ctxReader{ctx: ctx, r: e.stdin})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", usagef("reading stdin: %v", err)
+	}
+	return f.Name(), nil
 }
 
 // readDump reads and decodes a chain dump from a file or, for "-", stdin.
@@ -193,14 +233,21 @@ func readDump(ctx context.Context, e env, name string) (*engine.Dump, error) {
 }
 
 // importDump adopts a decoded dump into an open node and reports what it
-// did on stdout. An invalid chain is exit 1, naming the block and rule; a
-// valid chain that is not longer and differs from the store's is exit 2.
+// did on stdout (serve --import).
 func importDump(e env, n *node.Node, d *engine.Dump, name string) error {
 	res, err := n.Import(d)
+	return reportImport(e, n, res, err, name, invalidBlock(d.Blocks, err))
+}
+
+// reportImport reports what an import did on stdout. An invalid chain is
+// exit 1, naming the block and rule; a valid chain that is not longer and
+// differs from the store's is exit 2. bad is the block err is about, when
+// known.
+func reportImport(e env, n *node.Node, res *node.ImportResult, err error, name string, bad *engine.Block) error {
 	var re *engine.RuleError
 	switch {
 	case errors.As(err, &re):
-		return reportInvalid(e, invalidBlock(d.Blocks, err), err, name)
+		return reportInvalid(e, bad, err, name)
 	case errors.Is(err, engine.ErrEmptyChain):
 		return usageError{fmt.Errorf("%s: %w", name, err)}
 	case errors.Is(err, node.ErrNotLonger):
