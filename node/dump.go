@@ -100,7 +100,7 @@ func (n *Node) Import(d *engine.Dump) (*ImportResult, error) {
 
 // importBatch is how many bytes of blocks ImportFrom appends to the store
 // in one transaction.
-var importBatch = 8 << 20 // a variable for tests
+var importBatch = 2 << 20 // a variable for tests
 
 // errStop stops a scan of ImportFrom at position pos.
 type errStop struct{ pos int }
@@ -112,7 +112,7 @@ func (e errStop) Error() string { return fmt.Sprintf("stopped at block %d", e.po
 // and open returns the dump from its start, as often as it is called. The
 // dump is read again, validated again, and compared with the node's chain
 // as it goes. A dump that continues the node's chain is appended in
-// batches of 8 MiB of blocks, each one store transaction, as a sync from a
+// batches of 2 MiB of blocks, each one store transaction, as a sync from a
 // powchain peer appends its pages; memory holds a batch. Interrupted, the
 // store holds the node's chain or a longer prefix of the dump, a valid
 // chain either way. A dump that forks from the node's chain replaces the

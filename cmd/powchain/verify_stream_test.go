@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"os"
 	"os/exec"
@@ -115,11 +116,12 @@ func runSampled(t *testing.T, cmd *exec.Cmd) (string, int, int64) {
 	return out.String(), cmd.ProcessState.ExitCode(), hwm
 }
 
-// TestVerifyMemoryBounded: powchain verify reads a dump as a stream, so a
-// real child process verifying a 50 MB dump of small blocks peaks far
-// below the dump's size, the valid dump and one whose block near the end
-// breaks a rule alike. Verify used to read and decode the dump whole
-// (about 4 times the dump's size at its peak).
+// TestVerifyMemoryBounded: powchain verify and import read a dump as a
+// stream, so a real child process verifying or importing a 50 MB dump of
+// small blocks peaks far below the dump's size, the valid dump and one
+// whose block near the end breaks a rule alike. Both used to read and
+// decode the dump whole (verify peaked at about 4 times the dump's size,
+// import at 4 to 7 times).
 func TestVerifyMemoryBounded(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the peak RSS is read from /proc")
@@ -128,6 +130,8 @@ func TestVerifyMemoryBounded(t *testing.T) {
 		blocks = 30000
 		pad    = 1500
 		bound  = 40 << 20 // peak RSS allowed: the runtime, buffers, a block or two
+		// and for import, a batch of blocks and the store's mapped pages
+		importBound = 80 << 20
 	)
 	bin := sharedBinary(t)
 	target, err := hasher.TargetBits(1)
@@ -158,5 +162,44 @@ func TestVerifyMemoryBounded(t *testing.T) {
 		if rss > bound {
 			t.Errorf("%s: verify of a %d-byte dump peaked at %d bytes RSS, want at most %d (is the dump read whole?)", c.name, size, rss, bound)
 		}
+		// Import, into a fresh data dir: the valid dump is stored whole,
+		// the invalid one leaves nothing behind.
+		data := filepath.Join(t.TempDir(), "node")
+		out, code, rss = runSampled(t, exec.Command(bin, "import", "--data", data, "--bits", "1", path))
+		_, statErr := os.Stat(data)
+		if c.breakAt == 0 {
+			want := "imported: " + strconv.Itoa(blocks+1) + " blocks"
+			if code != 0 || !strings.HasPrefix(out, want) {
+				t.Fatalf("%s: import: exit %d, stdout %q, want %q", c.name, code, out, want)
+			}
+			exported := filepath.Join(t.TempDir(), "export.json")
+			if _, errs, code := powchain(t, "", "export", "--data", data, exported); code != 0 {
+				t.Fatalf("export: exit %d: %s", code, errs)
+			}
+			if !sameFiles(t, path, exported) {
+				t.Errorf("%s: the imported store exports differently from the dump", c.name)
+			}
+		} else if code != exitInvalid || statErr == nil {
+			t.Fatalf("%s: import: exit %d (stdout %q), data dir left: %v; want exit 1 and none", c.name, code, out, statErr == nil)
+		}
+		t.Logf("%s: imported at a peak RSS of %.1f MB", c.name, float64(rss)/1e6)
+		if rss > importBound {
+			t.Errorf("%s: import of a %d-byte dump peaked at %d bytes RSS, want at most %d (is the dump read whole?)", c.name, size, rss, importBound)
+		}
 	}
+}
+
+// sameFiles reports whether two files hold the same bytes, but for
+// whitespace around them.
+func sameFiles(t *testing.T, a, b string) bool {
+	t.Helper()
+	da, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := os.ReadFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Equal(bytes.TrimSpace(da), bytes.TrimSpace(db))
 }
