@@ -239,6 +239,10 @@
 // open, with [ErrDataDirLocked]; one whose index does not match its
 // checksum, with [ErrCorrupt]. [ExportTo] streams a store's dump without
 // writing; [Node.Import] adopts a dump as a peer's chain would be.
+// [ScanDump] reads a local dump as a stream and validates it block by
+// block, holding a block or two whatever the dump's length (powchain
+// verify); [Node.ImportFrom] then adopts it from a second reading,
+// appending a dump that continues the chain in batches (powchain import).
 // [Synthesize] (powchain loadgen chain) builds big valid chains quickly.
 //
 // # Logs and metrics
