@@ -124,7 +124,8 @@ type importOptions struct {
 // is touched, so a file that is not a valid chain changes nothing; and a
 // data dir this command created is removed again when the import fails,
 // so no empty store is left behind. Then it is read again and adopted
-// (node.ImportFrom); stdin is first copied to a temporary file for that.
+// (node.ImportFrom); stdin or a pipe is first copied to a temporary file
+// for that.
 func runImport(ctx context.Context, e env, o *importOptions, args []string) (err error) {
 	target, err := o.difficulty.target()
 	if err != nil {
@@ -140,8 +141,18 @@ func runImport(ctx context.Context, e env, o *importOptions, args []string) (err
 		return stdinTerminalError{}
 	}
 	path := name
-	if name == "-" {
-		if path, err = spoolStdin(ctx, e); err != nil {
+	if st, err := os.Stat(name); name == "-" || err == nil && !st.Mode().IsRegular() {
+		// Stdin, a pipe or a device cannot be read twice: copied first.
+		in := e.stdin
+		if name != "-" {
+			f, err := os.Open(name)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			defer f.Close()
+			in = f
+		}
+		if path, err = spool(ctx, in); err != nil {
 			return err
 		}
 		defer os.Remove(path)
@@ -197,14 +208,14 @@ func scanFile(ctx context.Context, open func() (io.ReadCloser, error), target ha
 	return scan, nil
 }
 
-// spoolStdin copies stdin to a temporary file, which an import reads
-// twice, and returns its path. The copy stops when ctx is done.
-func spoolStdin(ctx context.Context, e env) (string, error) {
+// spool copies in (stdin, a pipe) to a temporary file, which an import
+// reads twice, and returns its path. The copy stops when ctx is done.
+func spool(ctx context.Context, in io.Reader) (string, error) {
 	f, err := os.CreateTemp("", "powchain-import-*.json")
 	if err != nil {
 		return "", err
 	}
-	_, err = io.Copy(f, &ctxReader{ctx: ctx, r: e.stdin})
+	_, err = io.Copy(f, &ctxReader{ctx: ctx, r: in})
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -213,7 +224,7 @@ func spoolStdin(ctx context.Context, e env) (string, error) {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
-		return "", usagef("reading stdin: %v", err)
+		return "", usagef("reading the dump: %v", err)
 	}
 	return f.Name(), nil
 }
