@@ -203,3 +203,24 @@ func sameFiles(t *testing.T, a, b string) bool {
 	}
 	return bytes.Equal(bytes.TrimSpace(da), bytes.TrimSpace(db))
 }
+
+// TestImportStdin: an import from stdin, which is read twice, goes
+// through a temporary file that is gone afterwards, whether the import
+// succeeds or fails.
+func TestImportStdin(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	for _, v := range chainVectors(t) {
+		data := filepath.Join(t.TempDir(), "node")
+		out, errs, code := powchain(t, v.dump, "import", "--data", data, "--difficulty", v.difficulty)
+		if v.valid && (code != 0 || !strings.HasPrefix(out, "imported: ")) {
+			t.Fatalf("%s: exit %d %q %q", v.name, code, out, errs)
+		}
+		if !v.valid && (code != exitInvalid || !strings.Contains(out, "invalid: block "+v.bad+" ")) {
+			t.Fatalf("%s: exit %d %q %q, want exit 1 naming block %s", v.name, code, out, errs, v.bad)
+		}
+		if ents, err := os.ReadDir(tmp); err != nil || len(ents) != 0 {
+			t.Fatalf("%s: the import left %v in TMPDIR (%v)", v.name, ents, err)
+		}
+	}
+}
