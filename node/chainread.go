@@ -2,6 +2,7 @@ package node
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -87,6 +88,39 @@ func (c *chainReader) readByte() (byte, error) {
 
 func (c *chainReader) unread() { c.r.UnreadByte(); c.read-- }
 
+// strRun appends to c.buf, in bulk, the buffered bytes of a string's
+// contents up to its next quote or backslash, at most up to limit bytes
+// in c.buf (the byte past it is left for grow to refuse). They count as
+// readByte counts them.
+func (c *chainReader) strRun(limit int64) error {
+	buf, _ := c.r.Peek(c.r.Buffered())
+	if q := bytes.IndexByte(buf, '"'); q >= 0 {
+		buf = buf[:q]
+	}
+	if e := bytes.IndexByte(buf, '\\'); e >= 0 {
+		buf = buf[:e]
+	}
+	if room := limit - int64(len(c.buf)); int64(len(buf)) > room {
+		buf = buf[:max(room, 0)]
+	}
+	if len(buf) == 0 {
+		return nil
+	}
+	c.read += int64(len(buf))
+	if c.read > c.limit {
+		return errChainTooBig{c.limit}
+	}
+	for c.read > c.held && c.budget != nil {
+		if err := c.budget.acquire(c.ctx, budgetStep); err != nil {
+			return fmt.Errorf("waiting for other chain downloads: %w", err)
+		}
+		c.held += budgetStep
+	}
+	c.buf = append(c.buf, buf...)
+	c.r.Discard(len(buf))
+	return nil
+}
+
 // release gives back the budget taken.
 func (c *chainReader) release() {
 	for ; c.held > 0; c.held -= budgetStep {
@@ -124,6 +158,11 @@ func (c *chainReader) raw(first byte, max int64, depth int, what string) ([]byte
 	case '"':
 		esc := false
 		for {
+			if !esc {
+				if err := c.strRun(max); err != nil {
+					return nil, err
+				}
+			}
 			b, err := c.readByte()
 			if err != nil {
 				return nil, err
@@ -143,6 +182,11 @@ func (c *chainReader) raw(first byte, max int64, depth int, what string) ([]byte
 	case '[', '{':
 		level, inStr, esc := 1, false, false
 		for level > 0 {
+			if inStr && !esc {
+				if err := c.strRun(max); err != nil {
+					return nil, err
+				}
+			}
 			b, err := c.readByte()
 			if err != nil {
 				return nil, err
