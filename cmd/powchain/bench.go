@@ -330,26 +330,10 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 	}
 
 	// Create the output files first: a bad path fails now, not after the run.
-	outs := map[string]*os.File{}
-	defer func() {
-		for _, f := range outs {
-			f.Close()
-		}
-	}()
-	for flagName, path := range map[string]string{"json": o.jsonOut, "csv": o.csvOut, "svg": o.svgOut} {
-		if path == "" {
-			continue
-		}
-		f, err := os.Create(path)
-		if err != nil {
-			return usagef("--%s: %v", flagName, err)
-		}
-		outs[flagName] = f
-	}
-	if o.plotDir != "" {
-		if err := os.MkdirAll(o.plotDir, 0o755); err != nil {
-			return usagef("--plot: %v", err)
-		}
+	outs, err := o.createOutputs()
+	defer closeOutputs(outs)
+	if err != nil {
+		return err
 	}
 
 	stop, err := o.profile.start()
@@ -361,14 +345,8 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 	var rep *bench.Report
 	var runErr error
 	if o.from != "" {
-		f, err := os.Open(o.from)
-		if err != nil {
-			return usagef("--from: %v", err)
-		}
-		rep, err = bench.ReadJSON(f)
-		f.Close()
-		if err != nil {
-			return usagef("--from: %s: %v", o.from, err)
+		if rep, err = readFrom(o.from, bench.ReadJSON); err != nil {
+			return err
 		}
 	} else {
 		rep, runErr = measure(ctx, e, o, cfg, live)
@@ -380,6 +358,51 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 		return runErr
 	}
 	return writeReport(ctx, e, o, outs, rep, runErr)
+}
+
+// createOutputs creates the --json, --csv and --svg files and the --plot
+// directory before any measuring, so that a bad path fails at once. The
+// files it returns, even with an error, are closed by closeOutputs.
+func (o *benchOptions) createOutputs() (map[string]*os.File, error) {
+	outs := map[string]*os.File{}
+	for flagName, path := range map[string]string{"json": o.jsonOut, "csv": o.csvOut, "svg": o.svgOut} {
+		if path == "" {
+			continue
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return outs, usagef("--%s: %v", flagName, err)
+		}
+		outs[flagName] = f
+	}
+	if o.plotDir != "" {
+		if err := os.MkdirAll(o.plotDir, 0o755); err != nil {
+			return outs, usagef("--plot: %v", err)
+		}
+	}
+	return outs, nil
+}
+
+// closeOutputs closes the output files not yet written and closed.
+func closeOutputs(outs map[string]*os.File) {
+	for _, f := range outs {
+		f.Close()
+	}
+}
+
+// readFrom reads the --from report at path with read.
+func readFrom[R any](path string, read func(io.Reader) (R, error)) (R, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var zero R
+		return zero, usagef("--from: %v", err)
+	}
+	defer f.Close()
+	rep, err := read(f)
+	if err != nil {
+		return rep, usagef("--from: %s: %v", path, err)
+	}
+	return rep, nil
 }
 
 // modeFromReport sets --mode from the report --from names: a header-mode

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -123,26 +122,10 @@ func runBenchHeader(ctx context.Context, e env, o *benchOptions) (err error) {
 			fmt.Fprintf(e.stderr, "\r\033[K[round %d/%d] %s workers=%d · %v elapsed", s.Round, s.Rounds, s.Who, s.Workers, s.Elapsed.Round(time.Second))
 		}
 	}
-	outs := map[string]*os.File{}
-	defer func() {
-		for _, f := range outs {
-			f.Close()
-		}
-	}()
-	for flagName, path := range map[string]string{"json": o.jsonOut, "csv": o.csvOut, "svg": o.svgOut} {
-		if path == "" {
-			continue
-		}
-		f, err := os.Create(path)
-		if err != nil {
-			return usagef("--%s: %v", flagName, err)
-		}
-		outs[flagName] = f
-	}
-	if o.plotDir != "" {
-		if err := os.MkdirAll(o.plotDir, 0o755); err != nil {
-			return usagef("--plot: %v", err)
-		}
+	outs, err := o.createOutputs()
+	defer closeOutputs(outs)
+	if err != nil {
+		return err
 	}
 	stop, err := o.profile.start()
 	if err != nil {
@@ -153,14 +136,8 @@ func runBenchHeader(ctx context.Context, e env, o *benchOptions) (err error) {
 	var rep *bench.HeaderReport
 	var runErr error
 	if o.from != "" {
-		f, err := os.Open(o.from)
-		if err != nil {
-			return usagef("--from: %v", err)
-		}
-		rep, err = bench.ReadHeaderJSON(f)
-		f.Close()
-		if err != nil {
-			return usagef("--from: %s: %v", o.from, err)
+		if rep, err = readFrom(o.from, bench.ReadHeaderJSON); err != nil {
+			return err
 		}
 	} else {
 		rep, runErr = bench.RunHeader(ctx, cfg)
