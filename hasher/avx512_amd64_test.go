@@ -5,6 +5,7 @@ package hasher
 import (
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -168,15 +169,80 @@ func TestAutoWithoutSHANI(t *testing.T) {
 }
 
 // TestAVX512AutoRank checks Auto's choice with every feature this CPU has:
-// avx512 on an Intel CPU with AVX-512, SHA-NI or not; shani on another
-// vendor's CPU with SHA-NI.
+// avx512 on an Intel CPU with AVX-512, SHA-NI or not; on another vendor's
+// CPU with SHA-NI, the faster of avx512 and shani as measured.
 func TestAVX512AutoRank(t *testing.T) {
 	needAVX512(t)
-	want := "avx512"
+	h, trial := AutoTrial()
 	if cpuid.CPU.VendorID != cpuid.Intel && Features.SHANI {
-		want = "shani"
+		if trial == nil {
+			t.Fatalf("Auto() = %q on %s with SHA-NI and AVX-512 without measuring", h.Name(), cpuid.CPU.VendorString)
+		}
+		checkTrial(t, h, trial, "avx512", "shani")
+		return
 	}
-	if got := Auto().Name(); got != want {
-		t.Errorf("Auto() = %q on %s (SHA-NI %v), want %q", got, cpuid.CPU.VendorString, Features.SHANI, want)
+	if trial != nil {
+		t.Errorf("Auto() measured %v on %s (SHA-NI %v); the order is settled there", trial, cpuid.CPU.VendorString, Features.SHANI)
+	}
+	if h.Name() != "avx512" {
+		t.Errorf("Auto() = %q on %s (SHA-NI %v), want avx512", h.Name(), cpuid.CPU.VendorString, Features.SHANI)
+	}
+}
+
+// TestAutoMeasuresUnsettled plays a CPU of another vendor than Intel with
+// SHA-NI and AVX-512 (this one's kernels, measured for real): Auto must
+// measure avx512 and shani and take the faster; with SHA-NI off, avx512
+// without measuring; back on Intel, nothing measured.
+func TestAutoMeasuresUnsettled(t *testing.T) {
+	needAVX512(t)
+	if !Features.SHANI {
+		t.Skip("CPU lacks SHA-NI: nothing to measure avx512 against")
+	}
+	saved := vendorIntel
+	defer func() { vendorIntel = saved }()
+	vendorIntel = false
+	h, trial := AutoTrial()
+	if trial == nil {
+		t.Fatalf("Auto() = %q without measuring on a non-Intel CPU with SHA-NI and AVX-512", h.Name())
+	}
+	checkTrial(t, h, trial, "avx512", "shani")
+	t.Logf("measured: %v; Auto() = %s", trial, h.Name())
+	if h2, trial2 := AutoTrial(); h2 != h || trial2 != trial {
+		t.Errorf("second AutoTrial() = %s, %v; want the first measurement again (%s, %v)", h2.Name(), trial2, h.Name(), trial)
+	}
+	func() {
+		defer Disable("shani")()
+		if h, trial := AutoTrial(); trial != nil || h.Name() != "avx512" {
+			t.Errorf("AutoTrial() without SHA-NI = %s, %v; want avx512, no measurement", h.Name(), trial)
+		}
+	}()
+	vendorIntel = true
+	if h, trial := AutoTrial(); trial != nil || h.Name() != Available()[0].Name() {
+		t.Errorf("AutoTrial() on Intel = %s, %v; want %s, no measurement", h.Name(), trial, Available()[0].Name())
+	}
+}
+
+// checkTrial checks that trial measured exactly the kernels named (in any
+// order), each at a rate a real kernel has, and that h is the faster.
+func checkTrial(t *testing.T, h Hasher, trial *Trial, names ...string) {
+	t.Helper()
+	got := slices.Clone(trial.Names)
+	slices.Sort(got)
+	want := slices.Clone(names)
+	slices.Sort(want)
+	if !slices.Equal(got, want) || len(trial.Rates) != len(trial.Names) {
+		t.Fatalf("measured %v (%d rates), want %v", trial.Names, len(trial.Rates), want)
+	}
+	best := 0
+	for i, r := range trial.Rates {
+		if r < 1e5 || r > 1e10 {
+			t.Errorf("%s measured at %g hashes/s: no kernel runs at that rate", trial.Names[i], r)
+		}
+		if r > trial.Rates[best] {
+			best = i
+		}
+	}
+	if h.Name() != trial.Names[best] {
+		t.Errorf("Auto() = %s, but %s measured faster (%v)", h.Name(), trial.Names[best], trial)
 	}
 }

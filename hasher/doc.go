@@ -50,7 +50,11 @@
 // # Selection
 //
 // CPU features are read once, with github.com/klauspost/cpuid/v2, into
-// [Features]. [Auto] returns the fastest kernel this CPU runs; [Lookup]
+// [Features]. [Auto] returns the fastest kernel this CPU runs, by a fixed
+// ranking where it has been measured on CPUs of the kind; where it has not
+// (AMD CPUs with both SHA-NI and AVX-512), it measures the contenders once
+// per process with [Measure] and takes the faster ([AutoTrial] tells).
+// [Lookup]
 // returns a kernel by name and fails with [ErrUnsupported] when the CPU lacks
 // what it needs. [Disable] switches features off (and gives back a function
 // that switches them on again), to see what Auto does on a CPU without them. Building with -tags purego (or noasm) leaves out every

@@ -107,8 +107,5 @@ func Canonical(name string) string {
 	return name
 }
 
-// Auto returns the fastest kernel this CPU and build can run.
-func Auto() Hasher { return Available()[0] }
-
 // About describes what a kernel is and what it needs.
 func About(name string) string { return kernels[name].about }

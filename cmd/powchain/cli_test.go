@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/powchain/powchain/hasher"
 	"github.com/powchain/powchain/internal/testvectors"
 )
 
@@ -133,6 +136,33 @@ func TestHelpAndCPU(t *testing.T) {
 	}
 	if out, _, code := powchain(t, "", "cpu"); code != 0 || !strings.Contains(out, "auto:") {
 		t.Fatalf("cpu: %d %q", code, out)
+	}
+	// --measure: every kernel here once (shani4 is shani), a rate each,
+	// fastest first.
+	out, _, code := powchain(t, "", "cpu", "--measure")
+	_, table, ok := strings.Cut(out, "measured (")
+	if code != 0 || !ok {
+		t.Fatalf("cpu --measure: %d %q", code, out)
+	}
+	want := map[string]bool{}
+	for _, h := range hasher.Available() {
+		want[hasher.Canonical(h.Name())] = true
+	}
+	prev := math.Inf(1)
+	for _, line := range strings.Split(strings.TrimSpace(table), "\n")[1:] {
+		var name string
+		var rate float64
+		if _, err := fmt.Sscanf(line, "%s %g MH/s", &name, &rate); err != nil {
+			t.Fatalf("cpu --measure line %q: %v", line, err)
+		}
+		if !want[name] || rate <= 0 || rate > prev {
+			t.Errorf("cpu --measure line %q: unknown or repeated kernel, or not fastest first", line)
+		}
+		delete(want, name)
+		prev = rate
+	}
+	if len(want) > 0 {
+		t.Errorf("cpu --measure left out %v:\n%s", want, out)
 	}
 }
 

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/powchain/powchain/hasher"
 )
@@ -16,9 +19,17 @@ func init() {
 		examples: []string{
 			"powchain cpu",
 			"powchain cpu | grep auto   # the kernel --hasher auto runs here",
+			"powchain cpu --measure     # and each kernel's rate on one thread, in a fraction of a second",
 		},
 		setup: func(fs *flag.FlagSet) func(context.Context, env, []string) error {
-			return runCPU
+			var measure bool
+			fs.BoolVar(&measure, "measure", false, "also measure every kernel here for a moment, on one thread, on the one-transaction block, and print its rate")
+			return func(ctx context.Context, e env, args []string) error {
+				if err := runCPU(ctx, e, args); err != nil || !measure {
+					return err
+				}
+				return measureKernels(e)
+			}
 		},
 	})
 }
@@ -35,7 +46,12 @@ func runCPU(_ context.Context, e env, args []string) error {
 	fmt.Fprintf(e.stdout, "cpu:      %s (%s, %d logical CPUs)\n", info.Model, info.Arch, info.Threads)
 	fmt.Fprintf(e.stdout, "features: %s\n", feats)
 	fmt.Fprintf(e.stdout, "assembly: %v\n", hasher.HaveAsm)
-	fmt.Fprintf(e.stdout, "auto:     %s\n", hasher.Auto().Name())
+	auto, trial := hasher.AutoTrial()
+	if trial != nil {
+		fmt.Fprintf(e.stdout, "auto:     %s (measured here, one thread: %s)\n", auto.Name(), trial)
+	} else {
+		fmt.Fprintf(e.stdout, "auto:     %s\n", auto.Name())
+	}
 	fmt.Fprintln(e.stdout, "kernels:")
 	avail := map[string]bool{}
 	for _, h := range hasher.Available() {
@@ -47,6 +63,28 @@ func runCPU(_ context.Context, e env, args []string) error {
 			mark = "available"
 		}
 		fmt.Fprintf(e.stdout, "  %-10s %-16s needs %s\n", n, mark, hasher.About(n))
+	}
+	return nil
+}
+
+// measureKernels prints each kernel's rate on one thread, fastest first,
+// each kernel once (shani4 is shani).
+func measureKernels(e env) error {
+	var hs []hasher.Hasher
+	for _, h := range hasher.Available() {
+		if hasher.Canonical(h.Name()) == h.Name() {
+			hs = append(hs, h)
+		}
+	}
+	trial := hasher.Measure(hs, time.Duration(len(hs))*50*time.Millisecond)
+	order := make([]int, len(hs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(trial.Rates[b], trial.Rates[a]) })
+	fmt.Fprintln(e.stdout, "measured (one thread, the 240-byte one-transaction block, best of 5 samples):")
+	for _, i := range order {
+		fmt.Fprintf(e.stdout, "  %-10s %7.2f MH/s\n", trial.Names[i], trial.Rates[i]/1e6)
 	}
 	return nil
 }
