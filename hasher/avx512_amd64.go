@@ -17,7 +17,7 @@ import (
 // twice the width, with one-instruction rotations (VPRORD), Ch, Maj and
 // three-way XORs in one VPTERNLOGD each, and the target test as one
 // compare into a mask register: about half the instructions per nonce of
-// avx2. It is for amd64 CPUs with AVX-512 F and VL and no SHA-NI (Intel
+// avx2. It is for amd64 CPUs with AVX-512 F, VL and BW and no SHA-NI (Intel
 // Skylake-SP to Cascade Lake), and for Intel CPUs that have both, where it
 // is faster than SHA-NI (see avx512Rank); on AMD CPUs with both, Auto
 // measures it against shani and takes the faster.
@@ -66,7 +66,7 @@ func init() {
 		h:         avx512Hasher{},
 		supported: func() bool { return Features.AVX512 },
 		rank:      avx512Rank(),
-		about:     "AVX-512 F and VL: assembly from the midstate, 16 nonces per pass in the 32-bit lanes of ZMM registers",
+		about:     "AVX-512 F, VL and BW: assembly from the midstate, 16 nonces per pass in the 32-bit lanes of ZMM registers",
 	})
 }
 

@@ -15,7 +15,7 @@ import (
 func needAVX512(t testing.TB) {
 	t.Helper()
 	if !Features.AVX512 {
-		t.Skip("CPU lacks AVX-512 F and VL")
+		t.Skip("CPU lacks AVX-512 F, VL and BW")
 	}
 }
 

@@ -13,12 +13,12 @@ import (
 var Features = struct {
 	SHANI  bool // x86 SHA extensions (SHA256RNDS2 and friends)
 	AVX2   bool
-	AVX512 bool // AVX-512 F and VL
+	AVX512 bool // AVX-512 F, VL and BW (the header kernel byte-swaps ZMM words with VPSHUFB)
 	ARMSHA bool // ARMv8 SHA2 instructions
 }{
 	SHANI:  cpuid.CPU.Supports(cpuid.SHA, cpuid.SSE4, cpuid.SSSE3),
 	AVX2:   cpuid.CPU.Supports(cpuid.AVX2),
-	AVX512: cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512VL),
+	AVX512: cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512VL, cpuid.AVX512BW),
 	ARMSHA: cpuid.CPU.Supports(cpuid.SHA2),
 }
 
