@@ -359,3 +359,58 @@ func TestRateTableFlood(t *testing.T) {
 		t.Fatalf("after the buckets refilled the table holds %d", len(l.clients))
 	}
 }
+
+// TestEventsPerClient: one client cannot take every /events stream;
+// behind a trusted proxy the client is the one it names, and a direct
+// loopback client is exempt.
+func TestEventsPerClient(t *testing.T) {
+	cfg := testConfig(t, "")
+	cfg.Events.MaxSubscribers = 16 // 2 per client
+	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	a := startNode(t, cfg, "127.0.0.1:0")
+	target, _ := url.Parse(a.url)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	tr := &http.Transport{}
+	rp.Transport = tr
+	proxy := httptest.NewServer(rp)
+	defer proxy.Close()
+	defer tr.CloseIdleConnections()
+	dialFrom(t, "127.0.0.3", a.addr).Close() // skips where 127.0.0.3 cannot be bound
+
+	var open []io.Closer
+	defer func() {
+		for _, c := range open {
+			c.Close()
+		}
+	}()
+	stream := func(src, u string) int {
+		t.Helper()
+		resp, err := clientFrom(src).Get(u + "events")
+		if err != nil {
+			t.Fatalf("GET /events from %s: %v", src, err)
+		}
+		if resp.StatusCode != 200 {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(body), "maximum of 2 live streams") {
+				t.Errorf("refused stream: %q", body)
+			}
+			return resp.StatusCode
+		}
+		open = append(open, resp.Body)
+		return 200
+	}
+	for i, want := range []int{200, 200, 429} {
+		if got := stream("127.0.0.3", proxy.URL+"/"); got != want {
+			t.Fatalf("stream %d from 127.0.0.3 through the proxy: %d, want %d", i+1, got, want)
+		}
+	}
+	if got := stream("127.0.0.4", proxy.URL+"/"); got != 200 {
+		t.Fatalf("127.0.0.4 through the proxy: %d", got)
+	}
+	for i := range 3 {
+		if got := stream("127.0.0.3", a.url); got != 200 {
+			t.Fatalf("direct loopback stream %d: %d", i+1, got)
+		}
+	}
+}
