@@ -402,7 +402,7 @@ func TestHostileInput(t *testing.T) {
 		for _, c := range conns {
 			c.Close()
 		}
-		return fmt.Sprintf("%d conns held 3 s", len(conns))
+		return fmt.Sprintf("%d of 200 connected (64 kept)", len(conns))
 	})
 	// Hostile peers: real HTTP servers on loopback.
 	zeros := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
