@@ -46,6 +46,7 @@ type connLimits struct {
 	open     int
 	clients  map[netip.Addr]int
 	refusing chan struct{} // a token per refusal being answered
+	answers  sync.WaitGroup
 }
 
 func newConnLimits(total, perClient int, proxies *proxyTrust) *connLimits {
@@ -114,10 +115,10 @@ func (l *connLimits) admit(c net.Conn) net.Conn {
 	l.mu.Unlock()
 	select {
 	case l.refusing <- struct{}{}:
-		go func() {
+		l.answers.Go(func() {
 			defer func() { <-l.refusing }()
 			answerRefused(c, msg)
-		}()
+		})
 	default:
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetLinger(0) // no TIME_WAIT left behind
@@ -126,6 +127,9 @@ func (l *connLimits) admit(c net.Conn) net.Conn {
 	}
 	return nil
 }
+
+// wait waits for the refusals being answered (refuseLinger at most).
+func (l *connLimits) wait() { l.answers.Wait() }
 
 // release uncounts a connection that closed.
 func (l *connLimits) release(key netip.Addr, keyed bool) {

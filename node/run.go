@@ -48,7 +48,11 @@ func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(n.conns.listener(ln)) }()
+	serveDone := make(chan struct{})
+	go func() {
+		defer close(serveDone)
+		serveErr <- srv.Serve(n.conns.listener(ln))
+	}()
 	n.log.Info("listening", "addr", ln.Addr().String(), "difficulty", n.target.String(),
 		"length", n.Len(), "pending", n.Health().Pending, "peers", len(n.Peers()),
 		"auto_mine", n.cfg.AutoMine, "hasher", n.miner.Hasher().Name(), "workers", n.miner.Workers())
@@ -77,6 +81,8 @@ func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 		srv.Close()
 	}
 	cancel()
+	<-serveDone    // no more connections are accepted or refused
+	n.conns.wait() // the refusals being answered end
 	n.mu.Lock()
 	n.running = false
 	n.mu.Unlock()
