@@ -90,19 +90,18 @@ func (ln *limitListener) Accept() (net.Conn, error) {
 // admit returns c counted, or nil when it is over a cap (it is then
 // being refused).
 func (l *connLimits) admit(c net.Conn) net.Conn {
-	key, keyed := peerAddr(c.RemoteAddr().String())
+	key, keyed := connAddr(c.RemoteAddr())
 	if keyed && (l.perClient == 0 || l.proxies.trusted(key)) {
 		keyed = false
 	}
 	key = clientKey(key)
 	l.mu.Lock()
-	var msg string
+	overTotal := false
 	switch {
 	case l.total > 0 && l.open >= l.total:
-		msg = fmt.Sprintf("Too many connections: the node has its maximum of %d open; retry later\n", l.total)
+		overTotal = true
 		l.refusedTotal.Add(1)
 	case keyed && l.clients[key] >= l.perClient:
-		msg = fmt.Sprintf("Too many connections from %s: at most %d open at once from one client address; close some or retry later\n", key, l.perClient)
 		l.refusedClient.Add(1)
 	default:
 		l.open++
@@ -117,6 +116,10 @@ func (l *connLimits) admit(c net.Conn) net.Conn {
 	case l.refusing <- struct{}{}:
 		l.answers.Go(func() {
 			defer func() { <-l.refusing }()
+			msg := fmt.Sprintf("Too many connections from %s: at most %d open at once from one client address; close some or retry later\n", key, l.perClient)
+			if overTotal {
+				msg = fmt.Sprintf("Too many connections: the node has its maximum of %d open; retry later\n", l.total)
+			}
 			answerRefused(c, msg)
 		})
 	default:
@@ -130,6 +133,16 @@ func (l *connLimits) admit(c net.Conn) net.Conn {
 
 // wait waits for the refusals being answered (refuseLinger at most).
 func (l *connLimits) wait() { l.answers.Wait() }
+
+// connAddr returns the IP address of a connection's peer, without zone
+// and unmapped; ok is false when it has none.
+func connAddr(a net.Addr) (netip.Addr, bool) {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ip := ta.AddrPort().Addr()
+		return ip.Unmap().WithZone(""), ip.IsValid()
+	}
+	return peerAddr(a.String())
+}
 
 // release uncounts a connection that closed.
 func (l *connLimits) release(key netip.Addr, keyed bool) {
