@@ -24,7 +24,6 @@ func init() {
 		summary: "run a node: the reference REST API over a durable store, with peers and consensus; exits 0 after SIGINT/SIGTERM",
 		examples: []string{
 			"powchain serve --addr 127.0.0.1:8000 --data ./node-a --difficulty 2 --auto-mine",
-			"powchain serve --addr 127.0.0.1:8000 --trusted-proxy 127.0.0.1,::1 --max-conns 10000   # behind a reverse proxy on this host",
 			"powchain serve --addr 127.0.0.1:8001 --data ./node-b --peers http://127.0.0.1:8000",
 			"powchain serve --data ./node-c --import chain.json --debug-addr 127.0.0.1:6060",
 		},
