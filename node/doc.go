@@ -60,7 +60,8 @@
 // 413 for a body over its limit ([Limits]), 415 for a POST whose
 // Content-Type is not application/json (/add_block also takes none), 401
 // without the admin token where one is set, 429 past a client's rate, 503
-// with Retry-After when the pool or the peer list is full, and for a
+// with Retry-After when the pool or the peer list is full or a
+// connection is over a cap (see Hostile input), and for a
 // block from a peer 409 (index or previous_hash: it
 // does not follow our tip) or 400 (hash or difficulty: it is not a valid
 // block), naming the rule; 200 when the block is already ours. Peer URLs
@@ -129,9 +130,56 @@
 //     reference node: anyone who reaches the node can add and remove
 //     peers (within the cap and the policy) and have it call any allowed
 //     address.
+//   - Connections. Limits.Conns (4096) caps the connections open at
+//     once and Limits.ConnsPerClient (64) those from one client address
+//     (an IPv6 client by its /64), loopback included. A connection over
+//     a cap is accepted, answered 503 with Retry-After and a line saying
+//     which cap, and closed: the listener never stops accepting, so one
+//     address at its cap delays no other, and the node's memory and
+//     goroutines stay bounded (an idle connection costs about 7 KB and a
+//     goroutine; 5,000 of them from one address grow the node by about
+//     37 MB without the caps and 2 MB with them; one waiting in
+//     keep-alive after a request costs about 19 KB, so the default total
+//     bounds them near 80 MB). At most 64 refusals are
+//     answered at once, each within a second (the request's header is
+//     read first, since an HTTP client takes an answer sent before its
+//     request for a broken connection); past that a refused connection
+//     is reset at once. A connection counts from accept to close
+//     whatever it does: a request, an idle keep-alive (2 minutes at
+//     most), a GET /events stream. A connection that sends no complete
+//     header is closed after 10 s, a request after a minute.
+//     powchain_connections_open and
+//     powchain_connections_refused_total{cap="total"|"per_client"} count
+//     them.
 //   - Rates. Config.RateLimit limits each client address on the
-//     endpoints that change state (429 with Retry-After); loopback
-//     clients are not limited unless Config.RateLoopback.
+//     endpoints that change state (429 with Retry-After, counted in
+//     powchain_rate_limited_total); loopback clients are not limited
+//     unless Config.RateLoopback, or unless they come through a trusted
+//     proxy. The limiter remembers 10,000 addresses; when they are all
+//     remembered it forgets those whose bucket is full again (which
+//     changes nothing: they are limited as new ones would be), at most
+//     once a second, and meanwhile the addresses it cannot remember
+//     share one client's bucket. So a flood of fresh addresses (IPv6
+//     /64s are cheap) neither grows the table nor gives back their burst
+//     to the clients being limited, as starting the table over would.
+//   - Proxies. Behind a reverse proxy every request comes from the
+//     proxy's address. Config.TrustedProxies (serve --trusted-proxy)
+//     names the proxies: for a request whose peer is one of them, the
+//     client is the rightmost address of Config.ProxyHeader
+//     (X-Forwarded-For, or Forwarded's for= parameters) that is not
+//     itself a trusted proxy; what is left of it was written by the
+//     client and is not believed, and the header of a peer that is not
+//     a trusted proxy is never read. Only the configured header is read,
+//     since a proxy passes the other one on as the client wrote it. A
+//     request a trusted proxy forwards without the header, or whose
+//     entry is not an address ("unknown", an obfuscated name), counts as
+//     the proxy's own. Such requests are rate-limited by that client even
+//     when the proxy is on loopback: the loopback exemption is for
+//     direct clients only, so a proxy on the same host does not make
+//     everyone unlimited. Connections are counted before any header is
+//     read, so a trusted proxy's connections count against Limits.Conns
+//     only, not Limits.ConnsPerClient: the proxy, which sees the
+//     clients, should cap their connections itself.
 //
 // # Consensus
 //
@@ -262,7 +310,9 @@
 // powchain_transactions_total, powchain_sync_blocks_total,
 // powchain_sync_pages_total, powchain_sync_retries_total,
 // powchain_sync_target_height (the peer's last height while a paged sync
-// runs), and the Go and process collectors.
+// runs), powchain_connections_open, powchain_connections_refused_total{cap},
+// powchain_rate_limited_total (see Hostile input), and the Go and process
+// collectors.
 // net/http/pprof is not on the API; `powchain serve --debug-addr` serves
 // it on an address of its own.
 //
@@ -287,7 +337,11 @@
 // ends, a browser reconnects and reloads its state), as is one whose
 // socket takes no data for [EventsConfig].WriteTimeout. At most
 // [EventsConfig].MaxSubscribers streams are open; one more is answered
-// 503 with Retry-After. powchain_event_subscribers and
+// 503 with Retry-After. One client address (behind a trusted proxy, the
+// client it names) may hold [EventsConfig].MaxPerClient of them, an
+// eighth by default; one more is answered 429; direct loopback clients
+// are exempt. Each stream holds a connection, counted against
+// Limits.ConnsPerClient like any other. powchain_event_subscribers and
 // powchain_event_subscribers_dropped_total count them.
 //
 // # Concurrency

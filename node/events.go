@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,12 @@ type EventsConfig struct {
 	// MaxSubscribers bounds the streams open at once; one more is
 	// answered 503. Default DefaultMaxSubscribers.
 	MaxSubscribers int
+	// MaxPerClient bounds the streams of one client address (an IPv6
+	// client by its /64; behind a trusted proxy, the client it names), so
+	// that one address cannot take them all; one more is answered 429.
+	// Loopback clients that do not come through a trusted proxy are
+	// exempt. Default MaxSubscribers/8, at least 1.
+	MaxPerClient int
 	// Buffer is how many events may wait for one subscriber. A subscriber
 	// that falls this far behind is dropped (its stream ends; a browser
 	// reconnects and reloads its state). Default DefaultEventBuffer.
@@ -46,6 +53,9 @@ type EventsConfig struct {
 func (c *EventsConfig) setDefaults() {
 	if c.MaxSubscribers <= 0 {
 		c.MaxSubscribers = DefaultMaxSubscribers
+	}
+	if c.MaxPerClient <= 0 {
+		c.MaxPerClient = max(1, c.MaxSubscribers/8)
 	}
 	if c.Buffer <= 0 {
 		c.Buffer = DefaultEventBuffer
@@ -100,7 +110,8 @@ type eventBus struct {
 
 	mu        sync.Mutex // guards the fields below
 	subs      map[*subscriber]struct{}
-	rates     []float64 // the last rateHistory one-second hash rates, oldest first
+	clients   map[netip.Addr]int // streams by client, for MaxPerClient
+	rates     []float64          // the last rateHistory one-second hash rates, oldest first
 	txTokens  float64
 	txRefill  time.Time
 	txSkipped int
@@ -108,7 +119,7 @@ type eventBus struct {
 
 func newEventBus(cfg EventsConfig, reg *prometheus.Registry) *eventBus {
 	cfg.setDefaults()
-	b := &eventBus{cfg: cfg, subs: map[*subscriber]struct{}{}, txTokens: txEventBurst, txRefill: time.Now()}
+	b := &eventBus{cfg: cfg, subs: map[*subscriber]struct{}{}, clients: map[netip.Addr]int{}, txTokens: txEventBurst, txRefill: time.Now()}
 	b.dropped = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "powchain_event_subscribers_dropped_total", Help: "GET /events streams dropped because the client did not keep up.",
 	})
@@ -134,6 +145,27 @@ func (b *eventBus) subscribe() (*subscriber, error) {
 	s := &subscriber{ch: make(chan []byte, b.cfg.Buffer), gone: make(chan struct{})}
 	b.subs[s] = struct{}{}
 	return s, nil
+}
+
+// enter counts a stream of client, and reports false when the client
+// already has MaxPerClient streams.
+func (b *eventBus) enter(client netip.Addr) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.clients[client] >= b.cfg.MaxPerClient {
+		return false
+	}
+	b.clients[client]++
+	return true
+}
+
+// leave uncounts a stream that enter counted.
+func (b *eventBus) leave(client netip.Addr) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.clients[client]--; b.clients[client] <= 0 {
+		delete(b.clients, client)
+	}
 }
 
 func (b *eventBus) unsubscribe(s *subscriber) {
@@ -342,6 +374,15 @@ func (n *Node) runEvents(ctx context.Context) {
 // "status". A comment line keeps an idle stream open.
 func (n *Node) handleEvents(w http.ResponseWriter, r *http.Request) {
 	b := n.events
+	if a, proxied, ok := n.proxies.clientOf(r); ok && (proxied || !a.IsLoopback()) {
+		key := clientKey(a)
+		if !b.enter(key) {
+			w.Header().Set("Retry-After", "5")
+			writeText(w, http.StatusTooManyRequests, fmt.Sprintf("%s has its maximum of %d live streams open; a browser shares one between its tabs", key, b.cfg.MaxPerClient))
+			return
+		}
+		defer b.leave(key)
+	}
 	s, err := b.subscribe()
 	if err != nil {
 		w.Header().Set("Retry-After", "5")

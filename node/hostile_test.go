@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"runtime"
 	"strings"
@@ -643,15 +644,19 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("statuses %v, want 3 x 201 and 3 x 429", codes)
 	}
 	want(t, "GET", a.url+"health", "", 200, "ok") // reads are not limited
-	// Off for loopback by default.
+	// Off for loopback by default, unless through a trusted proxy.
 	l := newRateLimiter(0.5, 1, false)
+	lo4, lo6, remote := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1"), netip.MustParseAddr("192.0.2.1")
 	for range 5 {
-		if !l.allow("127.0.0.1:5000", time.Now()) || !l.allow("[::1]:5000", time.Now()) {
+		if !l.allow(lo4, true, time.Now()) || !l.allow(lo6, true, time.Now()) {
 			t.Fatal("a loopback client was limited")
 		}
 	}
-	if !l.allow("192.0.2.1:5000", time.Now()) || l.allow("192.0.2.1:5001", time.Now()) {
+	if !l.allow(remote, true, time.Now()) || l.allow(remote, true, time.Now()) {
 		t.Fatal("a remote client was not limited")
+	}
+	if !l.allow(lo4, false, time.Now()) || l.allow(lo4, false, time.Now()) {
+		t.Fatal("a loopback client through a trusted proxy was not limited")
 	}
 }
 

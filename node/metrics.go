@@ -23,6 +23,7 @@ type metrics struct {
 	syncPages    prometheus.Counter
 	syncRetries  prometheus.Counter
 	syncTarget   prometheus.Gauge
+	rateLimited  prometheus.Counter
 	rate         atomic.Uint64 // float64 bits: hashes per second, see sampleRate
 }
 
@@ -55,8 +56,22 @@ func newMetrics(n *Node) *metrics {
 	m.syncTarget = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "powchain_sync_target_height", Help: "Height of the peer's last block while a paged sync runs, 0 otherwise.",
 	})
+	m.rateLimited = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "powchain_rate_limited_total", Help: "Requests answered 429 because their client was over its rate (Config.RateLimit).",
+	})
 	m.reg.MustRegister(m.txs, m.mined, m.accepted, m.replacements, m.rejected,
-		m.syncBlocks, m.syncPages, m.syncRetries, m.syncTarget,
+		m.syncBlocks, m.syncPages, m.syncRetries, m.syncTarget, m.rateLimited,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "powchain_connections_open", Help: "Connections to the API open now (Limits.Conns caps them).",
+		}, func() float64 { return float64(n.conns.openConns()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "powchain_connections_refused_total", Help: "Connections refused (answered 503 and closed) by the cap they were over: total (Limits.Conns) or per_client (Limits.ConnsPerClient).",
+			ConstLabels: prometheus.Labels{"cap": "total"},
+		}, func() float64 { return float64(n.conns.refusedTotal.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "powchain_connections_refused_total", Help: "Connections refused (answered 503 and closed) by the cap they were over: total (Limits.Conns) or per_client (Limits.ConnsPerClient).",
+			ConstLabels: prometheus.Labels{"cap": "per_client"},
+		}, func() float64 { return float64(n.conns.refusedClient.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "powchain_hashes_total", Help: "Nonces hashed by this node's miner.",
 		}, func() float64 { return float64(n.miner.Hashes()) }),

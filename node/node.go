@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -89,10 +90,24 @@ type Config struct {
 	// make to the endpoints that change state (POST /new_transaction,
 	// /mine, /register_node, /register_with, /add_block, DELETE /peers),
 	// with bursts of RateBurst; 0 means no limit. Loopback clients are
-	// not limited unless RateLoopback is set.
+	// not limited unless RateLoopback is set, except through a trusted
+	// proxy: a request a trusted proxy forwards is limited by the client
+	// it names, loopback or not.
 	RateLimit    float64
 	RateBurst    int
 	RateLoopback bool
+	// TrustedProxies are the addresses of reverse proxies in front of the
+	// node. For a request whose peer is one of them, the client (for the
+	// rate limit) is the rightmost address of the ProxyHeader that is not
+	// itself a trusted proxy; other peers' headers are never believed.
+	// Their connections count only against Limits.Conns, not
+	// Limits.ConnsPerClient. Serve --trusted-proxy.
+	TrustedProxies []netip.Prefix
+	// ProxyHeader is the header the trusted proxies name the client in:
+	// HeaderXForwardedFor (the default) or HeaderForwarded (RFC 7239).
+	// Only that one is read: a proxy passes the other one on as the
+	// client sent it.
+	ProxyHeader string
 	// Revalidate makes Open read and validate every block of the store.
 	// Without it Open trusts what this node wrote and fsync'd: it checks
 	// the chain index against its stored checksum and reads the last
@@ -116,6 +131,13 @@ type Limits struct {
 	Peers        int   // known peers; more are refused with 503; default 128
 	PoolBytes    int   // canonical JSON of the pending transactions; more is refused with 503; default 128 MiB
 	DecodeBytes  int64 // large bodies (over 64 KiB) decoding at once; default 4 MiB
+	// Conns caps the connections open at once, and ConnsPerClient those
+	// from one client address (an IPv6 client by its /64; trusted proxies
+	// are exempt); one more is answered 503 and closed. Defaults
+	// DefaultMaxConns and DefaultMaxConnsPerClient; negative means no
+	// cap.
+	Conns          int
+	ConnsPerClient int
 }
 
 func (l *Limits) setDefaults() {
@@ -144,6 +166,12 @@ func (l *Limits) setDefaults() {
 	if l.Peers <= 0 {
 		l.Peers = 128
 	}
+	if l.Conns == 0 {
+		l.Conns = DefaultMaxConns
+	}
+	if l.ConnsPerClient == 0 {
+		l.ConnsPerClient = DefaultMaxConnsPerClient
+	}
 }
 
 // Node is a powchain node: a chain, its pending pool and its peers, kept
@@ -166,6 +194,8 @@ type Node struct {
 	peerMu       sync.Mutex // serializes changes of the peer list
 	intros       chan intro // registrations for Run's introducers
 	limiter      *rateLimiter
+	proxies      proxyTrust  // trusted reverse proxies
+	conns        *connLimits // caps on open connections (Run's listener)
 
 	// mineFunc mines a template; tests replace it.
 	mineFunc func(ctx context.Context, b *engine.Block) (*engine.Block, engine.Result, error)
@@ -228,6 +258,10 @@ func Open(cfg Config) (*Node, error) {
 		cfg.AnswerTimeout = DefaultAnswerTimeout
 	}
 	cfg.Limits.setDefaults()
+	proxies, err := newProxyTrust(cfg.TrustedProxies, cfg.ProxyHeader)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
 	if cfg.AdvertiseURL != "" {
 		u, err := NormalizePeer(cfg.AdvertiseURL)
 		if err != nil {
@@ -303,6 +337,8 @@ func Open(cfg Config) (*Node, error) {
 	n.decodeBudget = newBudget(cfg.Limits.DecodeBytes)
 	n.chainBudget = newBudget(cfg.Limits.ChainBytes)
 	n.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLoopback)
+	n.proxies = proxies
+	n.conns = newConnLimits(cfg.Limits.Conns, cfg.Limits.ConnsPerClient, &n.proxies)
 	n.metrics = newMetrics(n)
 	n.events = newEventBus(cfg.Events, n.metrics.reg)
 	return n, nil

@@ -2,7 +2,6 @@ package node
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"sync"
@@ -11,26 +10,34 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// maxClients is how many client addresses the rate limiter remembers; when
-// it is full, clients not seen for a minute are forgotten, and if none is,
-// the table starts over.
+// maxClients is how many client addresses the rate limiter remembers.
 const maxClients = 10000
+
+// sweepEvery is how often, at most, a full table is swept.
+const sweepEvery = time.Second
 
 // rateLimiter limits each client address to a rate of requests, with
 // golang.org/x/time/rate's token buckets. A nil *rateLimiter allows
 // everything.
+//
+// It remembers at most maxClients addresses. When the table is full it
+// forgets the clients whose bucket is full again: such a client is
+// limited exactly as a new one would be, so forgetting it changes nothing.
+// If every remembered client has used part of its burst (more than
+// maxClients addresses busy within burst/rate seconds), the addresses it
+// cannot remember share one more bucket, of one client's rate and burst,
+// until a sweep (at most once every sweepEvery) makes room. So a flood of
+// fresh addresses neither resets the buckets of the clients being limited
+// nor grows the table, and costs one sweep a second.
 type rateLimiter struct {
 	limit    rate.Limit
 	burst    int
 	loopback bool // limit loopback clients too
 
-	mu      sync.Mutex
-	clients map[netip.Addr]*clientRate
-}
-
-type clientRate struct {
-	lim  *rate.Limiter
-	seen time.Time
+	mu        sync.Mutex
+	clients   map[netip.Addr]*rate.Limiter
+	overflow  *rate.Limiter // shared by the clients not remembered
+	lastSweep time.Time
 }
 
 // newRateLimiter returns a limiter of perSecond requests per client, in
@@ -43,60 +50,58 @@ func newRateLimiter(perSecond float64, burst int, loopback bool) *rateLimiter {
 	if burst <= 0 {
 		burst = max(1, int(2*perSecond))
 	}
-	return &rateLimiter{limit: rate.Limit(perSecond), burst: burst, loopback: loopback, clients: map[netip.Addr]*clientRate{}}
+	return &rateLimiter{
+		limit: rate.Limit(perSecond), burst: burst, loopback: loopback,
+		clients:  map[netip.Addr]*rate.Limiter{},
+		overflow: rate.NewLimiter(rate.Limit(perSecond), burst),
+	}
 }
 
-// allow reports whether the client at remote (a request's RemoteAddr) may
-// make a request now.
-func (l *rateLimiter) allow(remote string, now time.Time) bool {
+// allow reports whether client (a clientKey) may make a request now.
+// direct says the request came straight from the client, not through a
+// trusted proxy: only then is a loopback client exempt (unless loopback
+// is set), since behind a proxy on the same host every peer is loopback.
+func (l *rateLimiter) allow(client netip.Addr, direct bool, now time.Time) bool {
 	if l == nil {
 		return true
 	}
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return true // not a TCP client (a test's handler call)
-	}
-	a = a.Unmap().WithZone("")
-	if a.IsLoopback() && !l.loopback {
+	if direct && client.IsLoopback() && !l.loopback {
 		return true
-	}
-	if a.Is6() {
-		// One client is one /64: a host gets a whole one.
-		a = netip.PrefixFrom(a, 64).Masked().Addr()
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	c := l.clients[a]
-	if c == nil {
-		if len(l.clients) >= maxClients {
+	lim := l.clients[client]
+	if lim == nil {
+		if len(l.clients) >= maxClients && now.Sub(l.lastSweep) >= sweepEvery {
+			l.lastSweep = now
 			for k, v := range l.clients {
-				if now.Sub(v.seen) > time.Minute {
+				if v.TokensAt(now) >= float64(l.burst) {
 					delete(l.clients, k)
 				}
 			}
-			if len(l.clients) >= maxClients {
-				clear(l.clients)
-			}
 		}
-		c = &clientRate{lim: rate.NewLimiter(l.limit, l.burst)}
-		l.clients[a] = c
+		if len(l.clients) >= maxClients {
+			return l.overflow.AllowN(now, 1)
+		}
+		lim = rate.NewLimiter(l.limit, l.burst)
+		l.clients[client] = lim
 	}
-	c.seen = now
-	return c.lim.AllowN(now, 1)
+	return lim.AllowN(now, 1)
 }
 
 // limited wraps a handler of a state-changing endpoint: a client over its
-// rate gets 429 with Retry-After.
+// rate gets 429 with Retry-After. The client is the request's peer, or
+// the client a trusted proxy names (see proxyTrust.clientOf).
 func (n *Node) limited(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !n.limiter.allow(r.RemoteAddr, time.Now()) {
-			w.Header().Set("Retry-After", "1")
-			refuse(w, http.StatusTooManyRequests, fmt.Sprintf("Too many requests from %s: at most %g a second; retry later", r.RemoteAddr, float64(n.limiter.limit)))
-			return
+		if n.limiter != nil {
+			a, proxied, ok := n.proxies.clientOf(r)
+			if ok && !n.limiter.allow(clientKey(a), !proxied, time.Now()) {
+				n.metrics.rateLimited.Inc()
+				w.Header().Set("Retry-After", "1")
+				refuse(w, http.StatusTooManyRequests, fmt.Sprintf("Too many requests from %s: at most %g a second; retry later", a, float64(n.limiter.limit)))
+				return
+			}
 		}
 		h(w, r)
 	}

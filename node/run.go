@@ -23,7 +23,8 @@ var ErrRunning = errors.New("node: already running or closed")
 // When ctx is cancelled, Run stops mining, lets in-flight requests finish
 // (for at most Config.ShutdownTimeout), waits for every goroutine it
 // started and returns nil. It returns early with an error only if ln
-// fails. It closes ln but not the store: call Close after Run returns. Run
+// fails. The connections it accepts are capped by Limits.Conns and
+// Limits.ConnsPerClient. It closes ln but not the store: call Close after Run returns. Run
 // may be called once.
 func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 	runCtx, stop := context.WithCancel(ctx)
@@ -47,7 +48,11 @@ func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	serveDone := make(chan struct{})
+	go func() {
+		defer close(serveDone)
+		serveErr <- srv.Serve(n.conns.listener(ln))
+	}()
 	n.log.Info("listening", "addr", ln.Addr().String(), "difficulty", n.target.String(),
 		"length", n.Len(), "pending", n.Health().Pending, "peers", len(n.Peers()),
 		"auto_mine", n.cfg.AutoMine, "hasher", n.miner.Hasher().Name(), "workers", n.miner.Workers())
@@ -76,6 +81,8 @@ func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 		srv.Close()
 	}
 	cancel()
+	<-serveDone    // no more connections are accepted or refused
+	n.conns.wait() // the refusals being answered end
 	n.mu.Lock()
 	n.running = false
 	n.mu.Unlock()

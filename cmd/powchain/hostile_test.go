@@ -380,10 +380,13 @@ func TestHostileInput(t *testing.T) {
 		return fmt.Sprint(codes)
 	})
 	watch("slowloris: 200 connections trickling headers", func() string {
+		// From 127.0.0.2, so that /health (from 127.0.0.1) shows that an
+		// address at its connection cap (64) delays no other.
 		var conns []net.Conn
 		addr := strings.TrimSuffix(strings.TrimPrefix(h.p.url, "http://"), "/")
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
 		for range 200 {
-			c, err := net.Dial("tcp", addr)
+			c, err := d.Dial("tcp", addr)
 			if err != nil {
 				break
 			}
@@ -399,7 +402,7 @@ func TestHostileInput(t *testing.T) {
 		for _, c := range conns {
 			c.Close()
 		}
-		return fmt.Sprintf("%d conns held 3 s", len(conns))
+		return fmt.Sprintf("%d of 200 connected (64 kept)", len(conns))
 	})
 	// Hostile peers: real HTTP servers on loopback.
 	zeros := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

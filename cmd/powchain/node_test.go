@@ -168,6 +168,9 @@ func TestServeBadFlags(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"--peers", "ftp://x"}, "--peers"},
+		{[]string{"--max-conns", "-1"}, "--max-conns"},
+		{[]string{"--trusted-proxy", "10.0.0.0/8,proxy.lan"}, `--trusted-proxy: "proxy.lan" is neither`},
+		{[]string{"--proxy-header", "X-Real-IP"}, "--proxy-header must be X-Forwarded-For or Forwarded"},
 		{[]string{"--advertise", "nope"}, "--advertise"},
 		{[]string{"--log-format", "xml"}, "--log-format"},
 		{[]string{"--workers", "0"}, "--workers"},

@@ -73,6 +73,7 @@ type serveOptions struct {
 	adminToken   string
 	rateLimit    float64
 	rateBurst    int
+	conns        connFlags
 
 	onListen func(addr string) // tests: called with the address served
 }
@@ -95,14 +96,57 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&o.ui, "ui", true, "serve the dashboard at / (--ui=false turns it off; GET /events stays)")
 	fs.IntVar(&o.events.MaxSubscribers, "events-max", node.DefaultMaxSubscribers, "most GET /events streams open at once (a browser shares one between its tabs)")
+	fs.IntVar(&o.events.MaxPerClient, "events-per-client", 0, "most GET /events streams from one client address (default --events-max/8, at least 1; direct loopback clients are exempt)")
 	fs.BoolVar(&o.revalidate, "revalidate", false, "validate every stored block at start (otherwise the chain index is checked against its checksum)")
 	fs.IntVar(&o.poolBytes, "pool-bytes", 128<<20, "bytes of pending transactions (canonical JSON) the pool holds; more get 503 with Retry-After")
 	fs.Int64Var(&o.blockBytes, "block-bytes", 2<<20, "largest block accepted, in a POST /add_block body or a peer's chain")
 	fs.IntVar(&o.maxPeers, "max-peers", 128, "most peers the node keeps; more registrations get 503")
 	fs.StringVar(&o.peerAllow, "peer-allow", "", "comma-separated CIDRs, addresses and host names allowed as peers besides public addresses (and loopback when --addr is loopback)")
 	fs.StringVar(&o.adminToken, "admin-token", "", "require \"Authorization: Bearer TOKEN\" on /register_node, /register_with and DELETE /peers/{url} (default: open, as the reference node)")
-	fs.Float64Var(&o.rateLimit, "rate-limit", 20, "requests per second per client address on the endpoints that change state; 0 disables; loopback clients are never limited")
+	fs.Float64Var(&o.rateLimit, "rate-limit", 20, "requests per second per client address on the endpoints that change state; 0 disables; loopback clients are not limited, unless they come through a --trusted-proxy")
 	fs.IntVar(&o.rateBurst, "rate-burst", 40, "burst allowed over --rate-limit")
+	o.conns.register(fs)
+}
+
+// connFlags cap the API's connections and name the trusted proxies.
+type connFlags struct {
+	max, perClient int
+	trustedProxy   string
+	proxyHeader    string
+}
+
+func (f *connFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&f.max, "max-conns", node.DefaultMaxConns, "most connections open at once; one more is answered 503 and closed; 0 for no cap")
+	fs.IntVar(&f.perClient, "max-conns-per-client", node.DefaultMaxConnsPerClient, "most connections open at once from one client address (IPv6: one /64), loopback included; --trusted-proxy peers are exempt; 0 for no cap")
+	fs.StringVar(&f.trustedProxy, "trusted-proxy", "", "comma-separated CIDRs or addresses of reverse proxies in front of the node: their requests are rate-limited by the client they name in --proxy-header")
+	fs.StringVar(&f.proxyHeader, "proxy-header", node.HeaderXForwardedFor, "the header the trusted proxies name the client in: X-Forwarded-For or Forwarded (only that one is read)")
+}
+
+// check checks the flags: a bad one is a usage error.
+func (f *connFlags) check() error {
+	if f.max < 0 || f.perClient < 0 {
+		return usagef("--max-conns and --max-conns-per-client must not be negative (0 for no cap)")
+	}
+	if _, err := node.ParseTrustedProxies(splitList(f.trustedProxy)); err != nil {
+		return usagef("--trusted-proxy: %v", err)
+	}
+	if !strings.EqualFold(f.proxyHeader, node.HeaderXForwardedFor) && !strings.EqualFold(f.proxyHeader, node.HeaderForwarded) {
+		return usagef("--proxy-header must be %s or %s, got %q", node.HeaderXForwardedFor, node.HeaderForwarded, f.proxyHeader)
+	}
+	return nil
+}
+
+// apply sets the flags, checked, in cfg.
+func (f *connFlags) apply(cfg *node.Config) {
+	noCap := func(v int) int {
+		if v == 0 {
+			return -1 // node.Limits: negative is no cap
+		}
+		return v
+	}
+	cfg.Limits.Conns, cfg.Limits.ConnsPerClient = noCap(f.max), noCap(f.perClient)
+	cfg.TrustedProxies, _ = node.ParseTrustedProxies(splitList(f.trustedProxy))
+	cfg.ProxyHeader = f.proxyHeader
 }
 
 // logger makes the slog logger of --log-format and --log-level.
@@ -186,6 +230,9 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 	if o.poolBytes < 0 || o.blockBytes < 0 || o.maxPeers < 0 {
 		return usagef("--pool-bytes, --block-bytes and --max-peers must not be negative")
 	}
+	if err := o.conns.check(); err != nil {
+		return err
+	}
 	sync := o.syncInterval
 	if sync == 0 {
 		sync = -1 // node.Config: negative disables
@@ -227,7 +274,7 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 		fl = nodeFleet{c}
 	}
 
-	n, err := openNode(node.Config{
+	cfg := node.Config{
 		DataDir:      o.data,
 		Target:       target,
 		Miner:        m,
@@ -247,7 +294,9 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 		AdminToken:   o.adminToken,
 		RateLimit:    o.rateLimit,
 		RateBurst:    o.rateBurst,
-	})
+	}
+	o.conns.apply(&cfg)
+	n, err := openNode(cfg)
 	if err != nil {
 		return err
 	}

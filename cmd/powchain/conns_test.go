@@ -1,0 +1,121 @@
+package main
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// getFrom sends GET url from the loopback address src (Linux routes all
+// of 127.0.0.0/8 to lo) and returns the status and body.
+func getFrom(t *testing.T, src, url string) (int, string) {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s from %s: %v", url, src, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// promSample returns a sample's value in a Prometheus text answer, -1
+// when it is missing.
+func promSample(text, sample string) float64 {
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(sample) + ` (\S+)$`).FindStringSubmatch(text)
+	if m == nil {
+		return -1
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
+
+// TestServeIdleConnections opens 5,000 idle connections from 127.0.0.1
+// to a real serve process, once with the connection caps off and once
+// with the defaults, and compares the process's resident memory and
+// goroutines: without caps each connection costs a goroutine and its
+// buffers; with them the node holds 64 and refuses the rest, and a
+// client from 127.0.0.2 is served meanwhile.
+func TestServeIdleConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and opens 10,000 connections")
+	}
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("needs /proc to read the node's memory")
+	}
+	const conns = 5000
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) != nil || lim.Cur < conns+500 {
+		t.Skipf("needs %d open files, the limit is %d", conns+500, lim.Cur)
+	}
+	bin := sharedBinary(t)
+	type result struct {
+		rss, hwm   int64 // growth over the idle node
+		goroutines float64
+		refused    float64
+		held       int
+	}
+	run := func(args ...string) result {
+		p := startServe(t, bin, append([]string{"--data", t.TempDir(), "--difficulty", "2", "--workers", "1", "--sync-interval", "0"}, args...)...)
+		defer p.kill(t, syscall.SIGTERM)
+		pid := p.cmd.Process.Pid
+		addr := strings.TrimSuffix(strings.TrimPrefix(p.url, "http://"), "/")
+		getFrom(t, "127.0.0.1", p.url+"health")
+		os.WriteFile("/proc/"+strconv.Itoa(pid)+"/clear_refs", []byte("5"), 0)
+		rss0, hwm0 := readStatus(pid, "VmRSS"), readStatus(pid, "VmHWM")
+
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		deadline := time.Now().Add(30 * time.Second)
+		for range conns {
+			if time.Now().After(deadline) {
+				t.Fatalf("dialing %d connections took over 30 s", conns)
+			}
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				continue // refused and reset at once
+			}
+			held = append(held, c)
+		}
+		// The refusals being answered wait a second for a request that
+		// never comes; the held connections wait for theirs (10 s).
+		time.Sleep(1500 * time.Millisecond)
+		r := result{rss: readStatus(pid, "VmRSS") - rss0, hwm: readStatus(pid, "VmHWM") - hwm0, held: len(held)}
+		code, metrics := getFrom(t, "127.0.0.2", p.url+"metrics")
+		if code != 200 {
+			t.Fatalf("/metrics from 127.0.0.2 while 127.0.0.1 holds its connections: %d %q", code, metrics)
+		}
+		r.goroutines = promSample(metrics, "go_goroutines")
+		r.refused = promSample(metrics, `powchain_connections_refused_total{cap="per_client"}`)
+		return r
+	}
+	off := run("--max-conns", "0", "--max-conns-per-client", "0")
+	on := run()
+	t.Logf("%d idle connections from 127.0.0.1: caps off: +%d MB RSS (+%d MB peak), %v goroutines; default caps: +%d MB RSS (+%d MB peak), %v goroutines, %v refused",
+		conns, off.rss>>20, off.hwm>>20, off.goroutines, on.rss>>20, on.hwm>>20, on.goroutines, on.refused)
+	if off.goroutines < conns {
+		t.Fatalf("without caps %d connections left only %v goroutines: the test measures nothing", conns, off.goroutines)
+	}
+	if on.goroutines > 64+100 {
+		t.Errorf("with the default caps the node runs %v goroutines", on.goroutines)
+	}
+	if on.refused < conns-64-100 {
+		t.Errorf("%v refusals counted, want about %d", on.refused, conns-64)
+	}
+	if on.hwm > off.hwm/4 {
+		t.Errorf("peak RSS grew %d MB with the caps, %d MB without: not bounded", on.hwm>>20, off.hwm>>20)
+	}
+}

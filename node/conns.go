@@ -1,0 +1,209 @@
+package node
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of Limits.Conns and Limits.ConnsPerClient.
+const (
+	DefaultMaxConns          = 4096
+	DefaultMaxConnsPerClient = 64
+)
+
+// Refusing a connection: how many refusals are answered at once (the
+// others are closed without an answer), and how long one may take.
+const (
+	maxRefusing  = 64
+	refuseLinger = time.Second
+)
+
+// connLimits caps the connections open at once: in total and per client
+// address (clientKey: IPv6 by /64), trusted proxies being exempt from the
+// per-client cap. A connection over a cap is accepted, answered 503 with
+// Retry-After and a one-line message, and closed, so the listener never
+// stops accepting and a client at its cap never delays another. At most
+// maxRefusing refusals are being answered at once, each in a goroutine
+// of its own for at most refuseLinger (it reads the request's header,
+// answers, and discards what else the client sends so that the close
+// does not reset the connection before the client reads the answer);
+// past that a refused connection is closed at once, with a reset. A connection counts from
+// its accept to its close, whatever it does meanwhile: a request, an idle
+// keep-alive, a /events stream. Its zero value caps nothing.
+type connLimits struct {
+	total, perClient int // caps; 0 for none
+	proxies          *proxyTrust
+	refusedTotal     atomic.Uint64
+	refusedClient    atomic.Uint64
+
+	mu       sync.Mutex
+	open     int
+	clients  map[netip.Addr]int
+	refusing chan struct{} // a token per refusal being answered
+	answers  sync.WaitGroup
+}
+
+func newConnLimits(total, perClient int, proxies *proxyTrust) *connLimits {
+	return &connLimits{
+		total: max(total, 0), perClient: max(perClient, 0), proxies: proxies,
+		clients: map[netip.Addr]int{}, refusing: make(chan struct{}, maxRefusing),
+	}
+}
+
+// openConns returns how many connections are open.
+func (l *connLimits) openConns() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.open
+}
+
+// listener wraps ln so that its connections are capped.
+func (l *connLimits) listener(ln net.Listener) net.Listener {
+	return &limitListener{Listener: ln, l: l}
+}
+
+type limitListener struct {
+	net.Listener
+	l *connLimits
+}
+
+// Accept returns the next connection under the caps, answering and
+// closing those over them.
+func (ln *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := ln.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if lc := ln.l.admit(c); lc != nil {
+			return lc, nil
+		}
+	}
+}
+
+// admit returns c counted, or nil when it is over a cap (it is then
+// being refused).
+func (l *connLimits) admit(c net.Conn) net.Conn {
+	key, keyed := connAddr(c.RemoteAddr())
+	if keyed && (l.perClient == 0 || l.proxies.trusted(key)) {
+		keyed = false
+	}
+	key = clientKey(key)
+	l.mu.Lock()
+	overTotal := false
+	switch {
+	case l.total > 0 && l.open >= l.total:
+		overTotal = true
+		l.refusedTotal.Add(1)
+	case keyed && l.clients[key] >= l.perClient:
+		l.refusedClient.Add(1)
+	default:
+		l.open++
+		if keyed {
+			l.clients[key]++
+		}
+		l.mu.Unlock()
+		return &limitedConn{Conn: c, l: l, key: key, keyed: keyed}
+	}
+	l.mu.Unlock()
+	select {
+	case l.refusing <- struct{}{}:
+		l.answers.Go(func() {
+			defer func() { <-l.refusing }()
+			msg := fmt.Sprintf("Too many connections from %s: at most %d open at once from one client address; close some or retry later\n", key, l.perClient)
+			if overTotal {
+				msg = fmt.Sprintf("Too many connections: the node has its maximum of %d open; retry later\n", l.total)
+			}
+			answerRefused(c, msg)
+		})
+	default:
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetLinger(0) // no TIME_WAIT left behind
+		}
+		c.Close()
+	}
+	return nil
+}
+
+// wait waits for the refusals being answered (refuseLinger at most).
+func (l *connLimits) wait() { l.answers.Wait() }
+
+// connAddr returns the IP address of a connection's peer, without zone
+// and unmapped; ok is false when it has none.
+func connAddr(a net.Addr) (netip.Addr, bool) {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ip := ta.AddrPort().Addr()
+		return ip.Unmap().WithZone(""), ip.IsValid()
+	}
+	return peerAddr(a.String())
+}
+
+// release uncounts a connection that closed.
+func (l *connLimits) release(key netip.Addr, keyed bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.open--
+	if keyed {
+		if l.clients[key]--; l.clients[key] <= 0 {
+			delete(l.clients, key)
+		}
+	}
+}
+
+// answerRefused answers a refused connection 503 and closes it. It reads
+// the request's header first (at most 4 KiB of it): an HTTP client may
+// take an answer that comes before its request for a broken connection.
+// A client that sends nothing in refuseLinger gets no answer.
+func answerRefused(c net.Conn, msg string) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(refuseLinger))
+	var buf [4096]byte
+	for n := 0; !bytes.Contains(buf[:n], []byte("\r\n\r\n")) && n < len(buf); {
+		m, err := c.Read(buf[n:])
+		n += m
+		if err != nil {
+			return
+		}
+	}
+	_, err := fmt.Fprintf(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(msg), msg)
+	if err != nil {
+		return
+	}
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+}
+
+// limitedConn is a connection counted by its connLimits until it is
+// closed.
+type limitedConn struct {
+	net.Conn
+	l      *connLimits
+	key    netip.Addr
+	keyed  bool
+	closed atomic.Bool
+}
+
+func (c *limitedConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.l.release(c.key, c.keyed)
+	}
+	return c.Conn.Close()
+}
+
+// CloseWrite lets net/http half-close the connection after an answer that
+// ends it (413 on the header, say) and read what the client still sends,
+// so that the client gets the answer and not a reset.
+func (c *limitedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
