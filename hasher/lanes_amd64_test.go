@@ -173,3 +173,44 @@ func (c *laneCase) checkWeakMask() {
 		c.compare(l, start, start+count, target, 0)
 	}
 }
+
+// checkLaneStates checks every word of every lane's digest, as the
+// assembly of s leaves them for the Go side, over several passes of one
+// call, on nonces of at least minDigits digits (enough for five passes).
+func checkLaneStates(t *testing.T, s *simdSearcher, minDigits int) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	L := uint64(s.lanes)
+	all := uint64(1)<<L - 1
+	for i := 0; i < 50; i++ {
+		prefix := randBytes(rng, rng.IntN(200))
+		suffix := randBytes(rng, rng.IntN(200))
+		d := minDigits + rng.IntN(MaxDigits-minDigits+1)
+		l := NewTemplate(prefix, suffix).Layout(d)
+		lo, hi := DigitRange(d)
+		n := lo + rng.Uint64N(hi-lo-5*L)
+		s.setLayout(l)
+		s.hdr(simdHdrMask, 0) // every lane passes
+		s.setLanes(l, n)
+		for pass := 0; pass < 4; pass++ {
+			done, lanes := s.asm(&s.arena[0], 3, all>>1)
+			if done != 1 || lanes != all {
+				t.Fatalf("pass %d: done %d lanes %#x, want 1 %#x", pass, done, lanes, all)
+			}
+			for lane := 0; lane < s.lanes; lane++ {
+				var h [8]uint32
+				for k := range h {
+					h[k] = s.lane(s.off.save+s.vec*k, lane)
+				}
+				msg := message(prefix, suffix, n)
+				if got, want := stateDigest(&h), Sum(msg); got != want {
+					t.Fatalf("%q: lane %d digest %x, want %x", msg, lane, got, want)
+				}
+				n++
+			}
+		}
+		done, lanes := s.asm(&s.arena[0], 1, all>>1)
+		if done != 1 || lanes != all>>1 {
+			t.Fatalf("last pass: done %d lanes %#x, want 1 %#x", done, lanes, all>>1)
+		}
+	}
+}
