@@ -26,25 +26,11 @@ type laneCase struct {
 // solution's.
 func (c *laneCase) searchAll(l *Layout, lo, hi uint64, target Target, firstMask uint32) []uint64 {
 	c.t.Helper()
-	var out []uint64
-	for lo < hi {
-		n, ok, hashes := c.search(l, lo, hi, target, firstMask)
-		if !ok {
-			if n != hi || hashes != hi-lo {
-				c.t.Fatalf("no solution: got nonce %d hashes %d, want %d %d", n, hashes, hi, hi-lo)
-			}
-			break
-		}
-		if n < lo || n >= hi {
-			c.t.Fatalf("solution %d outside [%d, %d)", n, lo, hi)
-		}
-		if most := min(hi-lo, (n-lo)/c.lanes*c.lanes+c.lanes); hashes < n-lo+1 || hashes > most {
-			c.t.Fatalf("solution %d in [%d, %d): hashes %d, want [%d, %d]", n, lo, hi, hashes, n-lo+1, most)
-		}
-		out = append(out, n)
-		lo = n + 1
-	}
-	return out
+	return everySolution(c.t, lo, hi, func(lo, hi uint64) (uint64, bool, uint64) {
+		return c.search(l, lo, hi, target, firstMask)
+	}, func(lo, hi, n uint64) (least, most uint64) {
+		return n - lo + 1, min(hi-lo, (n-lo)/c.lanes*c.lanes+c.lanes)
+	})
 }
 
 func (c *laneCase) compare(l *Layout, lo, hi uint64, target Target, firstMask uint32) {
