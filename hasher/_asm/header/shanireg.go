@@ -103,14 +103,7 @@ func shaniHeaderR2() {
 		shaniStartHash1(i, ctx(sctxPre), shTmp.As32())
 	}
 	steps(2, 31)
-	MOVOU(ctx(sctxMid), X0)
-	for i := 0; i < L; i++ {
-		PADDD(X0, shS0(i))
-	}
-	MOVOU(ctx(sctxMid+16), X0)
-	for i := 0; i < L; i++ {
-		PADDD(X0, shS1(i))
-	}
+	shaniAddMid(L)
 	Comment("The second hash's W[0..7] from the states, W[8..15] constant.")
 	for i := 0; i < L; i++ {
 		PSHUFD(U8(0x1b), shS0(i), ring(i, 1)) // [A B E F]
