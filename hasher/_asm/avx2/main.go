@@ -170,9 +170,7 @@ func main() {
 	DATA(8, U32('9'))  // largest digit
 	DATA(12, U32(10))  // decimal base
 
-	TEXT("avx2Search", NOSPLIT, "func(arena *uint32, passes, lastMask uint64) (done, lanes uint64)")
-	Pragma("noescape")
-	Doc(
+	simd.Text("avx2Search",
 		"avx2Search runs up to passes passes of eight nonces over the layout in",
 		"the arena (see avx2_amd64.go) and returns the passes done and the lanes",
 		"of the last one whose first digest word passed the target mask, 0 if",

@@ -224,9 +224,7 @@ func main() {
 
 // mine emits avx512Search.
 func mine(k, consts Mem) {
-	TEXT("avx512Search", NOSPLIT, "func(arena *uint32, passes, lastMask uint64) (done, lanes uint64)")
-	Pragma("noescape")
-	Doc(
+	simd.Text("avx512Search",
 		"avx512Search runs up to passes passes of sixteen nonces over the layout",
 		"in the arena (see avx512_amd64.go) and returns the passes done and the",
 		"lanes of the last one whose first digest word passed the target mask, 0",

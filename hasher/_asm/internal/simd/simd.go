@@ -50,6 +50,14 @@ func NewArena(vec int) Arena {
 	return a
 }
 
+// Text starts the kernel's function name, of the type both kernels share
+// (simdSearcher holds either as one func value), with its doc comment.
+func Text(name string, doc ...string) {
+	TEXT(name, NOSPLIT, "func(arena *uint32, passes, lastMask uint64) (done, lanes uint64)")
+	Pragma("noescape")
+	Doc(doc...)
+}
+
 // LoadArgs loads the arguments of a kernel, func(arena *uint32, passes,
 // lastMask uint64) (done, lanes uint64), into their registers and zeroes
 // pass, the count of passes done.
