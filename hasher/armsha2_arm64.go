@@ -35,22 +35,13 @@ func init() {
 		{4, "armsha2x4", 28},
 	} {
 		register(kernel{
-			h:         armHasher{name: k.name, lanes: k.lanes},
+			h:         interleavedHasher{name: k.name, lanes: k.lanes},
 			supported: func() bool { return Features.ARMSHA },
 			rank:      k.rank,
 			about:     interleavedAbout("the ARMv8 SHA2 instructions (ARM-SHA2)", k.lanes),
 		})
 	}
 }
-
-type armHasher struct {
-	name  string
-	lanes int
-}
-
-func (h armHasher) Name() string          { return h.name }
-func (h armHasher) Lanes() int            { return h.lanes }
-func (h armHasher) NewSearcher() Searcher { return &interleavedSearcher{lanes: h.lanes} }
 
 // mine runs the armsha2 assembly of the searcher's lane count
 // (interleaved.go has the rest of the Go side).

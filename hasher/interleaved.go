@@ -27,6 +27,18 @@ func interleavedAbout(what string, lanes int) string {
 	return s + strconv.Itoa(lanes) + " nonces interleaved per pass"
 }
 
+// interleavedHasher is the interleaved kernel of one lane count under one
+// name; its header mode is the architecture's (NewHeaderSearcher in
+// header_amd64.go and header_arm64.go).
+type interleavedHasher struct {
+	name  string
+	lanes int
+}
+
+func (h interleavedHasher) Name() string          { return h.name }
+func (h interleavedHasher) Lanes() int            { return h.lanes }
+func (h interleavedHasher) NewSearcher() Searcher { return &interleavedSearcher{lanes: h.lanes} }
+
 // interleavedChunkBlocks bounds the work of one assembly call, in block
 // compressions (about 20 ns each at 4 lanes of shani), so that a call
 // returns within about 0.1 ms: the runtime cannot preempt assembly, and a

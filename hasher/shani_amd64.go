@@ -35,22 +35,13 @@ func init() {
 		}
 		register(kernel{
 			alias:     alias,
-			h:         shaniHasher{name: k.name, lanes: k.lanes},
+			h:         interleavedHasher{name: k.name, lanes: k.lanes},
 			supported: func() bool { return Features.SHANI },
 			rank:      k.rank,
 			about:     interleavedAbout("x86 SHA extensions (SHA-NI) with SSSE3 and SSE4.1", k.lanes),
 		})
 	}
 }
-
-type shaniHasher struct {
-	name  string
-	lanes int
-}
-
-func (h shaniHasher) Name() string          { return h.name }
-func (h shaniHasher) Lanes() int            { return h.lanes }
-func (h shaniHasher) NewSearcher() Searcher { return &interleavedSearcher{lanes: h.lanes} }
 
 // mine runs the SHA-NI assembly of the searcher's lane count
 // (interleaved.go has the rest of the Go side).
