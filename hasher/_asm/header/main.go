@@ -350,13 +350,24 @@ func shaniHeader(L int) {
 	}
 	INCQ(shDone)
 	ADDL(U8(L), shNonce.As32())
-	TESTL(shLanes.As32(), shLanes.As32())
-	JNZ(LabelRef(lbl("out")))
-	CMPQ(shDone, shPasses)
-	JB(LabelRef(lbl("pass")))
-	Label(lbl("out"))
-	Store(shDone, ReturnIndex(0))
-	Store(shLanes.As32(), ReturnIndex(1))
+	endPass(shDone, shPasses, shLanes, lbl("pass"), lbl("out"), false)
+}
+
+// endPass emits the end of a header kernel's pass, after done counts it:
+// return done and lanes if some lane passed or no pass is left, else go
+// back to label pass. vzero clears the vector registers' upper halves
+// before returning (the AVX kernels).
+func endPass(done, passes, lanes GPPhysical, pass, out string, vzero bool) {
+	TESTL(lanes.As32(), lanes.As32())
+	JNZ(LabelRef(out))
+	CMPQ(done, passes)
+	JB(LabelRef(pass))
+	Label(out)
+	Store(done, ReturnIndex(0))
+	Store(lanes.As32(), ReturnIndex(1))
+	if vzero {
+		VZEROUPPER()
+	}
 	RET()
 }
 
@@ -950,13 +961,5 @@ func avx2Header() {
 	VPADDD(avxConstVec(8), aw0, aw0)
 	VMOVDQA(aw0, amem(aNonce))
 	INCQ(done)
-	TESTL(lanes.As32(), lanes.As32())
-	JNZ(LabelRef("avx2hdr_out"))
-	CMPQ(done, passes)
-	JB(LabelRef("avx2hdr_pass"))
-	Label("avx2hdr_out")
-	Store(done, ReturnIndex(0))
-	Store(lanes.As32(), ReturnIndex(1))
-	VZEROUPPER()
-	RET()
+	endPass(done, passes, lanes, "avx2hdr_pass", "avx2hdr_out", true)
 }

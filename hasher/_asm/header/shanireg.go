@@ -126,14 +126,7 @@ func shaniHeaderR2() {
 	}
 	INCQ(shDone)
 	ADDL(U8(L), shNonce.As32())
-	TESTL(shLanes.As32(), shLanes.As32())
-	JNZ(LabelRef("shanir2_out"))
-	CMPQ(shDone, shPasses)
-	JB(LabelRef("shanir2_pass"))
-	Label("shanir2_out")
-	Store(shDone, ReturnIndex(0))
-	Store(shLanes.As32(), ReturnIndex(1))
-	RET()
+	endPass(shDone, shPasses, shLanes, "shanir2_pass", "shanir2_out", false)
 }
 
 // shaniTestH7 runs round 60 of lane i's second hash in general-purpose
