@@ -424,13 +424,25 @@ func (r *runner) run(ctx context.Context) error {
 		return m
 	}
 
-	for ; i < len(r.steps) && r.steps[i].phase == "throughput"; i++ {
-		if r.stopped() {
-			return nil
+	// cells measures the cells of phase, the steps from i on: each one
+	// announced (enter, with the units of work its progress counts) and
+	// measured by cell. It reports whether the run was stopped first.
+	cells := func(phase string, units int, cell func(m *engine.Miner, k cellKey) error) (stopped bool, err error) {
+		for ; i < len(r.steps) && r.steps[i].phase == phase; i++ {
+			if r.stopped() {
+				return true, nil
+			}
+			k := r.steps[i].key
+			m := miner(k)
+			r.enter(i, m, units)
+			if err := cell(m, k); err != nil {
+				return false, err
+			}
 		}
-		k := r.steps[i].key
-		m := miner(k)
-		r.enter(i, m, c.RateSamples)
+		return false, nil
+	}
+
+	stopped, err := cells("throughput", c.RateSamples, func(m *engine.Miner, k cellKey) error {
 		rec, err := r.throughput(m, k)
 		if rec != nil {
 			r.report.Records = append(r.report.Records, *rec)
@@ -438,43 +450,34 @@ func (r *runner) run(ctx context.Context) error {
 			r.rates[k] = Median(rec.rates())
 			r.mu.Unlock()
 		}
-		if err != nil {
-			return err
-		}
+		return err
+	})
+	if stopped || err != nil {
+		return err
 	}
 
 	startup := map[cellKey]float64{}
 	r.report.startup = startup
-	for ; i < len(r.steps) && r.steps[i].phase == "start-up"; i++ {
-		if r.stopped() {
-			return nil
-		}
-		k := r.steps[i].key
-		m := miner(k)
-		r.enter(i, m, startupWarmup+startupRuns)
+	stopped, err = cells("start-up", startupWarmup+startupRuns, func(m *engine.Miner, k cellKey) error {
 		secs, err := r.measureStartup(m, k)
 		if err != nil {
 			return err
 		}
 		startup[k] = secs
+		return nil
+	})
+	if stopped || err != nil {
+		return err
 	}
 
-	for ; i < len(r.steps); i++ {
-		if r.stopped() {
-			return nil
-		}
-		k := r.steps[i].key
-		m := miner(k)
-		r.enter(i, m, c.Blocks)
+	_, err = cells("solve", c.Blocks, func(m *engine.Miner, k cellKey) error {
 		rec, err := r.solve(m, k)
 		if rec != nil {
 			r.report.Records = append(r.report.Records, *rec)
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+		return err
+	})
+	return err
 }
 
 // labels returns ctx with the bench's pprof labels, which the engine's

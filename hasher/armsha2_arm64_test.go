@@ -51,14 +51,14 @@ func TestARMSHA2EveryLength(t *testing.T) {
 // passes per call and the ASCII nonces carry across many digits, with
 // targets that make solutions rare, and a mask weaker than the target so
 // that the assembly often stops at passes that do not meet it. Every other
-// range is searched in small assembly calls (armChunkBlocks = 64).
+// range is searched in small assembly calls (interleavedChunkBlocks = 64).
 func TestARMSHA2LongRanges(t *testing.T) {
-	defer func(n int) { armChunkBlocks = n }(armChunkBlocks)
+	defer func(n int) { interleavedChunkBlocks = n }(interleavedChunkBlocks)
 	r := longRanges{iters: 24, minCount: 300, spread: 1500, endEvery: 3}
 	if testing.Short() {
 		r.iters = 6
 	}
-	checkLongRanges(t, armKernels(t), rand.New(rand.NewPCG(23, 24)), r, func(n int) { armChunkBlocks = n })
+	checkLongRanges(t, armKernels(t), rand.New(rand.NewPCG(23, 24)), r, func(n int) { interleavedChunkBlocks = n })
 }
 
 // TestARMSHA2Unsupported switches the SHA2 feature off: the kernels are

@@ -17,7 +17,7 @@ func needAVX2(t testing.TB) {
 
 func newAVX2Case(t *testing.T, seed uint64) *laneCase {
 	needAVX2(t)
-	s := &avx2Searcher{}
+	s := newSIMDSearcher(8, avx2Search)
 	return &laneCase{t: t, rng: rand.New(rand.NewPCG(seed, 99)), lanes: 8, search: s.search, generic: genericHasher{}.NewSearcher()}
 }
 
@@ -34,44 +34,10 @@ func TestAVX2PartialPasses(t *testing.T) { newAVX2Case(t, 3).checkPartialPasses(
 // TestAVX2WeakMask: laneCase.checkWeakMask for avx2.
 func TestAVX2WeakMask(t *testing.T) { newAVX2Case(t, 4).checkWeakMask() }
 
-// TestAVX2States checks every word of every lane's digest, as the assembly
-// leaves them for the Go side, over several passes of one call.
+// TestAVX2States: checkLaneStates for avx2.
 func TestAVX2States(t *testing.T) {
 	needAVX2(t)
-	rng := rand.New(rand.NewPCG(5, 6))
-	for i := 0; i < 50; i++ {
-		prefix := randBytes(rng, rng.IntN(200))
-		suffix := randBytes(rng, rng.IntN(200))
-		d := 2 + rng.IntN(MaxDigits-1)
-		l := NewTemplate(prefix, suffix).Layout(d)
-		lo, hi := DigitRange(d)
-		n := lo + rng.Uint64N(hi-lo-40)
-		s := &avx2Searcher{}
-		s.setLayout(l)
-		s.hdr(avx2HdrMask, 0) // every lane passes
-		s.setLanes(l, n)
-		for pass := 0; pass < 4; pass++ {
-			done, lanes := avx2Search(&s.arena[0], 3, 0x7f)
-			if done != 1 || lanes != 0xff {
-				t.Fatalf("pass %d: done %d lanes %#x, want 1 0xff", pass, done, lanes)
-			}
-			for lane := 0; lane < 8; lane++ {
-				var h [8]uint32
-				for k := range h {
-					h[k] = s.arena[avx2Vec(avx2ArenaSave+32*k)+lane]
-				}
-				msg := message(prefix, suffix, n)
-				if got, want := stateDigest(&h), Sum(msg); got != want {
-					t.Fatalf("%q: lane %d digest %x, want %x", msg, lane, got, want)
-				}
-				n++
-			}
-		}
-		done, lanes := avx2Search(&s.arena[0], 1, 0x7f)
-		if done != 1 || lanes != 0x7f {
-			t.Fatalf("last pass: done %d lanes %#x, want 1 0x7f", done, lanes)
-		}
-	}
+	checkLaneStates(t, newSIMDSearcher(8, avx2Search), 2)
 }
 
 func TestAVX2Unsupported(t *testing.T) {

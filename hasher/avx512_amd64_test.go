@@ -21,7 +21,7 @@ func needAVX512(t testing.TB) {
 
 func newAVX512Case(t *testing.T, seed uint64) *laneCase {
 	needAVX512(t)
-	s := &avx512Searcher{}
+	s := newSIMDSearcher(avx512Lanes, avx512Search)
 	return &laneCase{t: t, rng: rand.New(rand.NewPCG(seed, 512)), lanes: avx512Lanes, search: s.search, generic: genericHasher{}.NewSearcher()}
 }
 
@@ -77,44 +77,10 @@ func TestAVX512LongRanges(t *testing.T) {
 	t.Logf("%d nonces compared", c.checked)
 }
 
-// TestAVX512States checks every word of every lane's digest, as the
-// assembly leaves them for the Go side, over several passes of one call.
+// TestAVX512States: checkLaneStates for avx512.
 func TestAVX512States(t *testing.T) {
 	needAVX512(t)
-	rng := rand.New(rand.NewPCG(5, 6))
-	for i := 0; i < 50; i++ {
-		prefix := randBytes(rng, rng.IntN(200))
-		suffix := randBytes(rng, rng.IntN(200))
-		d := 3 + rng.IntN(MaxDigits-2)
-		l := NewTemplate(prefix, suffix).Layout(d)
-		lo, hi := DigitRange(d)
-		n := lo + rng.Uint64N(hi-lo-80)
-		s := &avx512Searcher{}
-		s.setLayout(l)
-		s.hdr(avx512HdrMask, 0) // every lane passes
-		s.setLanes(l, n)
-		for pass := 0; pass < 4; pass++ {
-			done, lanes := avx512Search(&s.arena[0], 3, 0x7fff)
-			if done != 1 || lanes != 0xffff {
-				t.Fatalf("pass %d: done %d lanes %#x, want 1 0xffff", pass, done, lanes)
-			}
-			for lane := 0; lane < avx512Lanes; lane++ {
-				var h [8]uint32
-				for k := range h {
-					h[k] = s.lane(avx512ArenaSave+avx512Vec*k, lane)
-				}
-				msg := message(prefix, suffix, n)
-				if got, want := stateDigest(&h), Sum(msg); got != want {
-					t.Fatalf("%q: lane %d digest %x, want %x", msg, lane, got, want)
-				}
-				n++
-			}
-		}
-		done, lanes := avx512Search(&s.arena[0], 1, 0x7fff)
-		if done != 1 || lanes != 0x7fff {
-			t.Fatalf("last pass: done %d lanes %#x, want 1 0x7fff", done, lanes)
-		}
-	}
+	checkLaneStates(t, newSIMDSearcher(avx512Lanes, avx512Search), 3)
 }
 
 // TestAVX512Unsupported switches AVX-512 off: the kernel is refused with

@@ -256,23 +256,44 @@ func checkLongRanges(t *testing.T, kernels []Hasher, rng *rand.Rand, r longRange
 // searchAll finds every solution in [lo, hi) by restarting the search after
 // each one, so every lane of a multi-lane kernel gets to report.
 func searchAll(t *testing.T, s Searcher, l *Layout, lo, hi uint64, target Target) []uint64 {
+	t.Helper()
+	return everySolution(t, lo, hi, func(lo, hi uint64) (uint64, bool, uint64) {
+		return s.Search(l, lo, hi, target)
+	}, someHashes)
+}
+
+// everySolution finds every solution search reports in [lo, hi) by
+// restarting it after each one. Each search must report a nonce in its
+// range, or hi and hashes hi-lo when it finds none; bounds(lo, hi, n) gives
+// the least and the most hashes a search of [lo, hi) that finds n may
+// count.
+func everySolution(t testing.TB, lo, hi uint64, search func(lo, hi uint64) (uint64, bool, uint64),
+	bounds func(lo, hi, n uint64) (least, most uint64)) []uint64 {
+	t.Helper()
 	var out []uint64
 	for lo < hi {
-		n, ok, hashes := s.Search(l, lo, hi, target)
+		n, ok, hashes := search(lo, hi)
 		if !ok {
 			if n != hi || hashes != hi-lo {
 				t.Fatalf("no solution: got nonce %d hashes %d, want %d %d", n, hashes, hi, hi-lo)
 			}
 			break
 		}
-		if n < lo || n >= hi || hashes == 0 || hashes > hi-lo {
-			t.Fatalf("solution %d hashes %d outside [%d, %d)", n, hashes, lo, hi)
+		if n < lo || n >= hi {
+			t.Fatalf("solution %d outside [%d, %d)", n, lo, hi)
+		}
+		if least, most := bounds(lo, hi, n); hashes < least || hashes > most {
+			t.Fatalf("solution %d in [%d, %d): hashes %d, want [%d, %d]", n, lo, hi, hashes, least, most)
 		}
 		out = append(out, n)
 		lo = n + 1
 	}
 	return out
 }
+
+// someHashes is the bounds of everySolution for any kernel: at least one
+// hash, at most the range.
+func someHashes(lo, hi, n uint64) (least, most uint64) { return 1, hi - lo }
 
 func TestKernelsAgainstReference(t *testing.T) {
 	for _, h := range Available() {

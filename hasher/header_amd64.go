@@ -49,7 +49,7 @@ const (
 //     shaniHeaderR2, but the same model's estimates for those known
 //     figures imply clocks from 2.8 to 5.0 GHz: its error is far larger
 //     than 5%.
-func (h shaniHasher) NewHeaderSearcher() HeaderSearcher {
+func (h interleavedHasher) NewHeaderSearcher() HeaderSearcher {
 	if h.headerAlias() == "shani2" {
 		return &shaniHeaderSearcher{lanes: 2, reg: true}
 	}
@@ -58,7 +58,7 @@ func (h shaniHasher) NewHeaderSearcher() HeaderSearcher {
 
 // headerAlias: "shani" runs shaniHeaderR2, the header kernel of "shani2";
 // each lane count's name runs its own.
-func (h shaniHasher) headerAlias() string {
+func (h interleavedHasher) headerAlias() string {
 	if h.name == "shani" {
 		return "shani2"
 	}

@@ -32,7 +32,7 @@ const (
 
 // NewHeaderSearcher returns the armsha2 header mode of h (see above for
 // its lane count).
-func (h armHasher) NewHeaderSearcher() HeaderSearcher {
+func (h interleavedHasher) NewHeaderSearcher() HeaderSearcher {
 	switch {
 	case h.name == "armsha2":
 		return &armHeaderSearcher{lanes: armHdrBest}

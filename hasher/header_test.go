@@ -229,22 +229,10 @@ func headerSolutions(h Header, lo, hi uint64, target HeaderTarget) []uint64 {
 
 // headerSearchAll finds every solution in [lo, hi), restarting after each.
 func headerSearchAll(t *testing.T, s HeaderSearcher, j *HeaderJob, lo, hi uint64, target HeaderTarget) []uint64 {
-	var out []uint64
-	for lo < hi {
-		n, ok, hashes := s.SearchHeader(j, lo, hi, target)
-		if !ok {
-			if n != hi || hashes != hi-lo {
-				t.Fatalf("no solution: got nonce %d hashes %d, want %d %d", n, hashes, hi, hi-lo)
-			}
-			break
-		}
-		if n < lo || n >= hi || hashes == 0 || hashes > hi-lo {
-			t.Fatalf("solution %d hashes %d outside [%d, %d)", n, hashes, lo, hi)
-		}
-		out = append(out, n)
-		lo = n + 1
-	}
-	return out
+	t.Helper()
+	return everySolution(t, lo, hi, func(lo, hi uint64) (uint64, bool, uint64) {
+		return s.SearchHeader(j, lo, hi, target)
+	}, someHashes)
 }
 
 func randHeader(rng *rand.Rand) Header {

@@ -26,25 +26,11 @@ type laneCase struct {
 // solution's.
 func (c *laneCase) searchAll(l *Layout, lo, hi uint64, target Target, firstMask uint32) []uint64 {
 	c.t.Helper()
-	var out []uint64
-	for lo < hi {
-		n, ok, hashes := c.search(l, lo, hi, target, firstMask)
-		if !ok {
-			if n != hi || hashes != hi-lo {
-				c.t.Fatalf("no solution: got nonce %d hashes %d, want %d %d", n, hashes, hi, hi-lo)
-			}
-			break
-		}
-		if n < lo || n >= hi {
-			c.t.Fatalf("solution %d outside [%d, %d)", n, lo, hi)
-		}
-		if most := min(hi-lo, (n-lo)/c.lanes*c.lanes+c.lanes); hashes < n-lo+1 || hashes > most {
-			c.t.Fatalf("solution %d in [%d, %d): hashes %d, want [%d, %d]", n, lo, hi, hashes, n-lo+1, most)
-		}
-		out = append(out, n)
-		lo = n + 1
-	}
-	return out
+	return everySolution(c.t, lo, hi, func(lo, hi uint64) (uint64, bool, uint64) {
+		return c.search(l, lo, hi, target, firstMask)
+	}, func(lo, hi, n uint64) (least, most uint64) {
+		return n - lo + 1, min(hi-lo, (n-lo)/c.lanes*c.lanes+c.lanes)
+	})
 }
 
 func (c *laneCase) compare(l *Layout, lo, hi uint64, target Target, firstMask uint32) {
@@ -171,5 +157,46 @@ func (c *laneCase) checkWeakMask() {
 		start := lo + c.rng.Uint64N(hi-lo-count+1)
 		target, _ := TargetBits(3 + c.rng.IntN(4))
 		c.compare(l, start, start+count, target, 0)
+	}
+}
+
+// checkLaneStates checks every word of every lane's digest, as the
+// assembly of s leaves them for the Go side, over several passes of one
+// call, on nonces of at least minDigits digits (enough for five passes).
+func checkLaneStates(t *testing.T, s *simdSearcher, minDigits int) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	L := uint64(s.lanes)
+	all := uint64(1)<<L - 1
+	for i := 0; i < 50; i++ {
+		prefix := randBytes(rng, rng.IntN(200))
+		suffix := randBytes(rng, rng.IntN(200))
+		d := minDigits + rng.IntN(MaxDigits-minDigits+1)
+		l := NewTemplate(prefix, suffix).Layout(d)
+		lo, hi := DigitRange(d)
+		n := lo + rng.Uint64N(hi-lo-5*L)
+		s.setLayout(l)
+		s.hdr(simdHdrMask, 0) // every lane passes
+		s.setLanes(l, n)
+		for pass := 0; pass < 4; pass++ {
+			done, lanes := s.asm(&s.arena[0], 3, all>>1)
+			if done != 1 || lanes != all {
+				t.Fatalf("pass %d: done %d lanes %#x, want 1 %#x", pass, done, lanes, all)
+			}
+			for lane := 0; lane < s.lanes; lane++ {
+				var h [8]uint32
+				for k := range h {
+					h[k] = s.lane(s.off.save+s.vec*k, lane)
+				}
+				msg := message(prefix, suffix, n)
+				if got, want := stateDigest(&h), Sum(msg); got != want {
+					t.Fatalf("%q: lane %d digest %x, want %x", msg, lane, got, want)
+				}
+				n++
+			}
+		}
+		done, lanes := s.asm(&s.arena[0], 1, all>>1)
+		if done != 1 || lanes != all>>1 {
+			t.Fatalf("last pass: done %d lanes %#x, want 1 %#x", done, lanes, all>>1)
+		}
 	}
 }

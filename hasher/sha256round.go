@@ -33,3 +33,15 @@ func scheduleWK(wk *[64]uint32, p []byte) {
 		wk[t] = w[t] + k256[t]
 	}
 }
+
+// startState returns the state after rounds 0..n-1 (n <= 16) of l's first
+// tail block from the midstate: the rounds before the first nonce digit's
+// word, which are the same for every nonce, so a kernel's Go side runs
+// them once per layout.
+func startState(l *Layout, n int) [8]uint32 {
+	h := l.Mid
+	for t := 0; t < n; t++ {
+		roundWK(&h, binary.BigEndian.Uint32(l.Tail[4*t:])+k256[t])
+	}
+	return h
+}

@@ -51,14 +51,14 @@ func TestSHANIEveryLength(t *testing.T) {
 // passes per call and the ASCII nonces carry across many digits, with
 // targets that make solutions rare, and a mask weaker than the target so
 // that the assembly often stops at passes that do not meet it. Every other
-// range is searched in small assembly calls (shaniChunkBlocks = 64).
+// range is searched in small assembly calls (interleavedChunkBlocks = 64).
 func TestSHANILongRanges(t *testing.T) {
-	defer func(n int) { shaniChunkBlocks = n }(shaniChunkBlocks)
+	defer func(n int) { interleavedChunkBlocks = n }(interleavedChunkBlocks)
 	r := longRanges{iters: 40, minCount: 500, spread: 3000, endEvery: 4}
 	if testing.Short() {
 		r.iters = 10
 	}
-	checkLongRanges(t, shaniKernels(t), rand.New(rand.NewPCG(13, 14)), r, func(n int) { shaniChunkBlocks = n })
+	checkLongRanges(t, shaniKernels(t), rand.New(rand.NewPCG(13, 14)), r, func(n int) { interleavedChunkBlocks = n })
 }
 
 // TestSHANIUnsupported checks that without SHA-NI the kernels are refused

@@ -302,10 +302,8 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 	if o.rateSamples < 1 {
 		return usagef("--rate-samples must be at least 1, got %d", o.rateSamples)
 	}
-	for _, w := range o.workers {
-		if w < 1 {
-			return usagef("--workers: a worker count must be at least 1, got %d", w)
-		}
+	if err := o.checkWorkers(); err != nil {
+		return err
 	}
 	live, err := wantProgress(o.progress, e.stderr)
 	if err != nil {
@@ -329,7 +327,29 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 		Command:      o.command,
 	}
 
-	// Create the output files first: a bad path fails now, not after the run.
+	return benchReport(ctx, e, o, bench.ReadJSON, func() (*bench.Report, error) {
+		return measure(ctx, e, o, cfg, live)
+	})
+}
+
+// benchWriter is what bench writes of either mode's report.
+type benchWriter interface {
+	WriteText(io.Writer) error
+	WriteJSON(io.Writer) error
+	WriteCSV(io.Writer) error
+	WriteSVG(io.Writer) error
+	WritePlots(dir string) ([]string, error)
+}
+
+// benchReport is the part of bench both modes share: create the output
+// files first (a bad path fails now, not after the run), start the
+// profiles, take the report from --from with read or else from run, and
+// print and write it (writeReport). A run that fails with no report at all
+// returns its error; one that stops early writes what it measured.
+func benchReport[T any, R interface {
+	*T
+	benchWriter
+}](ctx context.Context, e env, o *benchOptions, read func(io.Reader) (R, error), run func() (R, error)) (err error) {
 	outs, err := o.createOutputs()
 	defer closeOutputs(outs)
 	if err != nil {
@@ -342,14 +362,14 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 	}
 	defer stopProfiles(stop, &err)
 
-	var rep *bench.Report
+	var rep R
 	var runErr error
 	if o.from != "" {
-		if rep, err = readFrom(o.from, bench.ReadJSON); err != nil {
+		if rep, err = readFrom(o.from, read); err != nil {
 			return err
 		}
 	} else {
-		rep, runErr = measure(ctx, e, o, cfg, live)
+		rep, runErr = run()
 	}
 	if errors.Is(runErr, bench.ErrConfig) {
 		return badInput(runErr)
@@ -358,6 +378,16 @@ func runBench(ctx context.Context, e env, o *benchOptions, args []string) (err e
 		return runErr
 	}
 	return writeReport(ctx, e, o, outs, rep, runErr)
+}
+
+// checkWorkers checks --workers: every count at least 1.
+func (o *benchOptions) checkWorkers() error {
+	for _, w := range o.workers {
+		if w < 1 {
+			return usagef("--workers: a worker count must be at least 1, got %d", w)
+		}
+	}
+	return nil
 }
 
 // createOutputs creates the --json, --csv and --svg files and the --plot
@@ -461,7 +491,7 @@ func measure(ctx context.Context, e env, o *benchOptions, cfg bench.Config, live
 }
 
 // writeReport prints the report's tables and writes the files asked for.
-func writeReport(ctx context.Context, e env, o *benchOptions, outs map[string]*os.File, rep *bench.Report, runErr error) error {
+func writeReport(ctx context.Context, e env, o *benchOptions, outs map[string]*os.File, rep benchWriter, runErr error) error {
 	if err := rep.WriteText(e.stdout); err != nil {
 		return err
 	}

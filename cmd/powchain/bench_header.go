@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -70,17 +68,11 @@ func headerHashers(s string) ([]hasher.Hasher, error) {
 }
 
 // runBenchHeader is powchain bench --mode sha256d.
-func runBenchHeader(ctx context.Context, e env, o *benchOptions) (err error) {
+func runBenchHeader(ctx context.Context, e env, o *benchOptions) error {
 	// The flags given, from the command line commandLine rebuilt.
-	set := map[string]bool{}
-	for _, part := range strings.Fields(o.command) {
-		if name, ok := strings.CutPrefix(part, "--"); ok {
-			name, _, _ = strings.Cut(name, "=")
-			set[name] = true
-		}
-	}
+	set := func(name string) bool { return flagSet(o.command, name) }
 	for _, name := range []string{"difficulties", "txs", "blocks", "duration", "openssl", "ref-time"} {
-		if set[name] {
+		if set(name) {
 			return usagef("--%s is for --mode json", name)
 		}
 	}
@@ -97,20 +89,18 @@ func runBenchHeader(ctx context.Context, e env, o *benchOptions) (err error) {
 		return err
 	}
 	rateTime := o.rateTime
-	if !set["rate-time"] {
+	if !set("rate-time") {
 		rateTime = 5 * time.Second // cpuminer's rate counts whole seconds
 	}
 	rounds := o.rateSamples
-	if !set["rate-samples"] {
+	if !set("rate-samples") {
 		rounds = 3
 	}
 	if rounds < 1 {
 		return usagef("--rate-samples must be at least 1, got %d", rounds)
 	}
-	for _, w := range o.workers {
-		if w < 1 {
-			return usagef("--workers: a worker count must be at least 1, got %d", w)
-		}
+	if err := o.checkWorkers(); err != nil {
+		return err
 	}
 	cfg := bench.HeaderConfig{
 		Hashers: hs, Workers: o.workers, RateTime: rateTime, Rounds: rounds,
@@ -122,70 +112,11 @@ func runBenchHeader(ctx context.Context, e env, o *benchOptions) (err error) {
 			fmt.Fprintf(e.stderr, "\r\033[K[round %d/%d] %s workers=%d · %v elapsed", s.Round, s.Rounds, s.Who, s.Workers, s.Elapsed.Round(time.Second))
 		}
 	}
-	outs, err := o.createOutputs()
-	defer closeOutputs(outs)
-	if err != nil {
-		return err
-	}
-	stop, err := o.profile.start()
-	if err != nil {
-		return err
-	}
-	defer stopProfiles(stop, &err)
-
-	var rep *bench.HeaderReport
-	var runErr error
-	if o.from != "" {
-		if rep, err = readFrom(o.from, bench.ReadHeaderJSON); err != nil {
-			return err
+	return benchReport(ctx, e, o, bench.ReadHeaderJSON, func() (*bench.HeaderReport, error) {
+		rep, err := bench.RunHeader(ctx, cfg)
+		if live {
+			fmt.Fprint(e.stderr, "\r\033[K")
 		}
-	} else {
-		rep, runErr = bench.RunHeader(ctx, cfg)
-	}
-	if live {
-		fmt.Fprint(e.stderr, "\r\033[K")
-	}
-	if errors.Is(runErr, bench.ErrConfig) {
-		return badInput(runErr)
-	}
-	if rep == nil {
-		return runErr
-	}
-	if err := rep.WriteText(e.stdout); err != nil {
-		return err
-	}
-	var errs []error
-	for _, out := range []struct {
-		flag  string
-		write func(io.Writer) error
-	}{{"json", rep.WriteJSON}, {"csv", rep.WriteCSV}, {"svg", rep.WriteSVG}} {
-		f := outs[out.flag]
-		if f == nil {
-			continue
-		}
-		if err := out.write(f); err != nil && !errors.Is(err, bench.ErrNoData) {
-			errs = append(errs, fmt.Errorf("--%s: %w", out.flag, err))
-		}
-		if err := f.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("--%s: %w", out.flag, err))
-		}
-		delete(outs, out.flag)
-		fmt.Fprintf(e.stderr, "wrote %s\n", f.Name())
-	}
-	if o.plotDir != "" {
-		paths, err := rep.WritePlots(o.plotDir)
-		if err != nil && !errors.Is(err, bench.ErrNoData) {
-			errs = append(errs, fmt.Errorf("--plot: %w", err))
-		}
-		if len(paths) > 0 {
-			fmt.Fprintf(e.stderr, "wrote %s\n", strings.Join(paths, " "))
-		}
-	}
-	if runErr != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted; the results above are what was measured: %w", runErr)
-		}
-		return runErr
-	}
-	return errors.Join(errs...)
+		return rep, err
+	})
 }

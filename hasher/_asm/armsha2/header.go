@@ -208,6 +208,29 @@ func header(L int) {
 	sched := func(i, hash, g int) string {
 		return fmt.Sprintf("%d(%s)", hlSize*i+[]int{hlSched1, hlSched2}[hash]+16*g, hScratch)
 	}
+	// groups emits groups 1..n-1 of hash (0 or 1) with each lane's W+K
+	// from its schedule, except in the groups where shared(g) says the W+K
+	// is the same for every lane: then it is loaded once, from the address
+	// shared gives, into lane 0's register, which every lane reads.
+	groups := func(hash, n int, shared func(g int) (string, bool)) {
+		for g := 1; g < n; g++ {
+			addr, same := shared(g)
+			laneGroup(L, func(i int) {
+				if same {
+					if i == 0 {
+						ins("FMOVQ", addr, fr(wkR(0)))
+					}
+					return
+				}
+				ins("FMOVQ", sched(i, hash, g), fr(wkR(i)))
+			}, func(i int) string {
+				if same {
+					return wkR(0)
+				}
+				return wkR(i)
+			})
+		}
+	}
 
 	label(lbl("pass"))
 	comment("1. The first hash's schedule: W[0..15] from the context, the nonce in W[3].")
@@ -235,23 +258,9 @@ func header(L int) {
 		ins("FMOVQ", sched(i, 0, 0), fr(wkR(i)))
 	}
 	firstGroup(L, midA, midE)
-	for g := 1; g < 16; g++ {
-		shared := g <= 3
-		laneGroup(L, func(i int) {
-			if shared {
-				if i == 0 {
-					ins("FMOVQ", fmt.Sprintf("%d(%s)", hctxWK+16*(g-1), hCtx), fr(wkR(0)))
-				}
-				return
-			}
-			ins("FMOVQ", sched(i, 0, g), fr(wkR(i)))
-		}, func(i int) string {
-			if shared {
-				return wkR(0)
-			}
-			return wkR(i)
-		})
-	}
+	groups(0, 16, func(g int) (string, bool) {
+		return fmt.Sprintf("%d(%s)", hctxWK+16*(g-1), hCtx), g <= 3
+	})
 	for i := 0; i < L; i++ {
 		ins("VADD", midA+".S4", abcd(i)+".S4", abcd(i)+".S4")
 		ins("VADD", midE+".S4", efgh(i)+".S4", efgh(i)+".S4")
@@ -274,23 +283,9 @@ func header(L int) {
 		ins("FMOVQ", sched(i, 1, 0), fr(wkR(i)))
 	}
 	firstGroup(L, ivA, ivE)
-	for g := 1; g < 15; g++ {
-		shared := g == 2 || g == 3
-		laneGroup(L, func(i int) {
-			if shared {
-				if i == 0 {
-					ins("FMOVQ", fmt.Sprintf("%d(%s)", h2PadK+16*(g-2), hH2), fr(wkR(0)))
-				}
-				return
-			}
-			ins("FMOVQ", sched(i, 1, g), fr(wkR(i)))
-		}, func(i int) string {
-			if shared {
-				return wkR(0)
-			}
-			return wkR(i)
-		})
-	}
+	groups(1, 15, func(g int) (string, bool) {
+		return fmt.Sprintf("%d(%s)", h2PadK+16*(g-2), hH2), g == 2 || g == 3
+	})
 	comment("Group 15: only the new EFGH, whose last word is e61.")
 	for i := 0; i < L; i++ {
 		ins("FMOVQ", sched(i, 1, 15), fr(wkR(i)))

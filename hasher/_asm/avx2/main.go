@@ -18,8 +18,9 @@
 // # The arena
 //
 // The function takes one pointer, to a 32-byte aligned arena of uint32s
-// that the Go side (avx2_amd64.go) fills once per layout. Its layout, in
-// bytes, must match the avx2Arena* constants there:
+// that the Go side (simdSearcher in simd_amd64.go, shared with the other
+// SIMD kernel) fills once per layout. Its layout, in bytes, is
+// internal/simd's for this vector size:
 //
 //	   0 header, uint64s: [0] nonce blocks (1 or 2), [1] constant blocks,
 //	     [2] byte index of the first round group (j0&^7)*32, [3] j0&7,
@@ -65,6 +66,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/powchain/powchain/hasher/_asm/internal/simd"
 	"github.com/powchain/powchain/hasher/_asm/sha256k"
 
 	. "github.com/mmcloughlin/avo/build"
@@ -72,25 +74,10 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-// Arena layout in bytes; keep in step with avx2Arena* in avx2_amd64.go.
-const (
-	hdrNonceBlocks = 0
-	hdrConstBlocks = 8
-	hdrIdx0        = 16
-	hdrRot0        = 24
-	hdrDigits      = 32
-	hdrMask        = 40
+// vec is the bytes of one vector; lay is the arena's layout for it.
+const vec = 32
 
-	offMid   = 128
-	offStart = 384
-	offSave  = 640
-	offDigit = 896
-	offW0    = 1152
-	offW1    = 3200
-	offWK    = 5248
-
-	vec = 32 // bytes per vector
-)
+var lay = simd.NewArena(vec)
 
 var (
 	// st holds the eight state words; which register is which word
@@ -183,9 +170,7 @@ func main() {
 	DATA(8, U32('9'))  // largest digit
 	DATA(12, U32(10))  // decimal base
 
-	TEXT("avx2Search", NOSPLIT, "func(arena *uint32, passes, lastMask uint64) (done, lanes uint64)")
-	Pragma("noescape")
-	Doc(
+	simd.Text("avx2Search",
 		"avx2Search runs up to passes passes of eight nonces over the layout in",
 		"the arena (see avx2_amd64.go) and returns the passes done and the lanes",
 		"of the last one whose first digest word passed the target mask, 0 if",
@@ -194,17 +179,14 @@ func main() {
 
 	arena, passes, lastMask, pass := RDI, R8, R10, R9
 	wptr, kend, kptr, ffptr, nblk, wkptr, cnt := RSI, RCX, R11, R12, R13, RBX, RDX
-	Load(Param("arena"), arena)
-	Load(Param("passes"), passes)
-	Load(Param("lastMask"), lastMask)
-	XORQ(pass, pass)
+	simd.LoadArgs(arena, passes, lastMask, pass)
 	mem := func(disp int) Mem { return Mem{Base: arena, Disp: disp} }
 
 	Label("pass")
 
 	Comment("1. Expand the message schedules of the nonce blocks.")
-	LEAQ(mem(offW0+16*vec), wptr)
-	MOVQ(mem(hdrNonceBlocks), nblk)
+	LEAQ(mem(lay.W0+16*vec), wptr)
+	MOVQ(mem(simd.HdrNonceBlocks), nblk)
 	Label("expand_block")
 	res := [2]VecPhysical{Y14, Y15} // W[t-2] and W[t-1], alternating
 	VMOVDQU(Mem{Base: wptr, Disp: -2 * vec}, res[0])
@@ -238,31 +220,20 @@ func main() {
 	JNZ(LabelRef("expand_block"))
 
 	Comment("2. Nonce block 0 from round j0: enter the round loop at j0&7.")
-	LEAQ(mem(offW0), wptr)
-	LEAQ(mem(offMid), ffptr)
-	MOVQ(mem(hdrNonceBlocks), nblk)
-	MOVQ(mem(hdrIdx0), RAX)
+	LEAQ(mem(lay.W0), wptr)
+	LEAQ(mem(simd.OffMid), ffptr)
+	MOVQ(mem(simd.HdrNonceBlocks), nblk)
+	MOVQ(mem(simd.HdrWIdx0), RAX)
 	ADDQ(RAX, wptr)
 	LEAQ(kv, kptr)
 	ADDQ(RAX, kptr)
 	LEAQ(kv.Offset(64*vec), kend)
-	MOVQ(mem(hdrRot0), RAX)
-	for r := 1; r < 8; r++ {
-		CMPQ(RAX, U8(r))
-		JEQ(LabelRef(fmt.Sprintf("enter%d", r)))
-	}
-	for r := 0; r < 8; r++ {
-		Label(fmt.Sprintf("enter%d", r))
+	simd.EnterAt(mem(simd.HdrRot0), func(r int) {
 		for k := 0; k < 8; k++ {
-			VMOVDQU(mem(offStart+k*vec), name(r, k))
+			VMOVDQU(mem(lay.Start+k*vec), name(r, k))
 		}
 		setBC(r)
-		if r == 0 {
-			JMP(LabelRef("vround0"))
-		} else {
-			JMP(LabelRef(fmt.Sprintf("vround%d", r)))
-		}
-	}
+	})
 
 	// wptr and kptr advance by a group of eight rounds: base+index
 	// addressing would un-laminate the three-operand VPADDD on Intel cores.
@@ -282,17 +253,17 @@ func main() {
 	CMPQ(kptr, kend)
 	JB(LabelRef("vloop"))
 	feedForward(ffptr, arena)
-	LEAQ(mem(offSave), ffptr)
+	LEAQ(mem(lay.Save), ffptr)
 	Comment("3. Nonce block 1, if any.")
 	LEAQ(kv, kptr) // wptr is at W[0] of nonce block 1 already
 	DECQ(nblk)
 	JNZ(LabelRef("vblock"))
 
 	Comment("4. The constant blocks: broadcast W[t]+K[t], no schedule.")
-	MOVQ(mem(hdrConstBlocks), nblk)
+	MOVQ(mem(simd.HdrConstBlocks), nblk)
 	TESTQ(nblk, nblk)
 	JZ(LabelRef("check"))
-	LEAQ(mem(offWK), wkptr)
+	LEAQ(mem(lay.WK), wkptr)
 	Label("cblock")
 	setBC(0)
 	MOVQ(U32(8), cnt)
@@ -313,16 +284,12 @@ func main() {
 	Comment("5. Which lanes' first digest word passes the mask?")
 	Label("check")
 	lanes := wkptr // done with
-	VPBROADCASTD(mem(hdrMask), Y8)
+	VPBROADCASTD(mem(simd.HdrMask), Y8)
 	VPAND(Y0, Y8, Y8)
 	VPXOR(Y9, Y9, Y9)
 	VPCMPEQD(Y9, Y8, Y8)
 	VMOVMSKPS(Y8, lanes.As32())
-	INCQ(pass)
-	MOVQ(U32(0xff), RAX)
-	CMPQ(pass, passes)
-	CMOVQEQ(lastMask, RAX)
-	ANDQ(RAX, lanes)
+	simd.CountPass(lanes, pass, passes, lastMask, 8)
 
 	Comment("6. Add 8 to every lane's nonce, carrying while any lane carries.")
 	c, ff, nine, ten, v, tt, m, count := Y8, Y9, Y10, Y11, Y12, Y13, Y14, X15
@@ -330,8 +297,8 @@ func main() {
 	VPBROADCASTD(consts.Offset(4), ff)
 	VPBROADCASTD(consts.Offset(8), nine)
 	VPBROADCASTD(consts.Offset(12), ten)
-	LEAQ(mem(offDigit), wptr)
-	MOVQ(mem(hdrDigits), cnt)
+	LEAQ(mem(lay.Digit), wptr)
+	MOVQ(mem(simd.HdrDigits), cnt)
 	Label("digit")
 	MOVL(Mem{Base: wptr}, EAX)
 	VMOVD(Mem{Base: wptr, Disp: 4}, count)
@@ -353,16 +320,7 @@ func main() {
 	JNZ(LabelRef("digit"))
 	Label("digits_done")
 
-	Comment("7. Return on a candidate or when the passes are done.")
-	TESTQ(lanes, lanes)
-	JNZ(LabelRef("done"))
-	CMPQ(pass, passes)
-	JB(LabelRef("pass"))
-	Label("done")
-	Store(pass, Return("done"))
-	Store(lanes, Return("lanes"))
-	VZEROUPPER()
-	RET()
+	simd.EndPass(lanes, pass, passes)
 
 	Generate()
 }
@@ -372,6 +330,6 @@ func main() {
 func feedForward(ff, arena Register) {
 	for k := 0; k < 8; k++ {
 		VPADDD(Mem{Base: ff, Disp: k * vec}, st[k], st[k])
-		VMOVDQU(st[k], Mem{Base: arena, Disp: offSave + k*vec})
+		VMOVDQU(st[k], Mem{Base: arena, Disp: lay.Save + k*vec})
 	}
 }

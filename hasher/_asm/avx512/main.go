@@ -27,8 +27,9 @@
 // # The arena
 //
 // The function takes one pointer, to a 64-byte aligned arena of uint32s
-// that the Go side (avx512_amd64.go) fills once per layout. Its layout, in
-// bytes, must match the avx512Arena* constants there:
+// that the Go side (simdSearcher in simd_amd64.go, shared with the other
+// SIMD kernel) fills once per layout. Its layout, in bytes, is
+// internal/simd's for this vector size:
 //
 //	    0 header, uint64s: [0] nonce blocks (1 or 2), [1] constant blocks,
 //	      [2] byte offset of the first round group's W, (j0&^7)*64, [3]
@@ -79,6 +80,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/powchain/powchain/hasher/_asm/internal/simd"
 	"github.com/powchain/powchain/hasher/_asm/sha256k"
 
 	. "github.com/mmcloughlin/avo/build"
@@ -86,29 +88,15 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-// Arena layout in bytes; keep in step with avx512Arena* in avx512_amd64.go.
 const (
-	hdrNonceBlocks = 0
-	hdrConstBlocks = 8
-	hdrWIdx0       = 16
-	hdrRot0        = 24
-	hdrDigits      = 32
-	hdrMask        = 40
-	hdrKIdx0       = 48
-
-	offMid   = 128
-	offStart = offMid + 8*VecBytes
-	offSave  = offStart + 8*VecBytes
-	offDigit = offSave + 8*VecBytes
-	offW0    = offDigit + 256
-	offW1    = offW0 + 64*VecBytes
-	offWK    = offW1 + 64*VecBytes
-
 	// VecBytes is the bytes of one vector: 16 lanes of 32 bits.
 	VecBytes = 64
 	// Lanes is the nonces per pass.
 	Lanes = 16
 )
+
+// lay is the arena's layout for vectors of VecBytes.
+var lay = simd.NewArena(VecBytes)
 
 // VPTERNLOGD truth tables, for dst = f(dst, src2, src3) with the bits of
 // the index being dst<<2 | src2<<1 | src3.
@@ -236,9 +224,7 @@ func main() {
 
 // mine emits avx512Search.
 func mine(k, consts Mem) {
-	TEXT("avx512Search", NOSPLIT, "func(arena *uint32, passes, lastMask uint64) (done, lanes uint64)")
-	Pragma("noescape")
-	Doc(
+	simd.Text("avx512Search",
 		"avx512Search runs up to passes passes of sixteen nonces over the layout",
 		"in the arena (see avx512_amd64.go) and returns the passes done and the",
 		"lanes of the last one whose first digest word passed the target mask, 0",
@@ -247,43 +233,33 @@ func mine(k, consts Mem) {
 
 	arena, passes, lastMask, pass := RDI, R8, R10, R9
 	wptr, kend, kptr, ffptr, nblk, wkptr, cnt := RSI, RCX, R11, R12, R13, RBX, RDX
-	Load(Param("arena"), arena)
-	Load(Param("passes"), passes)
-	Load(Param("lastMask"), lastMask)
-	XORQ(pass, pass)
+	simd.LoadArgs(arena, passes, lastMask, pass)
 	mem := func(disp int) Mem { return Mem{Base: arena, Disp: disp} }
 
 	Label("pass")
 
 	Comment("1. Expand the message schedules of the nonce blocks.")
-	LEAQ(mem(offW0), ffptr)
+	LEAQ(mem(lay.W0), ffptr)
 	Expand(ffptr, wptr, cnt)
-	CMPQ(mem(hdrNonceBlocks), U8(2))
+	CMPQ(mem(simd.HdrNonceBlocks), U8(2))
 	JNE(LabelRef("expanded"))
-	LEAQ(mem(offW1), ffptr)
+	LEAQ(mem(lay.W1), ffptr)
 	Expand(ffptr, wptr, cnt)
 	Label("expanded")
 
 	Comment("2. Nonce block 0 from round j0: enter the round loop at j0&7.")
-	LEAQ(mem(offW0), wptr)
-	LEAQ(mem(offMid), ffptr)
-	MOVQ(mem(hdrNonceBlocks), nblk)
-	ADDQ(mem(hdrWIdx0), wptr)
+	LEAQ(mem(lay.W0), wptr)
+	LEAQ(mem(simd.OffMid), ffptr)
+	MOVQ(mem(simd.HdrNonceBlocks), nblk)
+	ADDQ(mem(simd.HdrWIdx0), wptr)
 	LEAQ(k, kptr)
-	ADDQ(mem(hdrKIdx0), kptr)
+	ADDQ(mem(simd.HdrKIdx0), kptr)
 	LEAQ(k.Offset(64*4), kend)
-	MOVQ(mem(hdrRot0), RAX)
-	for r := 1; r < 8; r++ {
-		CMPQ(RAX, U8(r))
-		JEQ(LabelRef(fmt.Sprintf("enter%d", r)))
-	}
-	for r := 0; r < 8; r++ {
-		Label(fmt.Sprintf("enter%d", r))
+	simd.EnterAt(mem(simd.HdrRot0), func(r int) {
 		for j := 0; j < 8; j++ {
-			VMOVDQU32(mem(offStart+j*VecBytes), Name(r, j))
+			VMOVDQU32(mem(lay.Start+j*VecBytes), Name(r, j))
 		}
-		JMP(LabelRef(fmt.Sprintf("vround%d", r)))
-	}
+	})
 
 	Comment("Rounds of a nonce block: W[t] per lane from the schedule, K[t] broadcast.")
 	Label("vblock")
@@ -298,18 +274,18 @@ func mine(k, consts Mem) {
 	ADDQ(U8(8*4), kptr)
 	CMPQ(kptr, kend)
 	JB(LabelRef("vblock"))
-	FeedForward(ffptr, mem(offSave))
-	LEAQ(mem(offSave), ffptr)
+	FeedForward(ffptr, mem(lay.Save))
+	LEAQ(mem(lay.Save), ffptr)
 	Comment("3. Nonce block 1, if any.")
 	LEAQ(k, kptr) // wptr is at W[0] of nonce block 1 already
 	DECQ(nblk)
 	JNZ(LabelRef("vblock"))
 
 	Comment("4. The constant blocks: broadcast W[t]+K[t], no schedule.")
-	MOVQ(mem(hdrConstBlocks), nblk)
+	MOVQ(mem(simd.HdrConstBlocks), nblk)
 	TESTQ(nblk, nblk)
 	JZ(LabelRef("check"))
-	LEAQ(mem(offWK), wkptr)
+	LEAQ(mem(lay.WK), wkptr)
 	Label("cblock")
 	MOVQ(U32(8), cnt)
 	Label("cloop")
@@ -321,33 +297,20 @@ func mine(k, consts Mem) {
 	ADDQ(U8(8*4), wkptr)
 	DECQ(cnt)
 	JNZ(LabelRef("cloop"))
-	FeedForward(ffptr, mem(offSave))
+	FeedForward(ffptr, mem(lay.Save))
 	DECQ(nblk)
 	JNZ(LabelRef("cblock"))
 
 	Comment("5. Which lanes' first digest word passes the mask?")
 	Label("check")
 	lanes := wkptr // done with
-	VPTESTNMD_BCST(mem(hdrMask), Z0, K1)
+	VPTESTNMD_BCST(mem(simd.HdrMask), Z0, K1)
 	KMOVW(K1, lanes.As32())
-	INCQ(pass)
-	MOVQ(U32(1<<Lanes-1), RAX)
-	CMPQ(pass, passes)
-	CMOVQEQ(lastMask, RAX)
-	ANDQ(RAX, lanes)
+	simd.CountPass(lanes, pass, passes, lastMask, Lanes)
 
 	increment(consts, arena, wptr, cnt)
 
-	Comment("7. Return on a candidate or when the passes are done.")
-	TESTQ(lanes, lanes)
-	JNZ(LabelRef("done"))
-	CMPQ(pass, passes)
-	JB(LabelRef("pass"))
-	Label("done")
-	Store(pass, Return("done"))
-	Store(lanes, Return("lanes"))
-	VZEROUPPER()
-	RET()
+	simd.EndPass(lanes, pass, passes)
 }
 
 // increment emits step 6: add Lanes to every lane's ASCII nonce. Digit by
@@ -365,8 +328,8 @@ func increment(consts Mem, arena, dptr, cnt Register) {
 	VPBROADCASTD(consts.Offset(12), ff)
 	VPBROADCASTD(consts.Offset(16), nine)
 	VPBROADCASTD(consts.Offset(20), ten)
-	LEAQ(Mem{Base: arena, Disp: offDigit}, dptr)
-	MOVQ(Mem{Base: arena, Disp: hdrDigits}, cnt)
+	LEAQ(Mem{Base: arena, Disp: lay.Digit}, dptr)
+	MOVQ(Mem{Base: arena, Disp: simd.HdrDigits}, cnt)
 
 	digit := func() {
 		MOVL(Mem{Base: dptr}, EAX)

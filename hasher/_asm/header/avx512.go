@@ -61,7 +61,7 @@ var (
 	zBswap        = Z15
 	zScalars      Mem
 	zBswapTable   Mem
-	zScalarIndex  = map[uint32]int{}
+	zScalarTable  = constTable{index: map[uint32]int{}}
 	zRing         = [16]VecPhysical{Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31}
 )
 
@@ -106,7 +106,7 @@ var zConstBase = R12
 
 // zconst returns the table entry holding v, for a broadcast operand.
 func zconst(v uint32) Mem {
-	i, ok := zScalarIndex[v]
+	i, ok := zScalarTable.index[v]
 	if !ok {
 		panic("constant not in the AVX-512 table")
 	}
@@ -266,23 +266,21 @@ func zschedule(t int, isVar *[64]bool, addConst func(x VecPhysical)) {
 			have = true
 		}
 	}
-	if isVar[t-2] {
+	// addSigma adds σ of x, made straight in dst if it is the first term.
+	addSigma := func(x VecPhysical, r0, r1, sh uint8) {
 		if have {
-			zsigma(zw(t-2), zs, 17, 19, 10, true)
+			zsigma(x, zs, r0, r1, sh, true)
 			VPADDD(zs, dst, dst)
 		} else {
-			zsigma(zw(t-2), dst, 17, 19, 10, true)
+			zsigma(x, dst, r0, r1, sh, true)
 			have = true
 		}
 	}
+	if isVar[t-2] {
+		addSigma(zw(t-2), 17, 19, 10)
+	}
 	if isVar[t-15] {
-		if have {
-			zsigma(zw(t-15), zs, 7, 18, 3, true)
-			VPADDD(zs, dst, dst)
-		} else {
-			zsigma(zw(t-15), dst, 7, 18, 3, true)
-			have = true
-		}
+		addSigma(zw(t-15), 7, 18, 3)
 	}
 	if isVar[t-7] {
 		add(zw(t - 7))
@@ -302,35 +300,15 @@ func hasConstTerm(t int, isVar *[64]bool) bool {
 }
 
 func avx512Data() {
-	wk, cw, ca, ce := hash2Consts()
-	var vals []uint32
-	add := func(v uint32) {
-		if _, ok := zScalarIndex[v]; !ok {
-			zScalarIndex[v] = len(vals)
-			vals = append(vals, v)
-		}
-	}
-	for t := 0; t < 64; t++ {
-		add(sha256k.K[t])
-		if t >= 8 && t < 16 {
-			add(wk[t])
-		}
-		if t >= 16 && hash2Var[t] && cw[t] != 0 {
-			add(cw[t])
-		}
-	}
-	add(ca)
-	add(ce)
-	for _, v := range iv {
-		add(v)
-	}
+	c := &zScalarTable
+	c.addHash2()
 	for t := 1; t <= 3; t++ {
-		add(iv[7-t] + sha256k.K[t])
+		c.add(iv[7-t] + sha256k.K[t])
 	}
-	add(sha256k.K[60] + iv[7])
-	add(16)
+	c.add(sha256k.K[60] + iv[7])
+	c.add(16)
 	zScalars = GLOBL("hdrAVX512Const", RODATA|NOPTR)
-	for i, v := range vals {
+	for i, v := range c.vals {
 		DATA(4*i, U32(v))
 	}
 	zBswapTable = GLOBL("hdrAVX512Bswap", RODATA|NOPTR)
@@ -384,7 +362,7 @@ func avx512Header() {
 		LEAQ(Mem{Base: arena}.Offset(zoff(sec.start+32*vec)), sec.base)
 	}
 	LEAQ(zScalars, zConstBase)
-	if len(zScalarIndex) > 128 {
+	if len(zScalarTable.vals) > 128 {
 		panic("the scalar table outgrew 8-bit displacements")
 	}
 	VBROADCASTI32X4(zBswapTable, zBswap)
@@ -496,13 +474,5 @@ func avx512Header() {
 	VPADDD_BCST(zconst(16), zs, zs)
 	VMOVDQA32(zs, zmem(aNonce))
 	INCQ(done)
-	TESTL(lanes.As32(), lanes.As32())
-	JNZ(LabelRef("avx512hdr_out"))
-	CMPQ(done, passes)
-	JB(LabelRef("avx512hdr_pass"))
-	Label("avx512hdr_out")
-	Store(done, ReturnIndex(0))
-	Store(lanes.As32(), ReturnIndex(1))
-	VZEROUPPER()
-	RET()
+	endPass(done, passes, lanes, "avx512hdr_pass", "avx512hdr_out", true)
 }

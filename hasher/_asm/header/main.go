@@ -197,6 +197,20 @@ func xmm(n int) VecPhysical {
 // for two lanes expanded side by side; no lane state is live meanwhile.
 var shaniSchedRegs = [2][5]VecPhysical{{X1, X2, X3, X4, X5}, {X6, X7, X8, X9, X10}}
 
+// shaniAddMid emits the first hash's feed-forward: the midstate (in the
+// context) added to the state of each of the L lanes.
+func shaniAddMid(L int) {
+	mid := Mem{Base: shCtx}.Offset(sctxMid)
+	MOVOU(mid, X0)
+	for i := 0; i < L; i++ {
+		PADDD(X0, shS0(i))
+	}
+	MOVOU(mid.Offset(16), X0)
+	for i := 0; i < L; i++ {
+		PADDD(X0, shS1(i))
+	}
+}
+
 func laneMem(i, off int) Mem { return Mem{Base: shScratch}.Offset(slSize*i + off) }
 
 func shaniHeader(L int) {
@@ -275,14 +289,7 @@ func shaniHeader(L int) {
 		}
 	}
 	Comment("Feed-forward: add the midstate.")
-	MOVOU(ctx(sctxMid), X0)
-	for i := 0; i < L; i++ {
-		PADDD(X0, shS0(i))
-	}
-	MOVOU(ctx(sctxMid+16), X0)
-	for i := 0; i < L; i++ {
-		PADDD(X0, shS1(i))
-	}
+	shaniAddMid(L)
 
 	Comment("3. The second hash's W[0..7] from each lane's state, then its schedules.")
 	for i := 0; i < L; i++ {
@@ -343,13 +350,24 @@ func shaniHeader(L int) {
 	}
 	INCQ(shDone)
 	ADDL(U8(L), shNonce.As32())
-	TESTL(shLanes.As32(), shLanes.As32())
-	JNZ(LabelRef(lbl("out")))
-	CMPQ(shDone, shPasses)
-	JB(LabelRef(lbl("pass")))
-	Label(lbl("out"))
-	Store(shDone, ReturnIndex(0))
-	Store(shLanes.As32(), ReturnIndex(1))
+	endPass(shDone, shPasses, shLanes, lbl("pass"), lbl("out"), false)
+}
+
+// endPass emits the end of a header kernel's pass, after done counts it:
+// return done and lanes if some lane passed or no pass is left, else go
+// back to label pass. vzero clears the vector registers' upper halves
+// before returning (the AVX kernels).
+func endPass(done, passes, lanes GPPhysical, pass, out string, vzero bool) {
+	TESTL(lanes.As32(), lanes.As32())
+	JNZ(LabelRef(out))
+	CMPQ(done, passes)
+	JB(LabelRef(pass))
+	Label(out)
+	Store(done, ReturnIndex(0))
+	Store(lanes.As32(), ReturnIndex(1))
+	if vzero {
+		VZEROUPPER()
+	}
 	RET()
 }
 
@@ -481,18 +499,54 @@ var (
 	aw0, aw1, aw2  = Y3, Y4, Y5
 	arena          = RDI
 	avxConst2      Mem
-	avxConst2Index = map[uint32]int{}
+	avxConst2Table = constTable{index: map[uint32]int{}}
 	avxBswap       Mem
 	avxCount       int
 )
 
 // avxConstVec returns the RODATA vector holding v in every lane.
 func avxConstVec(v uint32) Mem {
-	i, ok := avxConst2Index[v]
+	i, ok := avxConst2Table.index[v]
 	if !ok {
 		panic(fmt.Sprintf("constant %#x not in the table", v))
 	}
 	return avxConst2.Offset(vec * i)
+}
+
+// constTable lists the distinct constants of a kernel's RODATA table in
+// the order they were first added, and where each one is.
+type constTable struct {
+	index map[uint32]int
+	vals  []uint32
+}
+
+func (c *constTable) add(v uint32) {
+	if _, ok := c.index[v]; !ok {
+		c.index[v] = len(c.vals)
+		c.vals = append(c.vals, v)
+	}
+}
+
+// addHash2 adds the constants both vector kernels' tables start with:
+// K[t], W[t]+K[t] of the first hash's rounds 8..15, the second hash's
+// constant schedule parts and its a and e constants, and the initial
+// state.
+func (c *constTable) addHash2() {
+	wk, cw, ca, ce := hash2Consts()
+	for t := 0; t < 64; t++ {
+		c.add(sha256k.K[t])
+		if t >= 8 && t < 16 {
+			c.add(wk[t])
+		}
+		if t >= 16 && hash2Var[t] && cw[t] != 0 {
+			c.add(cw[t])
+		}
+	}
+	c.add(ca)
+	c.add(ce)
+	for _, v := range iv {
+		c.add(v)
+	}
 }
 
 func rotr(x uint32, n int) uint32 { return bits.RotateLeft32(x, -n) }
@@ -556,34 +610,14 @@ func hash2Folded() []uint32 {
 const avx2Last2 = 60
 
 func avx2Data() {
-	wk, cw, ca, ce := hash2Consts()
-	var vals []uint32
-	add := func(v uint32) {
-		if _, ok := avxConst2Index[v]; !ok {
-			avxConst2Index[v] = len(vals)
-			vals = append(vals, v)
-		}
-	}
-	for t := 0; t < 64; t++ {
-		add(sha256k.K[t])
-		if t >= 8 && t < 16 {
-			add(wk[t])
-		}
-		if t >= 16 && hash2Var[t] && cw[t] != 0 {
-			add(cw[t])
-		}
-	}
-	add(ca)
-	add(ce)
-	for _, v := range iv {
-		add(v)
-	}
-	add(8)
+	c := &avxConst2Table
+	c.addHash2()
+	c.add(8)
 	for _, v := range hash2Folded() {
-		add(v)
+		c.add(v)
 	}
 	avxConst2 = GLOBL(aConsts2, RODATA|NOPTR)
-	for i, v := range vals {
+	for i, v := range c.vals {
 		for l := 0; l < 8; l++ {
 			DATA(vec*i+4*l, U32(v))
 		}
@@ -927,13 +961,5 @@ func avx2Header() {
 	VPADDD(avxConstVec(8), aw0, aw0)
 	VMOVDQA(aw0, amem(aNonce))
 	INCQ(done)
-	TESTL(lanes.As32(), lanes.As32())
-	JNZ(LabelRef("avx2hdr_out"))
-	CMPQ(done, passes)
-	JB(LabelRef("avx2hdr_pass"))
-	Label("avx2hdr_out")
-	Store(done, ReturnIndex(0))
-	Store(lanes.As32(), ReturnIndex(1))
-	VZEROUPPER()
-	RET()
+	endPass(done, passes, lanes, "avx2hdr_pass", "avx2hdr_out", true)
 }

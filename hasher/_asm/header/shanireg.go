@@ -103,14 +103,7 @@ func shaniHeaderR2() {
 		shaniStartHash1(i, ctx(sctxPre), shTmp.As32())
 	}
 	steps(2, 31)
-	MOVOU(ctx(sctxMid), X0)
-	for i := 0; i < L; i++ {
-		PADDD(X0, shS0(i))
-	}
-	MOVOU(ctx(sctxMid+16), X0)
-	for i := 0; i < L; i++ {
-		PADDD(X0, shS1(i))
-	}
+	shaniAddMid(L)
 	Comment("The second hash's W[0..7] from the states, W[8..15] constant.")
 	for i := 0; i < L; i++ {
 		PSHUFD(U8(0x1b), shS0(i), ring(i, 1)) // [A B E F]
@@ -133,14 +126,7 @@ func shaniHeaderR2() {
 	}
 	INCQ(shDone)
 	ADDL(U8(L), shNonce.As32())
-	TESTL(shLanes.As32(), shLanes.As32())
-	JNZ(LabelRef("shanir2_out"))
-	CMPQ(shDone, shPasses)
-	JB(LabelRef("shanir2_pass"))
-	Label("shanir2_out")
-	Store(shDone, ReturnIndex(0))
-	Store(shLanes.As32(), ReturnIndex(1))
-	RET()
+	endPass(shDone, shPasses, shLanes, "shanir2_pass", "shanir2_out", false)
 }
 
 // shaniTestH7 runs round 60 of lane i's second hash in general-purpose
