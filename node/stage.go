@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -33,39 +34,51 @@ import (
 //  4. The end. One transaction writes the new length and checksum and
 //     deletes the marker and the staging bucket.
 var (
-	bucketStaging = []byte("staging")
-	keySwitch     = []byte("switch")
+	bucketStaging     = []byte("staging")
+	bucketStagingPool = []byte("staging-pool")
+	keySwitch         = []byte("switch")
 )
 
 // switchMoved, when set (by tests), is called after each transaction of
-// finishSwitch that moved blocks; an error stops the switch there.
-var switchMoved func() error
+// finishSwitch that moved blocks ("blocks") or transactions ("pool"); an
+// error stops the switch there.
+var switchMoved func(what string) error
 
 // errSwitchPending is returned by a read-only open of a store whose chain
 // switch was interrupted after its commit point.
 var errSwitchPending = errors.New("an import or sync that replaces blocks was interrupted after it committed; open the data dir with powchain serve or import, which finishes it, before reading it")
 
-// stageReset drops what the staging bucket holds and leaves it empty.
+// stageReset drops what the staging buckets hold and leaves them empty.
 func (s *store) stageReset() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketStaging) != nil {
-			if err := tx.DeleteBucket(bucketStaging); err != nil {
+		for _, name := range [][]byte{bucketStaging, bucketStagingPool} {
+			if tx.Bucket(name) != nil {
+				if err := tx.DeleteBucket(name); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.CreateBucket(name); err != nil {
 				return err
 			}
 		}
-		_, err := tx.CreateBucket(bucketStaging)
-		return err
+		return nil
 	})
 }
 
-// stageDrop deletes the staging bucket, if any.
+// stageDrop deletes the staging buckets, if any.
 func (s *store) stageDrop() error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketStaging) == nil {
-			return nil
+	return s.db.Update(func(tx *bolt.Tx) error { return dropStagingTx(tx) })
+}
+
+func dropStagingTx(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketStaging, bucketStagingPool} {
+		if tx.Bucket(name) != nil {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
 		}
-		return tx.DeleteBucket(bucketStaging)
-	})
+	}
+	return nil
 }
 
 // stagePut writes blocks, at heights from from on, to the staging bucket
@@ -96,6 +109,54 @@ func (s *store) stagePut(from int, blocks []*block) error {
 	return nil
 }
 
+// stagePool writes transactions that may return to the pool with a
+// switch to the staging-pool bucket, at keys first, first+1, ..., in one
+// transaction.
+func (s *store) stagePool(first int, canons []string) error {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketStagingPool)
+		if b == nil {
+			return errors.New("no staging-pool bucket")
+		}
+		b.FillPercent = 1
+		for i, c := range canons {
+			if err := b.Put(u64(uint64(first+i)), []byte(c)); err != nil {
+				return err
+			}
+			n += len(c)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("node: staging the transactions that return to the pool: %w", err)
+	}
+	s.wrote(n)
+	return nil
+}
+
+// unstagePool deletes the staged transactions at keys, in transactions of
+// a bounded number of keys.
+func (s *store) unstagePool(keys []int) error {
+	for len(keys) > 0 {
+		batch := keys[:min(len(keys), 1<<14)]
+		keys = keys[len(batch):]
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketStagingPool)
+			for _, k := range batch {
+				if err := b.Delete(u64(uint64(k))); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("node: unstaging transactions: %w", err)
+		}
+	}
+	return nil
+}
+
 // switchMarker is what the meta key "switch" holds.
 type switchMarker struct {
 	fork, length int
@@ -118,14 +179,12 @@ func decodeSwitchMarker(v []byte) (*switchMarker, error) {
 }
 
 // beginSwitch is the commit point of a chain switch: in one transaction it
-// writes the marker m and the pending pool's changes (the records drop
-// deleted, the transactions restore added), and returns the keys given to
-// the restored transactions.
-func (s *store) beginSwitch(m *switchMarker, drop []uint64, restore [][]byte) ([]uint64, error) {
-	var seqs []uint64
+// writes the marker m and deletes the pending records drop (the
+// transactions that return to the pool wait in the staging-pool bucket
+// for finishSwitch).
+func (s *store) beginSwitch(m *switchMarker, drop []uint64) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		seqs = seqs[:0]
-		if tx.Bucket(bucketStaging) == nil {
+		if tx.Bucket(bucketStaging) == nil || tx.Bucket(bucketStagingPool) == nil {
 			return errors.New("no staging bucket")
 		}
 		if err := tx.Bucket(bucketMeta).Put(keySwitch, m.encode()); err != nil {
@@ -137,29 +196,22 @@ func (s *store) beginSwitch(m *switchMarker, drop []uint64, restore [][]byte) ([
 				return err
 			}
 		}
-		for _, canon := range restore {
-			n, err := pending.NextSequence()
-			if err != nil {
-				return err
-			}
-			if err := pending.Put(u64(n), canon); err != nil {
-				return err
-			}
-			seqs = append(seqs, n)
-		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("node: committing a chain switch: %w", err)
+		return fmt.Errorf("node: committing a chain switch: %w", err)
 	}
-	return seqs, nil
+	return nil
 }
 
 // finishSwitch moves the staged blocks of a committed switch into the
-// chain, in transactions of importBatch bytes, then writes the new length
-// and checksum and deletes the marker and the staging bucket. It picks up
+// chain and the staged transactions into the pending bucket, in
+// transactions of importBatch bytes, then writes the new length and
+// checksum and deletes the marker and the staging buckets. It picks up
 // where an interrupted one stopped. It does nothing without a marker.
-func (s *store) finishSwitch() error {
+// restored, when not nil, is called with each staged transaction and its
+// key in the pending bucket.
+func (s *store) finishSwitch(restored func(canon string, seq uint64)) error {
 	var m *switchMarker
 	err := s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketMeta).Get(keySwitch)
@@ -214,7 +266,52 @@ func (s *store) finishSwitch() error {
 		}
 		s.wrote(n)
 		if switchMoved != nil {
-			if err := switchMoved(); err != nil {
+			if err := switchMoved("blocks"); err != nil {
+				return err
+			}
+		}
+	}
+	for done := false; !done; {
+		n := 0
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			st := tx.Bucket(bucketStagingPool)
+			if st == nil {
+				return nil // a store that staged no transactions
+			}
+			pending := tx.Bucket(bucketPending)
+			c := st.Cursor()
+			for n < importBatch {
+				k, v := c.First()
+				if k == nil {
+					done = true
+					return nil
+				}
+				if len(k) != 8 {
+					return fmt.Errorf("staged transaction key %x", k)
+				}
+				seq, err := pending.NextSequence()
+				if err != nil {
+					return err
+				}
+				if err := pending.Put(u64(seq), bytes.Clone(v)); err != nil {
+					return err
+				}
+				if restored != nil {
+					restored(string(v), seq)
+				}
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n += len(v)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("node: %s: returning transactions to the pool: %w", s.path, err)
+		}
+		s.wrote(n)
+		if switchMoved != nil {
+			if err := switchMoved("pool"); err != nil {
 				return err
 			}
 		}
@@ -241,7 +338,7 @@ func (s *store) finishSwitch() error {
 		if err := meta.Delete(keySwitch); err != nil {
 			return err
 		}
-		return tx.DeleteBucket(bucketStaging)
+		return dropStagingTx(tx)
 	})
 	if err != nil {
 		return fmt.Errorf("node: %s: ending a chain switch: %w", s.path, err)
@@ -256,12 +353,12 @@ func (s *store) recoverSwitch() error {
 	var marker, staging bool
 	s.db.View(func(tx *bolt.Tx) error {
 		marker = tx.Bucket(bucketMeta).Get(keySwitch) != nil
-		staging = tx.Bucket(bucketStaging) != nil
+		staging = tx.Bucket(bucketStaging) != nil || tx.Bucket(bucketStagingPool) != nil
 		return nil
 	})
 	switch {
 	case marker:
-		return s.finishSwitch()
+		return s.finishSwitch(nil)
 	case staging:
 		return s.stageDrop()
 	}
@@ -394,14 +491,19 @@ func (n *Node) switchFork(st *forkStage, origin string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	seqs, err := n.store.beginSwitch(&switchMarker{fork: st.fork, length: st.idx.len(), sum: st.sum}, pc.drop, pc.restore)
-	if err != nil {
+	if err := n.store.beginSwitch(&switchMarker{fork: st.fork, length: st.idx.len(), sum: st.sum}, pc.drop); err != nil {
 		return false, err
 	}
 	st.committed = true // the staged blocks are the chain now
 	n.viewMu.Lock()
 	defer n.viewMu.Unlock()
-	if err := n.store.finishSwitch(); err != nil {
+	type restoredTx struct {
+		canon string
+		seq   uint64
+	}
+	restored := make([]restoredTx, 0, pc.restore)
+	err = n.store.finishSwitch(func(canon string, seq uint64) { restored = append(restored, restoredTx{canon, seq}) })
+	if err != nil {
 		return false, err
 	}
 
@@ -410,8 +512,8 @@ func (n *Node) switchFork(st *forkStage, origin string) (bool, error) {
 	for _, c := range pc.cleared {
 		n.pool.remove(c)
 	}
-	for i, c := range pc.restore {
-		n.pool.add(string(c), seqs[i])
+	for _, r := range restored {
+		n.pool.add(r.canon, r.seq)
 	}
 	n.tipGen++
 	if n.cancelMining != nil {
@@ -420,13 +522,13 @@ func (n *Node) switchFork(st *forkStage, origin string) (bool, error) {
 	}
 	n.mu.Unlock()
 	n.events.chainReplaced(oldLen, st.fork, st.idx.len(), st.tip.Hash)
-	if len(pc.restore) > 0 {
+	if len(restored) > 0 {
 		n.wake()
 	}
 	n.metrics.replacements.Inc()
 	n.log.Info("chain replaced", "from", origin, "height", st.tip.Index, "hash", st.tip.Hash,
 		"fork", st.fork, "removed", oldLen-st.fork, "added", st.idx.len()-st.fork,
-		"orphaned", len(pc.restore), "cleared", len(pc.cleared), "staged_bytes", st.bytes)
+		"orphaned", len(restored), "cleared", len(pc.cleared), "staged_bytes", st.bytes)
 	if pc.lost > 0 {
 		n.log.Warn("transactions of the replaced blocks not returned to the full pool", "count", pc.lost)
 	}
@@ -437,14 +539,16 @@ func (n *Node) switchFork(st *forkStage, origin string) (bool, error) {
 type poolChanges struct {
 	cleared []string // pending transactions found in the new blocks
 	drop    []uint64 // their store keys
-	restore [][]byte // transactions of the replaced blocks that return to the pool
+	restore int      // transactions of the replaced blocks staged to return to the pool
 	lost    int      // transactions of the replaced blocks left out for the pool's limits
 }
 
 // forkPoolChanges works out poolChanges for a switch that replaces the
 // blocks [fork, oldLen) with the staged ones [fork, newLen), reading both
-// from the store a batch of blocks at a time. What it holds is bounded by
-// the pool's limits. The caller holds chainMu.
+// from the store a batch of blocks at a time. The transactions that are
+// to return to the pool are staged in the staging-pool bucket; memory
+// holds a batch of them and a hash of each, within the pool's limits. The
+// caller holds chainMu.
 func (n *Node) forkPoolChanges(fork, oldLen, newLen int) (*poolChanges, error) {
 	pc := &poolChanges{}
 	n.mu.RLock()
@@ -452,38 +556,64 @@ func (n *Node) forkPoolChanges(fork, oldLen, newLen int) (*poolChanges, error) {
 	n.mu.RUnlock()
 	// Candidates to return to the pool: transactions of the replaced
 	// blocks, not pending, each once, within the pool's room.
-	cand := map[string]int{} // canonical JSON -> position in order
-	var order []string
+	cand := map[[32]byte]int{} // hash of the canonical JSON -> key in staging-pool
 	candBytes := 0
+	var batch []string
+	var batchBytes int
+	flush := func() error {
+		err := n.store.stagePool(pc.restore-len(batch), batch)
+		batch, batchBytes = nil, 0
+		return err
+	}
+	var stageErr error
 	err := n.store.eachTxIn(bucketBlocks, 0, fork, oldLen, func(canons []string) {
 		n.mu.RLock()
-		defer n.mu.RUnlock()
 		for _, c := range canons {
-			if _, ok := cand[c]; ok || n.pool.has(c) {
+			h := sha256.Sum256([]byte(c))
+			if _, ok := cand[h]; ok || n.pool.has(c) {
 				continue
 			}
-			if len(order) >= room || candBytes+len(c) > roomBytes {
+			if pc.restore >= room || candBytes+len(c) > roomBytes {
 				pc.lost++
 				continue
 			}
-			cand[c] = len(order)
-			order = append(order, c)
+			cand[h] = pc.restore
+			pc.restore++
 			candBytes += len(c)
+			batch = append(batch, c)
+			batchBytes += len(c)
+		}
+		n.mu.RUnlock()
+		if batchBytes >= importBatch && stageErr == nil {
+			stageErr = flush()
 		}
 	})
+	if err == nil && stageErr == nil && len(batch) > 0 {
+		stageErr = flush()
+	}
+	if err == nil {
+		err = stageErr
+	}
 	if err != nil || (len(cand) == 0 && !pending) {
 		return pc, err
 	}
 	// The new blocks' transactions neither return to the pool nor stay
 	// in it.
 	cleared := map[string]struct{}{}
+	var unstage []int
 	err = n.store.eachTxIn(bucketStaging, 32, fork, newLen, func(canons []string) {
 		n.mu.RLock()
 		defer n.mu.RUnlock()
 		for _, c := range canons {
-			if i, ok := cand[c]; ok {
-				order[i] = ""
-				delete(cand, c)
+			if len(cand) > 0 {
+				h := sha256.Sum256([]byte(c))
+				if i, ok := cand[h]; ok {
+					unstage = append(unstage, i)
+					delete(cand, h)
+				}
+			}
+			if !pending {
+				continue
 			}
 			if _, ok := cleared[c]; ok {
 				continue
@@ -495,14 +625,13 @@ func (n *Node) forkPoolChanges(fork, oldLen, newLen int) (*poolChanges, error) {
 			}
 		}
 	})
+	if err == nil {
+		err = n.store.unstagePool(unstage)
+	}
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range order {
-		if c != "" {
-			pc.restore = append(pc.restore, []byte(c))
-		}
-	}
+	pc.restore -= len(unstage)
 	return pc, nil
 }
 

@@ -116,8 +116,9 @@ func TestImportForkPool(t *testing.T) {
 
 // TestSwitchInterrupted stops a chain switch at each of its steps, as a
 // crash would, and opens the store again: before the commit point the
-// old chain is there, from it on the new one, whole and valid, with the
-// pool's changes; nothing staged is left either way. (The crash of a real
+// old chain is there, from it on the new one, whole and valid, and the
+// replaced blocks' transactions pending; nothing staged is left either
+// way. (The crash of a real
 // process is cmd/powchain's TestImportForkCrash.)
 func TestSwitchInterrupted(t *testing.T) {
 	defer func(b int) { importBatch = b }(importBatch)
@@ -128,9 +129,10 @@ func TestSwitchInterrupted(t *testing.T) {
 	theirs := taggedChain(t, base, 14, "theirs", nil)
 	errCrash := errors.New("crash")
 	for _, c := range []struct {
-		name  string
-		moved int // move transactions before the crash; -1: before the commit point
-	}{{"staged", -1}, {"committed", 0}, {"half moved", 2}} {
+		name    string
+		crashAt string // "staged": before the commit point; "committed": after it
+		after   int    // move transactions of crashAt ("blocks", "pool") before the crash
+	}{{"staged", "staged", 0}, {"committed", "committed", 0}, {"half moved", "blocks", 2}, {"blocks moved", "pool", 1}} {
 		n := openTest(t, testConfig(t, ""))
 		if _, err := n.Import(&engine.Dump{Blocks: ours}); err != nil {
 			t.Fatal(err)
@@ -152,30 +154,45 @@ func TestSwitchInterrupted(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := ours
-		if c.moved >= 0 {
+		if c.crashAt != "staged" {
 			want = theirs
-			if _, err := n.store.beginSwitch(&switchMarker{fork: st.fork, length: st.idx.len(), sum: st.sum}, nil, nil); err != nil {
+			pc, err := n.forkPoolChanges(st.fork, len(ours), len(theirs))
+			if err != nil {
 				t.Fatal(err)
 			}
+			if err := n.store.beginSwitch(&switchMarker{fork: st.fork, length: st.idx.len(), sum: st.sum}, pc.drop); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c.crashAt == "blocks" || c.crashAt == "pool" {
 			moved := 0
-			switchMoved = func() error {
-				if moved++; moved > c.moved {
-					return errCrash
+			switchMoved = func(what string) error {
+				if what == c.crashAt {
+					if moved++; moved >= c.after {
+						return errCrash
+					}
 				}
 				return nil
 			}
-			if err := n.store.finishSwitch(); !errors.Is(err, errCrash) {
+			if err := n.store.finishSwitch(nil); !errors.Is(err, errCrash) {
 				t.Fatalf("%s: finishSwitch: %v, want the crash", c.name, err)
 			}
 			switchMoved = nil
 		}
 		n.Close() // the stage is never ended: the process died
-		if err := ExportTo(n.cfg.DataDir, io.Discard, false); c.moved >= 0 && !errors.Is(err, errSwitchPending) {
+		if err := ExportTo(n.cfg.DataDir, io.Discard, false); c.crashAt != "staged" && !errors.Is(err, errSwitchPending) {
 			t.Fatalf("%s: export in the middle of a switch: %v, want it refused", c.name, err)
 		}
 		n2 := openTest(t, Config{DataDir: n.cfg.DataDir, Target: n.target, Logger: testLogger(t), Revalidate: true})
 		wantChain(t, c.name, n2, want)
 		noStaging(t, c.name, n2)
+		var wantPool []string // the replaced blocks' transactions
+		if c.crashAt != "staged" {
+			wantPool = contents(ours[len(base):])
+		}
+		if got := pendingContents(n2); !sameStrings(got, wantPool) {
+			t.Fatalf("%s: the pool holds %q, want %q", c.name, got, wantPool)
+		}
 		n2.Close()
 		if err := ExportTo(n.cfg.DataDir, io.Discard, true); err != nil {
 			t.Fatalf("%s: export after the restart: %v", c.name, err)
