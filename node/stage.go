@@ -264,7 +264,9 @@ func (s *store) finishSwitch(restored func(canon string, seq uint64)) error {
 		if err != nil {
 			return fmt.Errorf("node: %s: switching to the staged chain: %w", s.path, err)
 		}
-		s.wrote(n)
+		// A move reads the staged pages and rewrites the chain's: both
+		// leave the RSS after each transaction, not every dropEvery.
+		s.dropMapped()
 		if switchMoved != nil {
 			if err := switchMoved("blocks"); err != nil {
 				return err
@@ -644,6 +646,8 @@ func (s *store) eachTxIn(bucket []byte, skip, from, to int, f func(canons []stri
 		var canons []string
 		err := s.db.View(func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucket).Cursor()
+			pd := newPageDropper(s.db, tx) // the pages read leave the RSS
+			defer pd.drop()
 			size := 0
 			k, v := c.Seek(u64(uint64(at)))
 			for ; at < to && size < importBatch; k, v = c.Next() {
@@ -659,6 +663,7 @@ func (s *store) eachTxIn(bucket []byte, skip, from, to int, f func(canons []stri
 						canons = append(canons, string(c))
 					}
 				}
+				pd.add(v)
 				size += len(v)
 				at++
 			}
