@@ -212,3 +212,34 @@ func TestImportForkCrash(t *testing.T) {
 	}
 	t.Logf("outcomes: %v", seen)
 }
+
+// TestServeImportInvalid: serve --import refuses a dump that is not a
+// valid chain as import does, with the same exit code and report, before
+// it opens (or creates) the data dir or listens.
+func TestServeImportInvalid(t *testing.T) {
+	dumps := map[string]string{"empty chain": "[]", "not JSON": `{"length": 1, "chain": [`}
+	for _, v := range chainVectors(t) {
+		if !v.valid {
+			dumps[v.name] = v.dump
+		}
+	}
+	for name, dump := range dumps {
+		file := filepath.Join(t.TempDir(), "dump.json")
+		if err := os.WriteFile(file, []byte(dump), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		data := filepath.Join(t.TempDir(), "node")
+		wantOut, wantErr, wantCode := powchain(t, "", "import", "--data", data, file)
+		if wantCode == 0 {
+			t.Fatalf("%s: import accepted it", name)
+		}
+		out, errs, code := powchain(t, "", "serve", "--addr", "127.0.0.1:0", "--data", data, "--import", file)
+		wantErr = strings.Replace(wantErr, "powchain import:", "powchain serve:", 1)
+		if code != wantCode || out != wantOut || errs != wantErr {
+			t.Errorf("%s: serve --import: exit %d, stdout %q, stderr %q; want import's exit %d, %q, %q", name, code, out, errs, wantCode, wantOut, wantErr)
+		}
+		if _, err := os.Stat(data); err == nil {
+			t.Errorf("%s: serve --import created the data dir", name)
+		}
+	}
+}
