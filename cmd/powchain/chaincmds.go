@@ -177,8 +177,8 @@ type importSource struct {
 // is first copied to a temporary file, removed by close. A dump that is
 // not JSON or has no blocks is exit 2; an invalid chain is reported on
 // stdout, naming the block and rule, and is exit 1.
-func openImport(ctx context.Context, e env, name string, target hasher.Target) (src *importSource, err error) {
-	src = &importSource{name: name, path: name}
+func openImport(ctx context.Context, e env, name string, target hasher.Target) (*importSource, error) {
+	src := &importSource{name: name, path: name}
 	if st, err := os.Stat(name); name == "-" || err == nil && !st.Mode().IsRegular() {
 		in := e.stdin
 		if name != "-" {
@@ -189,30 +189,38 @@ func openImport(ctx context.Context, e env, name string, target hasher.Target) (
 			defer f.Close()
 			in = f
 		}
-		if src.path, err = spool(ctx, in); err != nil {
+		path, err := spool(ctx, in)
+		if err != nil {
 			return nil, err
 		}
-		src.spool = true
-		defer func() {
-			if err != nil {
-				src.close()
-			}
-		}()
+		src.path, src.spool = path, true
 	}
+	if err := src.validate(ctx, e, target); err != nil {
+		src.close()
+		return nil, err
+	}
+	return src, nil
+}
+
+// validate reads the dump as a stream and checks that it is a valid
+// chain, reporting it if it is not.
+func (src *importSource) validate(ctx context.Context, e env, target hasher.Target) error {
+	name := src.name
 	label := name
 	if name == "-" {
 		label = "stdin"
 	}
+	var err error
 	if src.scan, err = scanFile(ctx, src.open, target, label); err != nil {
-		return nil, err
+		return err
 	}
 	switch {
 	case errors.Is(src.scan.Invalid, engine.ErrEmptyChain):
-		return nil, usagef("%s: the chain dump has no blocks (a chain starts with the genesis block)", name)
+		return usagef("%s: the chain dump has no blocks (a chain starts with the genesis block)", name)
 	case src.scan.Invalid != nil:
-		return nil, reportInvalid(e, src.scan.Bad, src.scan.Invalid, name)
+		return reportInvalid(e, src.scan.Bad, src.scan.Invalid, name)
 	}
-	return src, nil
+	return nil
 }
 
 // open opens the dump from its start.
