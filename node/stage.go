@@ -14,25 +14,31 @@ import (
 )
 
 // A chain switch: how a fork of any length replaces the blocks after the
-// common ancestor in bounded memory, and atomically for a crash.
+// common ancestor in bounded memory, and atomically for a crash (see also
+// doc.go, Storage).
 //
 //  1. Staging. The fork's blocks are written to the staging bucket (key:
 //     height; value: the block's 32-byte hash, then its wire JSON) in
 //     transactions of importBatch bytes, while the new chain index and
 //     checksum are built in memory. The chain is untouched; a crash here
-//     leaves the old chain, and Open drops the staging bucket.
-//  2. The commit point. One transaction writes the switch marker (meta
+//     leaves the old chain, and Open drops the staging buckets.
+//  2. The pool's changes (forkPoolChanges). The transactions of the
+//     replaced blocks that are to return to the pool are staged in the
+//     staging-pool bucket (key: their order), read a batch of blocks at
+//     a time, memory holding a hash of each.
+//  3. The commit point. One transaction writes the switch marker (meta
 //     key "switch": the fork height, the new length and the new checksum
-//     state) and the pending pool's changes. From here on the switch
-//     happens, crash or not.
-//  3. Moving. Staged blocks are moved into the blocks and hashes buckets
-//     in transactions of importBatch bytes, each deleting what it moved
-//     from the staging bucket. The meta length and checksum still name the
-//     old chain while the buckets hold a mix, which is why a reader never
-//     looks at the store during it (viewMu) and why Open, finding the
-//     marker, finishes the move before it reads anything.
-//  4. The end. One transaction writes the new length and checksum and
-//     deletes the marker and the staging bucket.
+//     state) and deletes the pending records the new blocks hold. From
+//     here on the switch happens, crash or not.
+//  4. Moving. Staged blocks are moved into the blocks and hashes buckets,
+//     and staged transactions into the pending bucket, in transactions of
+//     importBatch bytes, each deleting what it moved from the staging
+//     buckets. The meta length and checksum still name the old chain
+//     while the buckets hold a mix, which is why a reader never looks at
+//     the store during it (viewMu) and why Open, finding the marker,
+//     finishes the move before it reads anything.
+//  5. The end. One transaction writes the new length and checksum and
+//     deletes the marker and the staging buckets.
 var (
 	bucketStaging     = []byte("staging")
 	bucketStagingPool = []byte("staging-pool")
