@@ -473,8 +473,9 @@ func (st *forkStage) drop() {
 // switchFork replaces the node's blocks from the stage's fork on with the
 // staged ones if the fork is longer than the node's chain and the node
 // still holds its base; it reports whether it did, and ends the stage
-// either way. Memory holds no more than a batch of blocks and the pool's
-// changes: the pending transactions found in the new blocks leave the
+// either way. Memory holds a batch of blocks, a hash of each transaction
+// that returns to the pool, and the pool itself, which grows by them
+// within its limits: the pending transactions found in the new blocks leave the
 // pool, and the transactions of the blocks that leave the chain return to
 // it when they are in none of the new blocks, as far as the pool's limits
 // (Limits.Pending, Limits.PoolBytes) allow; the rest are dropped and
