@@ -199,9 +199,9 @@
 // gets a 5xx is tried again up to five times, after 0.2 s, 0.4 s, 0.8 s
 // and 1.6 s. Pages that extend our chain are appended as they arrive, so
 // a sync that is stopped or killed resumes from where it was. Pages of a
-// fork are held in memory (at most Limits.ChainBytes of them) until the
-// fork is longer than our chain, and then replace our blocks after the
-// common ancestor in one store transaction. In steady state a sync costs
+// fork are staged in the store (at most Limits.ChainBytes of them) until
+// the fork is longer than our chain, and then replace our blocks after the
+// common ancestor in a chain switch (see Storage). In steady state a sync costs
 // one small /headers request per peer. A peer that answers 404 to
 // /headers (or answers it with something else than hashes) speaks the
 // reference protocol only: its whole chain is fetched with GET /chain (at
@@ -265,6 +265,31 @@
 // state before the change or the one after it: every acknowledged
 // transaction is in the chain or pending, never both, never neither.
 //
+// A change that replaces blocks (a fork adopted from a peer, a sync or an
+// import) is a chain switch, which takes a batch of blocks of memory
+// however long the fork and the chain it replaces:
+//
+//  1. The fork's blocks are staged, in transactions of 2 MiB, in a bucket
+//     "staging" (height -> hash and wire JSON); the chain is untouched.
+//  2. Our blocks that leave the chain are read a batch at a time; their
+//     transactions that are neither pending nor in the new blocks are
+//     staged in "staging-pool" to return to the pool (as far as its
+//     limits allow: the rest are dropped with a log line); memory holds a
+//     hash of each.
+//  3. The commit point: one transaction writes a marker (meta "switch":
+//     the fork height, the new length and checksum) and deletes the
+//     pending transactions the new blocks hold.
+//  4. The staged blocks and transactions are moved into the blocks,
+//     hashes and pending buckets, 2 MiB a transaction; then one
+//     transaction writes the new length and checksum and deletes the
+//     marker and the staging buckets.
+//
+// A crash before the commit point leaves the old chain (Open drops what
+// was staged); from it on, Open finishes the move before it reads the
+// store, so it finds the new chain: old or new, never a mix. Readers do
+// not look at the store during step 4 (viewMu), and export refuses a
+// store whose switch is not finished (serve or import finish it).
+//
 // Memory holds the index, the hash of each block (32 bytes a block), and
 // the last block; other blocks are read from the store when asked for.
 // An append writes its blocks, their hashes, the length and the checksum
@@ -290,7 +315,9 @@
 // [ScanDump] reads a local dump as a stream and validates it block by
 // block, holding a block or two whatever the dump's length (powchain
 // verify); [Node.ImportFrom] then adopts it from a second reading,
-// appending a dump that continues the chain in batches (powchain import).
+// appending a dump that continues the chain in batches, or staging one
+// that forks from it and switching to it (powchain import, serve
+// --import): memory holds a batch of blocks either way.
 // [Synthesize] (powchain loadgen chain) builds big valid chains quickly.
 //
 // # Logs and metrics

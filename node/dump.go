@@ -115,10 +115,12 @@ func (e errStop) Error() string { return fmt.Sprintf("stopped at block %d", e.po
 // batches of 2 MiB of blocks, each one store transaction, as a sync from a
 // powchain peer appends its pages; memory holds a batch. Interrupted, the
 // store holds the node's chain or a longer prefix of the dump, a valid
-// chain either way. A dump that forks from the node's chain replaces the
-// blocks from the fork on in one transaction, with them all in memory. A
-// dump that is not longer changes nothing, and is ErrNotLonger unless it
-// is a prefix of the node's chain. The dump's peers are added.
+// chain either way. A dump that forks from the node's chain is staged in
+// the store in batches as it is read, then replaces the blocks from the
+// fork on (see switchFork): memory holds a batch here too, and a crash
+// leaves the node's chain or the dump's, never a mix. A dump that is not
+// longer changes nothing, and is ErrNotLonger unless it is a prefix of the
+// node's chain. The dump's peers are added.
 func (n *Node) ImportFrom(ctx context.Context, scan *DumpScan, open func() (io.ReadCloser, error)) (*ImportResult, error) {
 	if scan.Invalid != nil {
 		return nil, scan.Invalid
@@ -180,16 +182,31 @@ func (n *Node) ImportFrom(ctx context.Context, scan *DumpScan, open func() (io.R
 			res.Replaced = res.Replaced || ok
 			return err
 		}
+		var stage *forkStage // a fork: its blocks go to the staging bucket
+		defer func() {
+			if stage != nil {
+				stage.drop()
+			}
+		}()
 		err := pass(func(pos int, b *engine.Block) error {
-			if pos < ours.len() {
-				if differ(pos, b) {
-					return errStop{pos}
+			if stage == nil && pos < ours.len() {
+				if !differ(pos, b) {
+					return nil
 				}
-				return nil
+				if pos < 1 {
+					return errors.New("the dump's genesis block differs from ours")
+				}
+				var err error // a fork at pos: nothing was written
+				if stage, err = n.newForkStage(ours, pos); err != nil {
+					return err
+				}
 			}
 			nb, err := newBlock(b)
 			if err != nil {
 				return err
+			}
+			if stage != nil {
+				return stage.add(nb)
 			}
 			batch = append(batch, nb)
 			if size += len(nb.wire); size >= importBatch {
@@ -197,26 +214,11 @@ func (n *Node) ImportFrom(ctx context.Context, scan *DumpScan, open func() (io.R
 			}
 			return nil
 		})
-		if err == nil {
+		switch {
+		case err == nil && stage != nil:
+			res.Replaced, err = n.switchFork(stage, "import")
+		case err == nil:
 			err = flush()
-		}
-		if errors.As(err, &stop) { // a fork: nothing was written
-			fork := stop.pos
-			if fork < 1 {
-				return nil, errors.New("the dump's genesis block differs from ours")
-			}
-			var staged []*block
-			err = pass(func(pos int, b *engine.Block) error {
-				if pos < fork {
-					return nil
-				}
-				nb, err := newBlock(b)
-				staged = append(staged, nb)
-				return err
-			})
-			if err == nil {
-				res.Replaced, err = n.adoptFork(fork, ours.at(fork-1), staged, "import")
-			}
 		}
 		if err != nil {
 			return nil, err

@@ -224,13 +224,12 @@ type blockEvent struct {
 // for each block appended, or one "chain" event when blocks left the
 // chain or more than maxBlockEvents arrived at once.
 func (b *eventBus) chainChanged(oldLen, fork int, added []*block) {
-	length := fork + len(added)
 	if fork != oldLen || len(added) > maxBlockEvents {
 		tip := ""
 		if len(added) > 0 {
 			tip = added[len(added)-1].Hash
 		}
-		b.publish("chain", map[string]any{"length": length, "fork": fork, "removed": oldLen - fork, "added": len(added), "tip": tip})
+		b.chainReplaced(oldLen, fork, fork+len(added), tip)
 		return
 	}
 	for i, nb := range added {
@@ -243,6 +242,12 @@ func (b *eventBus) chainChanged(oldLen, fork int, added []*block) {
 			Timestamp: ts, PreviousHash: nb.PreviousHash, Length: oldLen + i + 1,
 		})
 	}
+}
+
+// chainReplaced publishes the "chain" event of a change that made the
+// chain length blocks long, from height fork on, with tip its last hash.
+func (b *eventBus) chainReplaced(oldLen, fork, length int, tip string) {
+	b.publish("chain", map[string]any{"length": length, "fork": fork, "removed": oldLen - fork, "added": length - fork, "tip": tip})
 }
 
 // txAdded publishes a "tx" event with the transaction's canonical JSON

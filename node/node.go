@@ -201,6 +201,7 @@ type Node struct {
 	mineFunc func(ctx context.Context, b *engine.Block) (*engine.Block, engine.Result, error)
 
 	syncMu  sync.Mutex   // one paged sync at a time (TryLock)
+	stageMu sync.Mutex   // one fork staged at a time (forkStage)
 	chainMu sync.Mutex   // serializes chain changes, from check to commit
 	viewMu  sync.RWMutex // held by a chain change from its commit to its memory update
 	mineMu  sync.Mutex   // one mining attempt at a time

@@ -32,11 +32,11 @@ func (n *Node) Adopt(blocks []*engine.Block, origin string) (bool, error) {
 // adoptValid is Adopt for a chain already validated.
 func (n *Node) adoptValid(blocks []*engine.Block, origin string) (bool, error) {
 	n.chainMu.Lock()
-	defer n.chainMu.Unlock()
 	n.mu.RLock()
 	ours := n.index
 	n.mu.RUnlock()
 	if len(blocks) <= ours.len() {
+		n.chainMu.Unlock()
 		return false, nil
 	}
 	fork := 0
@@ -46,6 +46,13 @@ func (n *Node) adoptValid(blocks []*engine.Block, origin string) (bool, error) {
 		}
 		fork++
 	}
+	if fork < ours.len() {
+		// Blocks of ours leave the chain: a switch through the staging
+		// bucket, which reads them from the store a batch at a time.
+		n.chainMu.Unlock()
+		return n.adoptStaged(ours, fork, blocks, origin)
+	}
+	defer n.chainMu.Unlock()
 	added := make([]*block, 0, len(blocks)-fork)
 	for _, b := range blocks[fork:] {
 		nb, err := newBlock(b)
@@ -63,4 +70,28 @@ func (n *Node) adoptValid(blocks []*engine.Block, origin string) (bool, error) {
 	n.log.Info("chain replaced", "from", origin, "height", last.Index, "hash", last.Hash,
 		"fork", fork, "removed", res.removed, "added", len(added), "orphaned", res.orphaned, "cleared", res.cleared)
 	return true, nil
+}
+
+// adoptStaged replaces our blocks from height fork on with blocks[fork:]
+// (a validated chain that forks from ours there): they are staged in the
+// store and switched to (switchFork).
+func (n *Node) adoptStaged(ours hashIndex, fork int, blocks []*engine.Block, origin string) (bool, error) {
+	if fork < 1 {
+		return false, errors.New("node: the chain's genesis block differs from ours")
+	}
+	st, err := n.newForkStage(ours, fork)
+	if err != nil {
+		return false, err
+	}
+	for _, b := range blocks[fork:] {
+		nb, err := newBlock(b)
+		if err == nil {
+			err = st.add(nb)
+		}
+		if err != nil {
+			st.drop()
+			return false, err
+		}
+	}
+	return n.switchFork(st, origin)
 }

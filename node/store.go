@@ -135,7 +135,9 @@ func openStore(dir string, target hasher.Target, batchDelay time.Duration, readO
 	if readOnly {
 		err = db.View(func(tx *bolt.Tx) error {
 			var err error
-			bits, err = s.checkMeta(tx, nil)
+			if bits, err = s.checkMeta(tx, nil); err == nil && switchPendingTx(tx) {
+				err = fmt.Errorf("node: %s: %w", path, errSwitchPending)
+			}
 			return err
 		})
 	} else {
@@ -157,6 +159,9 @@ func openStore(dir string, target hasher.Target, batchDelay time.Duration, readO
 			}
 			return nil
 		})
+		if err == nil {
+			err = s.recoverSwitch()
+		}
 	}
 	if err != nil {
 		db.Close()

@@ -211,9 +211,9 @@ func (n *Node) findFork(ctx context.Context, peer string, idx hashIndex, h *head
 // is h (nil: ask for it): it finds the common ancestor and fetches the
 // blocks after it in pages, each validated against the block before it.
 // Pages that extend our chain are appended as they come, so a sync that is
-// stopped (or killed) resumes where it was. Pages of a fork are held until
-// the fork is longer than our chain, then replace our blocks after the
-// common ancestor in one store transaction (apply). One sync runs at a
+// stopped (or killed) resumes where it was. Pages of a fork are staged in
+// the store until the fork is longer than our chain, then replace our
+// blocks after the common ancestor (switchFork). One sync runs at a
 // time: while one runs, syncFrom returns at once. It reports whether our
 // chain changed.
 func (n *Node) syncFrom(ctx context.Context, peer string, h *headers) (advanced bool, err error) {
@@ -249,8 +249,12 @@ func (n *Node) syncFrom(ctx context.Context, peer string, h *headers) (advanced 
 	n.log.Info("sync started", "peer", peer, "from", fork, "ours", idx.len(), "theirs", target)
 
 	forking := fork < idx.len() // our blocks after fork are to be replaced
-	var staged []*block         // the fork's blocks while it is not longer than our chain
-	var stagedBytes int64
+	var stage *forkStage        // the fork's blocks while it is not longer than our chain
+	defer func() {
+		if stage != nil {
+			stage.drop()
+		}
+	}()
 	// A fetcher asks for the next page while this goroutine validates and
 	// stores the last one.
 	type answer struct {
@@ -308,19 +312,26 @@ func (n *Node) syncFrom(ctx context.Context, peer string, h *headers) (advanced 
 		fetched += len(page)
 
 		if forking {
-			staged = append(staged, nbs...)
-			for _, b := range nbs {
-				stagedBytes += int64(len(b.wire))
+			if stage == nil {
+				if stage, err = n.newForkStage(idx, fork); err != nil {
+					return advanced, err
+				}
 			}
-			if stagedBytes > n.cfg.Limits.ChainBytes {
+			for _, b := range nbs {
+				if err := stage.add(b); err != nil {
+					return advanced, err
+				}
+			}
+			if stage.bytes > n.cfg.Limits.ChainBytes {
 				return advanced, &PeerError{Peer: peer, Op: "GET blocks", Err: fmt.Errorf("its fork from height %d is over the limit of %d bytes before it is longer than our chain", fork, n.cfg.Limits.ChainBytes)}
 			}
-			done, err := n.adoptFork(fork, idx.at(fork-1), staged, peer)
-			if err != nil {
-				return advanced, err
-			}
-			if done {
-				advanced, forking, staged = true, false, nil
+			if stage.length() > n.Len() {
+				done, err := n.switchFork(stage, peer)
+				stage = nil
+				if err != nil || !done {
+					return advanced, err // our chain changed meanwhile: the next round starts over
+				}
+				advanced, forking = true, false
 			}
 		} else {
 			ok, err := n.appendPage(height, nbs)

@@ -140,38 +140,11 @@ func runImport(ctx context.Context, e env, o *importOptions, args []string) (err
 	} else if e.stdinTerminal {
 		return stdinTerminalError{}
 	}
-	path := name
-	if st, err := os.Stat(name); name == "-" || err == nil && !st.Mode().IsRegular() {
-		// Stdin, a pipe or a device cannot be read twice: copied first.
-		in := e.stdin
-		if name != "-" {
-			f, err := os.Open(name)
-			if err != nil {
-				return usagef("%v", err)
-			}
-			defer f.Close()
-			in = f
-		}
-		if path, err = spool(ctx, in); err != nil {
-			return err
-		}
-		defer os.Remove(path)
-	}
-	open := func() (io.ReadCloser, error) { return os.Open(path) }
-	label := name
-	if name == "-" {
-		label = "stdin"
-	}
-	scan, err := scanFile(ctx, open, target, label)
+	src, err := openImport(ctx, e, name, target)
 	if err != nil {
 		return err
 	}
-	switch {
-	case errors.Is(scan.Invalid, engine.ErrEmptyChain):
-		return usagef("%s: the chain dump has no blocks (a chain starts with the genesis block)", name)
-	case scan.Invalid != nil:
-		return reportInvalid(e, scan.Bad, scan.Invalid, name)
-	}
+	defer src.close()
 	_, statErr := os.Stat(o.data)
 	created := errors.Is(statErr, fs.ErrNotExist)
 	n, err := openNode(node.Config{DataDir: o.data, Target: target})
@@ -186,8 +159,87 @@ func runImport(ctx context.Context, e env, o *importOptions, args []string) (err
 			os.RemoveAll(o.data)
 		}
 	}()
-	res, err := n.ImportFrom(ctx, scan, open)
-	return reportImport(e, n, res, err, name, nil)
+	return src.into(ctx, e, n)
+}
+
+// importSource is a chain dump on its way into a node (import, serve
+// --import): validated, it is read a second time to be adopted.
+type importSource struct {
+	name  string // as given; "-" is stdin
+	path  string // the file read
+	spool bool   // path is a temporary copy of stdin or a pipe
+	scan  *node.DumpScan
+}
+
+// openImport is the first reading of an import, before any store is
+// opened: the dump name ("-": stdin) is read as a stream and validated
+// (node.ScanDump). Stdin, a pipe or a device, which cannot be read twice,
+// is first copied to a temporary file, removed by close. A dump that is
+// not JSON or has no blocks is exit 2; an invalid chain is reported on
+// stdout, naming the block and rule, and is exit 1.
+func openImport(ctx context.Context, e env, name string, target hasher.Target) (*importSource, error) {
+	src := &importSource{name: name, path: name}
+	if st, err := os.Stat(name); name == "-" || err == nil && !st.Mode().IsRegular() {
+		in := e.stdin
+		if name != "-" {
+			f, err := os.Open(name)
+			if err != nil {
+				return nil, usagef("%v", err)
+			}
+			defer f.Close()
+			in = f
+		}
+		path, err := spool(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		src.path, src.spool = path, true
+	}
+	if err := src.validate(ctx, e, target); err != nil {
+		src.close()
+		return nil, err
+	}
+	return src, nil
+}
+
+// validate reads the dump as a stream and checks that it is a valid
+// chain, reporting it if it is not.
+func (src *importSource) validate(ctx context.Context, e env, target hasher.Target) error {
+	name := src.name
+	label := name
+	if name == "-" {
+		label = "stdin"
+	}
+	var err error
+	if src.scan, err = scanFile(ctx, src.open, target, label); err != nil {
+		return err
+	}
+	switch {
+	case errors.Is(src.scan.Invalid, engine.ErrEmptyChain):
+		return usagef("%s: the chain dump has no blocks (a chain starts with the genesis block)", name)
+	case src.scan.Invalid != nil:
+		return reportInvalid(e, src.scan.Bad, src.scan.Invalid, name)
+	}
+	return nil
+}
+
+// open opens the dump from its start.
+func (src *importSource) open() (io.ReadCloser, error) { return os.Open(src.path) }
+
+// close removes the temporary copy, if any. It may be called twice.
+func (src *importSource) close() {
+	if src.spool {
+		os.Remove(src.path)
+		src.spool = false
+	}
+}
+
+// into adopts the dump into n (node.ImportFrom: appended in batches, or
+// staged and switched to when it forks from n's chain) and reports what
+// it did on stdout.
+func (src *importSource) into(ctx context.Context, e env, n *node.Node) error {
+	res, err := n.ImportFrom(ctx, src.scan, src.open)
+	return reportImport(e, n, res, err, src.name, nil)
 }
 
 // scanFile is the first reading of an import: the dump validated as a
@@ -229,27 +281,6 @@ func spool(ctx context.Context, in io.Reader) (string, error) {
 	return f.Name(), nil
 }
 
-// readDump reads and decodes a chain dump from a file or, for "-", stdin.
-func readDump(ctx context.Context, e env, name string) (*engine.Dump, error) {
-	args := []string{name}
-	data, label, err := readInput(ctx, e, args)
-	if err != nil {
-		return nil, err
-	}
-	d, err := engine.DecodeDump(data)
-	if err != nil {
-		return nil, badInput(fmt.Errorf("%s: %w", label, err))
-	}
-	return d, nil
-}
-
-// importDump adopts a decoded dump into an open node and reports what it
-// did on stdout (serve --import).
-func importDump(e env, n *node.Node, d *engine.Dump, name string) error {
-	res, err := n.Import(d)
-	return reportImport(e, n, res, err, name, invalidBlock(d.Blocks, err))
-}
-
 // reportImport reports what an import did on stdout. An invalid chain is
 // exit 1, naming the block and rule; a valid chain that is not longer and
 // differs from the store's is exit 2. bad is the block err is about, when
@@ -273,16 +304,6 @@ func reportImport(e env, n *node.Node, res *node.ImportResult, err error, name s
 	fmt.Fprintf(e.stdout, "%s: %d blocks at %v, %d new peers\n", what, res.Length, n.Target(), len(res.NewPeers))
 	for _, p := range res.Skipped {
 		fmt.Fprintf(e.stderr, "powchain: skipped peer %q: not an http(s) base URL\n", p)
-	}
-	return nil
-}
-
-// invalidBlock is the block of blocks that err, a validation failure, is
-// about, or nil.
-func invalidBlock(blocks []*engine.Block, err error) *engine.Block {
-	var re *engine.RuleError
-	if errors.As(err, &re) && re.Position >= 0 && re.Position < len(blocks) {
-		return blocks[re.Position]
 	}
 	return nil
 }

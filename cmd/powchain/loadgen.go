@@ -24,6 +24,7 @@ func init() {
 			fs.StringVar(&o.out, "out", "powchain-data", "data directory `DIR` to build or extend (a node's --data)")
 			fs.IntVar(&o.blocks, "blocks", 1000, "`N` blocks to add after the store's tip")
 			fs.IntVar(&o.txBytes, "tx-bytes", 440, "`N` bytes of transaction content per block (440 makes blocks of about 765 bytes on the wire, 280 about 605)")
+			fs.StringVar(&o.author, "author", "synth", "the transactions' author: two chains grown from copies of one store with different authors fork there")
 			o.difficulty.register(fs, 1)
 			return func(ctx context.Context, e env, args []string) error {
 				// Flags may follow the word "chain" too.
@@ -43,6 +44,7 @@ type loadgenOptions struct {
 	out        string
 	blocks     int
 	txBytes    int
+	author     string
 	difficulty difficultyFlags
 }
 
@@ -66,6 +68,7 @@ func runLoadgen(ctx context.Context, e env, o *loadgenOptions, args []string) er
 	length, err := node.Synthesize(ctx, o.out, target, node.SynthOptions{
 		Blocks:  o.blocks,
 		TxBytes: o.txBytes,
+		Author:  o.author,
 		Progress: func(l int) {
 			fmt.Fprintf(e.stderr, "\r%d blocks", l)
 		},

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/powchain/powchain/engine"
 	"github.com/powchain/powchain/node"
 )
 
@@ -238,12 +237,14 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 		sync = -1 // node.Config: negative disables
 	}
 
-	// Read the dump before anything is opened, so bad input fails early.
-	var dump *engine.Dump
+	// Validate the dump before anything is opened, so bad input fails
+	// early and changes nothing.
+	var dump *importSource
 	if o.importFile != "" {
-		if dump, err = readDump(ctx, e, o.importFile); err != nil {
+		if dump, err = openImport(ctx, e, o.importFile, target); err != nil {
 			return err
 		}
+		defer dump.close()
 	}
 
 	ln, err := net.Listen("tcp", o.addr)
@@ -306,9 +307,10 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 		}
 	}()
 	if dump != nil {
-		if err := importDump(e, n, dump, o.importFile); err != nil {
+		if err := dump.into(ctx, e, n); err != nil {
 			return err
 		}
+		dump.close()
 	}
 
 	if o.debugAddr != "" {
