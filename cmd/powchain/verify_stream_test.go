@@ -129,7 +129,11 @@ func TestVerifyMemoryBounded(t *testing.T) {
 	const (
 		blocks = 30000
 		pad    = 1500
-		bound  = 40 << 20 // peak RSS allowed: the runtime, buffers, a block or two
+		// peak RSS allowed: the runtime, buffers, a block or two. About
+		// 26 MB measured on a quiet machine, 42 MB once under heavy load
+		// (the collector runs late when the process is starved); the old
+		// whole-dump code peaked at 215 to 340 MB.
+		bound = 64 << 20
 		// and for import, a batch of blocks and the store's mapped pages
 		importBound = 80 << 20
 	)
