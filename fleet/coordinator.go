@@ -619,6 +619,9 @@ func (c *Coordinator) checkLocked(j *jobState) {
 		c.finish(j, engine.ErrExhausted)
 		return
 	}
+	if j.next < j.best { // resumed with a best solution: the ranges below it are yet to go out
+		return
+	}
 	c.finish(j, nil)
 }
 

@@ -6,6 +6,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/powchain/powchain/engine"
 )
 
 // TestMineFromResumes cancels a fleet job part way, resumes it with
@@ -75,10 +77,19 @@ func TestMineFromResumes(t *testing.T) {
 		t.Errorf("progress %+v after the job, want frontier and best %d", end, v.nonce)
 	}
 
-	// The answer as Best from the start: ranges below it are still mined.
-	res, err = c.MineFrom(context.Background(), v.tpl, v.target, Progress{Frontier: v.nonce / 2, Best: v.nonce})
+	// A solution above the answer as Best: the ranges below it are still
+	// mined, and the answer found.
+	next, err := engine.NewMiner(nil, 1).MineRange(context.Background(), v.tpl, v.target, v.nonce+1, math.MaxUint64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = c.MineFrom(context.Background(), v.tpl, v.target, Progress{Frontier: v.nonce / 2, Best: next.Nonce})
 	if err != nil || res.Nonce != v.nonce {
-		t.Fatalf("resumed with best %d: nonce %d, %v", v.nonce, res.Nonce, err)
+		t.Fatalf("resumed from %d with best %d: nonce %d, %v; want %d", v.nonce/2, next.Nonce, res.Nonce, err, v.nonce)
+	}
+	res, err = c.MineFrom(context.Background(), v.tpl, v.target, Progress{Frontier: v.nonce + 1, Best: next.Nonce})
+	if err != nil || res.Nonce != next.Nonce || res.Hashes == 0 {
+		t.Fatalf("resumed from %d with best %d: nonce %d after %d hashes, %v", v.nonce+1, next.Nonce, res.Nonce, res.Hashes, err)
 	}
 	// At the answer: done at once, with no work.
 	res, err = c.MineFrom(context.Background(), v.tpl, v.target, Progress{Frontier: v.nonce, Best: v.nonce})

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// resumeBits is the difficulty of the resume tests: 21 bits, about 2M
+// hashes, a few seconds for the pure Go kernel on one goroutine.
+const resumeBits = "21"
+
+// resumeJob is a block whose lowest nonce at resumeBits is between 1.5M
+// and 3M, and what an uninterrupted `powchain mine` prints for it.
+type resumeJob struct {
+	file  string // the block, in a file
+	nonce uint64
+	out   string
+}
+
+var (
+	resumeOnce sync.Once
+	resumeJ    resumeJob
+	resumeErr  error
+)
+
+// findResumeJob mines candidate blocks once per test binary with the
+// fastest kernel until one has its nonce in [1.5M, 3M): long enough to stop
+// a one-goroutine generic run in the middle, short enough to finish it.
+func findResumeJob(t *testing.T, bin string) resumeJob {
+	t.Helper()
+	resumeOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "powchain-resume-")
+		if err != nil {
+			resumeErr = err
+			return
+		}
+		for i := 1; i <= 40; i++ {
+			block := fmt.Sprintf(`{"index": %d, "transactions": [{"author": "resume", "content": "stop and go on", "timestamp": 1700000000.5}], "timestamp": 1700000002.75, "previous_hash": "%064x"}`, i, i)
+			file := filepath.Join(dir, fmt.Sprintf("block%d.json", i))
+			if resumeErr = os.WriteFile(file, []byte(block), 0o644); resumeErr != nil {
+				return
+			}
+			out, err := exec.Command(bin, "mine", "--bits", resumeBits, "--workers", "2", file).Output()
+			if err != nil {
+				resumeErr = fmt.Errorf("mine %s: %v", block, err)
+				return
+			}
+			var got struct{ Nonce uint64 }
+			if resumeErr = json.Unmarshal(out, &got); resumeErr != nil {
+				return
+			}
+			if got.Nonce >= 3<<19 && got.Nonce < 3<<20 {
+				resumeJ = resumeJob{file: file, nonce: got.Nonce, out: string(out)}
+				return
+			}
+		}
+		resumeErr = errors.New("no candidate block has its nonce in [1.5M, 3M)")
+	})
+	if resumeErr != nil {
+		t.Fatal(resumeErr)
+	}
+	return resumeJ
+}
+
+// readFrontier reads a checkpoint's frontier; ok is false while there is
+// none or it is 0.
+func readFrontier(t *testing.T, path string) (uint64, bool) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := parseCheckpoint(data)
+	if err != nil {
+		t.Fatalf("checkpoint %s: %v\n%s", path, err, data)
+	}
+	return *c.Frontier, *c.Frontier > 0
+}
+
+// waitFrontier waits until the checkpoint of c shows progress.
+func waitFrontier(t *testing.T, c *child, path string) uint64 {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if f, ok := readFrontier(t, path); ok {
+			return f
+		}
+		select {
+		case <-c.done:
+			t.Fatalf("%s exited before its checkpoint showed progress:\n%s", c.name, c.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no progress in %s after 60s", c.name, path)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var hashesRe = regexp.MustCompile(`after (\d+) hashes`)
+
+// finish runs bin with args to the end (two minutes at most) and returns
+// its stdout, stderr and the hashes it reports.
+func finish(t *testing.T, bin string, args ...string) (string, string, uint64) {
+	t.Helper()
+	c := startChild(t, "the resumed run", bin, args...)
+	if code := c.wait(t, 2*time.Minute); code != 0 {
+		t.Fatalf("%v: exit %d\n%s", args, code, c.stderr.String())
+	}
+	m := hashesRe.FindStringSubmatch(c.stderr.String())
+	if m == nil {
+		t.Fatalf("no hash count in %q", c.stderr.String())
+	}
+	n, _ := strconv.ParseUint(m[1], 10, 64)
+	return c.stdout.String(), c.stderr.String(), n
+}
+
+// TestMineResume kills a real `powchain mine --checkpoint` mid-search with
+// SIGKILL and with SIGINT and runs the same command again: it resumes from
+// the checkpoint's frontier, prints exactly the block an uninterrupted run
+// prints, hashes fewer nonces than a run from 0 must, and removes the
+// checkpoint. Without --checkpoint, SIGINT says where to resume, and
+// --start from there prints the same block.
+func TestMineResume(t *testing.T) {
+	bin := buildPowchain(t)
+	job := findResumeJob(t, bin)
+	// One generic goroutine: seconds of work whatever this CPU's kernels.
+	slow := []string{"mine", "--bits", resumeBits, "--hasher", "generic", "--workers", "1", "--progress", "never"}
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			ckpt := filepath.Join(t.TempDir(), "job.ckpt")
+			args := append(append([]string{}, slow...), "--checkpoint", ckpt, "--checkpoint-every", "100ms", job.file)
+			c := startChild(t, "mine", bin, args...)
+			waitFrontier(t, c, ckpt)
+			c.signal(sig)
+			code := c.wait(t, 30*time.Second)
+			f, ok := readFrontier(t, ckpt)
+			if !ok || f >= job.nonce {
+				t.Fatalf("checkpoint frontier %d after %v; the answer is %d", f, sig, job.nonce)
+			}
+			if sig == syscall.SIGINT {
+				want := fmt.Sprintf("interrupted: every nonce from 0 below %d was tried without a solution; saved in %s", f, ckpt)
+				if code != exitInterrupted || !strings.Contains(c.stderr.String(), want) {
+					t.Fatalf("after SIGINT: exit %d, stderr %q; want %d and %q", code, c.stderr.String(), exitInterrupted, want)
+				}
+			}
+			if c.stdout.String() != "" {
+				t.Fatalf("the interrupted run printed %q", c.stdout.String())
+			}
+			out, errOut, hashes := finish(t, bin, args...)
+			if out != job.out {
+				t.Fatalf("resumed from %d, printed\n%s\nan uninterrupted run prints\n%s", f, out, job.out)
+			}
+			if !strings.Contains(errOut, fmt.Sprintf("resuming from %s: every nonce from 0 below %d was tried", ckpt, f)) {
+				t.Errorf("the resumed run did not say where it resumed: %q", errOut)
+			}
+			// From 0, one goroutine hashes every nonce up to the answer; from
+			// f, those from f (and up to a piece past the answer).
+			if hashes > job.nonce+1-f+1<<14 || hashes >= job.nonce+1 {
+				t.Errorf("the resumed run hashed %d nonces from %d; the answer is %d", hashes, f, job.nonce)
+			}
+			if _, err := os.Stat(ckpt); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the checkpoint is still there after the block was mined: %v", err)
+			}
+			t.Logf("%v at frontier %d of %d; the resumed run hashed %d", sig, f, job.nonce, hashes)
+		})
+	}
+
+	t.Run("SIGINT without a checkpoint", func(t *testing.T) {
+		args := append(append([]string{}, slow...), job.file)
+		args[len(args)-2] = "always" // --progress always: the status line shows it has started
+		c := startChild(t, "mine", bin, args...)
+		deadline := time.Now().Add(60 * time.Second)
+		for !strings.Contains(c.stderr.String(), "mining: ") {
+			if time.Now().After(deadline) {
+				t.Fatalf("no status line after 60s: %q", c.stderr.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		c.signal(syscall.SIGINT)
+		if code := c.wait(t, 30*time.Second); code != exitInterrupted {
+			t.Fatalf("exit %d after SIGINT, want %d", code, exitInterrupted)
+		}
+		m := regexp.MustCompile(`every nonce from 0 below (\d+) was tried without a solution; resume with --start (\d+)`).FindStringSubmatch(c.stderr.String())
+		if m == nil || m[1] != m[2] || m[1] == "0" {
+			t.Fatalf("after SIGINT: %q", c.stderr.String())
+		}
+		out, _, _ := finish(t, bin, "mine", "--bits", resumeBits, "--start", m[1], job.file)
+		if out != job.out {
+			t.Fatalf("--start %s printed\n%s\nan uninterrupted run prints\n%s", m[1], out, job.out)
+		}
+		// Past the answer, --start finds the next solution.
+		out, _, _ = finish(t, bin, "mine", "--bits", resumeBits, "--start", strconv.FormatUint(job.nonce+1, 10), job.file)
+		var got struct{ Nonce uint64 }
+		if err := json.Unmarshal([]byte(out), &got); err != nil || got.Nonce <= job.nonce {
+			t.Fatalf("--start %d printed %q", job.nonce+1, out)
+		}
+	})
+}
+
+// TestFleetCoordinatorCheckpoint kills a `powchain mine --nats-listen
+// --checkpoint` coordinator with SIGKILL in the middle of a job that a
+// `powchain worker` process mines, and starts it again with the same
+// command: the worker reconnects, the job resumes from the checkpoint's
+// frontier and ends with the block one machine's `powchain mine` prints,
+// after fewer hashes than a job from 0 needs.
+func TestFleetCoordinatorCheckpoint(t *testing.T) {
+	bin := buildPowchain(t)
+	job := findResumeJob(t, bin)
+	port := freePorts(t, 1)[0]
+	ckpt := filepath.Join(t.TempDir(), "fleet.ckpt")
+	args := []string{"mine", "--nats-listen", fmt.Sprintf("127.0.0.1:%d", port), "--workers", "0", "--bits", resumeBits,
+		"--range-time", "200ms", "--checkpoint", ckpt, "--checkpoint-every", "100ms", "--progress", "never", job.file}
+	first := startChild(t, "coordinator", bin, args...)
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(first.stderr.String(), "NATS server listening") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the coordinator's NATS server did not start: %q", first.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	startChild(t, "worker", bin, "worker", "--nats", fmt.Sprintf("nats://127.0.0.1:%d", port), "--workers", "1",
+		"--hasher", "generic", "--name", "w", "--progress", "never")
+	f := waitFrontier(t, first, ckpt)
+	first.signal(syscall.SIGKILL)
+	first.wait(t, 30*time.Second)
+	if f2, _ := readFrontier(t, ckpt); f2 < f || f2 >= job.nonce {
+		t.Fatalf("checkpoint frontier %d after the kill (%d before); the answer is %d", f2, f, job.nonce)
+	} else {
+		f = f2
+	}
+	out, errOut, hashes := finish(t, bin, args...)
+	if out != job.out {
+		t.Fatalf("the restarted coordinator printed\n%s\none machine prints\n%s", out, job.out)
+	}
+	if !strings.Contains(errOut, fmt.Sprintf("resuming from %s: every nonce from 0 below %d was tried", ckpt, f)) {
+		t.Errorf("the restarted coordinator did not say where it resumed: %q", errOut)
+	}
+	if !strings.Contains(errOut, "worker w (") {
+		t.Errorf("the worker did not take part in the resumed job: %q", errOut)
+	}
+	// From 0 the fleet must hash every nonce up to the answer; from f,
+	// those from f, plus at most a range past the answer.
+	if hashes >= job.nonce+1 || hashes > job.nonce+1-f+1<<20 {
+		t.Errorf("the resumed job hashed %d nonces from %d; the answer is %d", hashes, f, job.nonce)
+	}
+	if _, err := os.Stat(ckpt); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the checkpoint is still there after the block was mined: %v", err)
+	}
+	t.Logf("killed at frontier %d of %d; the resumed job hashed %d", f, job.nonce, hashes)
+}
