@@ -68,10 +68,20 @@
 // Workers reconnect to any server of the cluster (nats.go learns the
 // cluster's servers from the one it reaches) and go on; with no
 // coordinator answering they ask again every second, so they outlive
-// coordinator restarts. A restarted coordinator starts the job afresh:
-// workers get the new job from its announcement or its first reply. On
-// SIGINT or SIGTERM a worker stops mining within one piece of nonces and
-// hands back the leases it holds, so their ranges go out again at once.
+// coordinator restarts. A coordinator's state is in memory, but what a
+// job has earned can be carried over a restart: [Coordinator.Progress]
+// reports the job's frontier (every range below it answered "none") and
+// its best verified solution, and [Coordinator.MineFrom] starts a job
+// from them, re-hashing the best solution first and handing out ranges
+// from the frontier, never at or above the best. The frontier is all that
+// is kept of the answered ranges: ranges answered above it are mined
+// again after a restart (at most what was out when it stopped).
+// `powchain mine --nats --checkpoint FILE` saves that progress every few
+// seconds and resumes from it; `serve --nats` mines a short job per block
+// and a restarted node starts its block afresh. Either way workers get
+// the new job from its announcement or its first reply. On SIGINT or
+// SIGTERM a worker stops mining within one piece of nonces and hands
+// back the leases it holds, so their ranges go out again at once.
 //
 // # Trust model
 //

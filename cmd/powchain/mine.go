@@ -37,8 +37,8 @@ func init() {
 			fs.StringVar(&o.progress, "progress", "auto", "status line on stderr: `MODE` auto (when stderr is a terminal), always or never")
 			o.header.registerMine(fs)
 			fs.Lookup("bits").Usage += " (with --header: the compact nBits in hex, e.g. 1d00ffff)"
-			fs.StringVar(&o.checkpoint, "checkpoint", "", "save how far mining got in `FILE` every --checkpoint-every and when interrupted, and resume from it when it exists; removed once the block is mined")
-			fs.DurationVar(&o.checkpointEvery, "checkpoint-every", 5*time.Second, "with --checkpoint: how often to save it")
+			fs.StringVar(&o.checkpoint, "checkpoint", "", "save how far mining got in `FILE` (the frontier: every nonce below it was tried; with --nats also the best solution) every --checkpoint-every and on Ctrl-C or SIGTERM, and resume from it when the same command runs again; a checkpoint of another block, header or target is refused; FILE is removed once the block is printed")
+			fs.DurationVar(&o.checkpointEvery, "checkpoint-every", 5*time.Second, "with --checkpoint: how often to save it, a `DURATION`")
 			return func(ctx context.Context, e env, args []string) error {
 				set := map[string]bool{}
 				fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
