@@ -28,10 +28,12 @@ const maxCheckpointSize = 4096
 
 // checkpoint is the file `mine --checkpoint FILE` keeps while it mines: a
 // job's key and how far it has come. Every nonce from Start below Frontier
-// was tried and none meets the target (in header mode: at nTime Time; the
-// nTimes before it, from the header's own, were searched whole from Start
-// and then from 0). Best is a verified solution a fleet found above
-// Frontier, with the ranges below it not all answered yet.
+// was tried and none meets the target. In header mode that is at nTime
+// Time; when Time is past the header's own nTime (--roll-time), the
+// header's nTime was searched from Start to the end, each later one
+// before Time whole, and Time from 0 below Frontier. Best is a verified
+// solution a fleet found above Frontier, with the ranges below it not all
+// answered yet.
 //
 // The fields are pointers so that a missing one is told from a zero one.
 type checkpoint struct {
@@ -131,7 +133,9 @@ func parseCheckpoint(data []byte) (*checkpoint, error) {
 		return nil, errors.New("start: missing")
 	case c.Frontier == nil:
 		return nil, errors.New("frontier: missing")
-	case *c.Frontier < *c.Start:
+	case *c.Frontier < *c.Start && *c.Mode == "block":
+		// (In header mode the frontier at an nTime past the header's
+		// counts from 0: resume checks it.)
 		return nil, fmt.Errorf("frontier: %d is below start %d", *c.Frontier, *c.Start)
 	case *c.Mode == "block" && c.Time != nil:
 		return nil, errors.New("time: a block checkpoint has no nTime")
@@ -180,6 +184,8 @@ func (c *checkpoint) resume(job checkpointJob, start uint64, rollTime bool) (res
 		switch {
 		case *c.Time < job.time:
 			return at, fmt.Errorf("time: nTime %d is before the header's %d", *c.Time, job.time)
+		case *c.Time == job.time && *c.Frontier < *c.Start:
+			return at, fmt.Errorf("frontier: %d is below start %d", *c.Frontier, *c.Start)
 		case *c.Time > job.time && !rollTime:
 			return at, fmt.Errorf("time: nTime %d is past the header's %d, so it was written with --roll-time; give --roll-time again", *c.Time, job.time)
 		case *c.Time > job.time:

@@ -14,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/powchain/powchain/engine"
+	"github.com/powchain/powchain/hasher"
 )
 
 // resumeBits is the difficulty of the resume tests: 21 bits, about 2M
@@ -262,4 +265,109 @@ func TestFleetCoordinatorCheckpoint(t *testing.T) {
 		t.Errorf("the checkpoint is still there after the block was mined: %v", err)
 	}
 	t.Logf("killed at frontier %d of %d; the resumed job hashed %d", f, job.nonce, hashes)
+}
+
+// TestMineHeaderCheckpoint runs `powchain mine --header --roll-time
+// --checkpoint` on a header whose nonces from --start run out at its own
+// nTime, interrupts it with SIGINT after it rolled to the next nTime, and
+// resumes it: the checkpoint records the nTime reached, resuming it
+// without --roll-time is refused naming the field, and with it the run
+// prints what an uninterrupted run prints.
+func TestMineHeaderCheckpoint(t *testing.T) {
+	bin := buildPowchain(t)
+	const start = 1<<32 - 20000
+	target := "000003" + strings.Repeat("f", 58) // 22 zero bits
+	tg, err := hasher.ParseHeaderTarget(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := engine.NewMiner(nil, 2)
+	// A header (a mainnet one with its nTime moved) with no solution from
+	// start at its nTime and its first one at the next nTime between 1M
+	// and 4M: seconds for one generic goroutine.
+	var hdr hasher.Header
+	var want uint32
+	found := false
+	for _, row := range mainnetHeaders(t) {
+		h, err := hasher.ParseHeader(row[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := uint32(0); k < 40 && !found; k++ {
+			h.SetTime(h.Time() + 1)
+			if _, err := m.MineHeader(t.Context(), hasher.NewHeaderJob(&h), start, tg); !errors.Is(err, engine.ErrExhausted) {
+				continue
+			}
+			next := h
+			next.SetTime(h.Time() + 1)
+			res, err := m.MineHeader(t.Context(), hasher.NewHeaderJob(&next), 0, tg)
+			if err == nil && res.Nonce >= 1<<20 && res.Nonce < 4<<20 {
+				hdr, want, found = h, res.Nonce, true
+			}
+		}
+		if found {
+			break
+		}
+	}
+	if !found {
+		t.Fatal("no header fits")
+	}
+	common := []string{"mine", "--header", hdr.String(), "--target", target, "--start", strconv.Itoa(start), "--progress", "never"}
+	wantOut, errOut, code := powchain(t, "", append(common, "--roll-time")...)
+	if code != 0 {
+		t.Fatalf("uninterrupted: exit %d %s", code, errOut)
+	}
+	ckpt := filepath.Join(t.TempDir(), "header.ckpt")
+	args := append(append([]string{}, common...), "--hasher", "generic", "--workers", "1", "--roll-time",
+		"--checkpoint", ckpt, "--checkpoint-every", "50ms")
+	c := startChild(t, "mine --header", bin, args...)
+	deadline := time.Now().Add(60 * time.Second)
+	var cp *checkpoint
+	for {
+		data, err := os.ReadFile(ckpt)
+		if err == nil {
+			if cp, err = parseCheckpoint(data); err != nil {
+				t.Fatalf("%s: %v", data, err)
+			}
+			if *cp.Time == hdr.Time()+1 && *cp.Frontier > 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint past the nTime roll after 60s: %s\n%s", data, c.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.signal(syscall.SIGINT)
+	if code := c.wait(t, 30*time.Second); code != exitInterrupted {
+		t.Fatalf("exit %d after SIGINT\n%s", code, c.stderr.String())
+	}
+	data, _ := os.ReadFile(ckpt)
+	if cp, err = parseCheckpoint(data); err != nil || *cp.Time != hdr.Time()+1 || *cp.Frontier == 0 || *cp.Frontier > uint64(want) || *cp.Start != start {
+		t.Fatalf("checkpoint after SIGINT: %s (%v); want nTime %d, a frontier in (0, %d], start %d", data, err, hdr.Time()+1, want, start)
+	}
+	if !strings.Contains(c.stderr.String(), fmt.Sprintf("every nonce from 0 below %d was tried at nTime %d", *cp.Frontier, hdr.Time()+1)) {
+		t.Errorf("the interruption does not say where it got: %q", c.stderr.String())
+	}
+
+	noRoll := startChild(t, "mine --header without --roll-time", bin, append(append([]string{}, common...), "--checkpoint", ckpt)...)
+	if code := noRoll.wait(t, 30*time.Second); code != exitUsage || !strings.Contains(noRoll.stderr.String(), "time: nTime") {
+		t.Fatalf("resumed without --roll-time: exit %d, %q; want %d naming time", code, noRoll.stderr.String(), exitUsage)
+	}
+	if again, _ := os.ReadFile(ckpt); string(again) != string(data) {
+		t.Fatalf("the refused run changed the checkpoint: %s, was %s", again, data)
+	}
+	out, errOut, hashes := finish(t, bin, args...)
+	if out != wantOut {
+		t.Fatalf("resumed: %s\nuninterrupted: %s", out, wantOut)
+	}
+	if !strings.Contains(errOut, fmt.Sprintf("resuming from %s: at nTime %d, every nonce below %d was tried", ckpt, hdr.Time()+1, *cp.Frontier)) {
+		t.Errorf("the resumed run did not say where it resumed: %q", errOut)
+	}
+	if hashes > uint64(want)+1-*cp.Frontier+1<<14 {
+		t.Errorf("the resumed run hashed %d from %d; the answer is %d", hashes, *cp.Frontier, want)
+	}
+	if _, err := os.Stat(ckpt); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the checkpoint is still there: %v", err)
+	}
 }
