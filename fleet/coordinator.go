@@ -425,7 +425,7 @@ func (c *Coordinator) serve(req *Request, now time.Time) *Lease {
 	if req.Answer != nil {
 		c.answerLocked(j, w, req.Answer)
 	}
-	if len(req.Release) > 0 {
+	if len(req.Release) > 0 || req.Stopping {
 		for _, id := range req.Release {
 			if l := j.lease(id); l != nil && l.worker == w {
 				c.dropLocked(j, l, true)

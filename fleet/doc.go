@@ -80,8 +80,12 @@
 // seconds and resumes from it; `serve --nats` mines a short job per block
 // and a restarted node starts its block afresh. Either way workers get
 // the new job from its announcement or its first reply. On SIGINT or
-// SIGTERM a worker stops mining within one piece of nonces and hands
-// back the leases it holds, so their ranges go out again at once.
+// SIGTERM a worker stops mining within one piece of nonces, sends the
+// answer of a range it finished but had not sent yet, and hands back the
+// leases it holds, the one in a reply still on its way included, so their
+// ranges go out again at once (it waits up to 2 s for that reply and 2 s
+// for the hand-back: on a loaded machine a reply can take hundreds of
+// milliseconds).
 //
 // # Trust model
 //
