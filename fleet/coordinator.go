@@ -517,6 +517,11 @@ func (c *Coordinator) answerLocked(j *jobState, w *workerState, a *Answer) {
 	}
 	if l == nil {
 		c.stats.Late++
+		if !a.Found && c.lateNoneLocked(j, a) {
+			w.Ranges++
+			c.checkLocked(j)
+			return
+		}
 	}
 	if a.Found {
 		if !c.verify(j, a) {
@@ -537,6 +542,29 @@ func (c *Coordinator) answerLocked(j *jobState, w *workerState, a *Answer) {
 		c.dropLocked(j, l, false)
 	}
 	c.checkLocked(j)
+}
+
+// lateNoneLocked takes a late "none" for a range that no answer has
+// covered yet: a range waiting to go out again, or out again on another
+// lease, with exactly the bounds answered (a range goes out again as it
+// was). It is as good as an answer in time, and without it a range that
+// takes longer than a lease on every worker that gets it (a loaded
+// machine, a slow kernel) would go round for ever. It reports whether the
+// answer was taken.
+func (c *Coordinator) lateNoneLocked(j *jobState, a *Answer) bool {
+	for i, r := range j.again {
+		if r.lo == a.Lo && r.hi == a.Hi {
+			heap.Remove(&j.again, i)
+			return true
+		}
+	}
+	for _, l := range j.open {
+		if l.r.lo == a.Lo && l.r.hi == a.Hi {
+			c.dropLocked(j, l, false) // its holder's answer will be late and change nothing
+			return true
+		}
+	}
+	return false
 }
 
 // verify re-hashes a claimed solution.

@@ -36,9 +36,14 @@
 // range handed out again. A lease that runs out (the worker was killed,
 // paused or cut off) or that a stopping worker hands back puts its range
 // back in line. An answer that comes after its lease ran out, or for a
-// job that has ended, is counted as late and otherwise ignored (a late
-// solution is still re-hashed and may lower the best): it does no harm,
-// whatever the order of events.
+// job that has ended, is counted as late. A late solution is still
+// re-hashed and may lower the best; a late "none" still answers its range
+// if nothing has answered it yet (the range waits to go out again, or is
+// out again on another lease, with the same bounds: a range goes out again
+// as it was), so a range that outlasts its lease on every worker it goes
+// to (a loaded machine, a slow kernel) does not go round for ever. Any
+// other late answer is ignored: it does no harm, whatever the order of
+// events.
 //
 // The job is solved when a solution n is known and no range below n is
 // out or waiting to go out again: every range below n was answered

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/powchain/powchain/engine"
+	"github.com/powchain/powchain/hasher"
 )
 
 // TestMineFromResumes cancels a fleet job part way, resumes it with
@@ -100,5 +101,94 @@ func TestMineFromResumes(t *testing.T) {
 		if _, err := c.MineFrom(context.Background(), v.tpl, v.target, bad); !errors.Is(err, ErrBadResume) {
 			t.Errorf("resume from %+v: %v, want ErrBadResume", bad, err)
 		}
+	}
+}
+
+// TestLateNoneCounts: a "none" that comes after its lease ran out still
+// answers its range when nothing else has (the range waits to go out
+// again, or is out again on another lease), so a range that outlasts its
+// lease on every worker cannot go round for ever; a late answer for a
+// range already answered changes nothing.
+func TestLateNoneCounts(t *testing.T) {
+	v := miningVectors(t)[0]
+	target, _ := hasher.TargetBits(60) // no solution in the few ranges here
+	c, err := NewCoordinator(nil, Options{RangeTime: 5 * time.Millisecond, Lease: 20 * time.Millisecond, InitialRange: 1000, MinRange: 1000, MaxRange: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Mine(ctx, v.tpl, target)
+	for {
+		if _, ok := c.Progress(); ok {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	ask := func(worker, job string, a *Answer) *Lease {
+		return c.serve(&Request{Worker: worker, Job: job, Answer: a}, time.Now())
+	}
+	waitReissuable := func(lo uint64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c.mu.Lock()
+			n := len(c.job.again)
+			c.mu.Unlock()
+			if n > 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the lease of [%d, ...) did not run out", lo)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	l1 := ask("a", "", nil)
+	if l1.NewJob == nil || l1.Lo != 0 || l1.Hi != 1000 {
+		t.Fatalf("first lease %+v", l1)
+	}
+	job := l1.NewJob.ID
+	waitReissuable(0)
+	// Late, and [0, 1000) waits to go out again: the answer takes it.
+	l2 := ask("a", job, &Answer{Job: job, Lease: l1.ID, Lo: 0, Hi: 1000, Hashes: 1000})
+	if l2.Lo != 1000 || l2.Hi != 2000 {
+		t.Fatalf("after a late none for [0, 1000): lease %+v, want [1000, 2000)", l2)
+	}
+	// [1000, 2000) runs out and goes out again to b; a's late answer takes
+	// it from b.
+	waitReissuable(1000)
+	l3 := ask("b", job, nil)
+	if l3.Lo != 1000 || l3.Hi != 2000 {
+		t.Fatalf("b got %+v, want [1000, 2000) again", l3)
+	}
+	ask("a", job, &Answer{Job: job, Lease: l2.ID, Lo: 1000, Hi: 2000, Hashes: 1000})
+	p, _ := c.Progress()
+	if p.Frontier < 2000 {
+		t.Fatalf("frontier %d after [0, 2000) was answered late", p.Frontier)
+	}
+	// b's answer for the range a answered is late and changes nothing.
+	before := c.Stats()
+	ask("b", job, &Answer{Job: job, Lease: l3.ID, Lo: 1000, Hi: 2000, Hashes: 1000})
+	if after := c.Stats(); after.Late != before.Late+1 {
+		t.Errorf("b's answer: stats %+v, before %+v", after, before)
+	}
+	if p2, _ := c.Progress(); p2.Frontier < p.Frontier {
+		t.Errorf("frontier went down from %d to %d", p.Frontier, p2.Frontier)
+	}
+	// A late none for a range never handed out is not taken.
+	c.mu.Lock()
+	next := c.job.next
+	c.mu.Unlock()
+	p, _ = c.Progress()
+	c.serve(&Request{Worker: "a", Job: job, Stopping: true, Answer: &Answer{Job: job, Lease: 999, Lo: next - 1000, Hi: next + 6000, Hashes: 1000}}, time.Now())
+	c.mu.Lock()
+	if c.job.next != next || len(c.job.open) == 0 {
+		t.Errorf("next moved from %d to %d, or the leases out were dropped: %d", next, c.job.next, len(c.job.open))
+	}
+	c.mu.Unlock()
+	if p2, _ := c.Progress(); p2 != p {
+		t.Errorf("progress %+v after a late answer of another range, was %+v", p2, p)
 	}
 }
