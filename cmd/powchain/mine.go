@@ -24,7 +24,6 @@ func init() {
 		summary: "mine a block template (index, transactions, timestamp, previous_hash) and print the mined block; --header mines a Bitcoin header",
 		examples: []string{
 			"powchain mine --difficulty 5 examples/block.json   # the lowest nonce with 5 leading hex zeros",
-			"powchain mine examples/block.json --bits 22 --workers 1 --hasher shani1",
 			"powchain mine --header header.hex --start 2083236000   # a Bitcoin header (160 hex characters): sha256d, target from its nBits",
 			"powchain mine --bits 38 --checkpoint block.ckpt block.json   # a long job: stop it any way, run the same command again, same block",
 		},
