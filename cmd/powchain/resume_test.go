@@ -222,6 +222,9 @@ func TestMineResume(t *testing.T) {
 // frontier and ends with the block one machine's `powchain mine` prints,
 // after fewer hashes than a job from 0 needs.
 func TestFleetCoordinatorCheckpoint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the coordinator restart runs without -short")
+	}
 	bin := buildPowchain(t)
 	job := findResumeJob(t, bin)
 	port := freePorts(t, 1)[0]
@@ -274,6 +277,9 @@ func TestFleetCoordinatorCheckpoint(t *testing.T) {
 // without --roll-time is refused naming the field, and with it the run
 // prints what an uninterrupted run prints.
 func TestMineHeaderCheckpoint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the header checkpoint scenario runs without -short")
+	}
 	bin := buildPowchain(t)
 	const start = 1<<32 - 20000
 	target := "000003" + strings.Repeat("f", 58) // 22 zero bits
