@@ -1,11 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/powchain/powchain/engine"
 	"github.com/powchain/powchain/hasher"
@@ -154,4 +161,83 @@ func FuzzCheckpoint(f *testing.F) {
 			t.Fatalf("%s from --start %d: resume at %+v", data, start, at)
 		}
 	})
+}
+
+// TestCheckpointOfAnotherJob: a checkpoint left by an interrupted mine is
+// refused (exit 2, naming the key, the file untouched) by a mine of
+// another block or at another difficulty, and taken by the same job,
+// whatever its kernel and worker count.
+func TestCheckpointOfAnotherJob(t *testing.T) {
+	dir := t.TempDir()
+	ckpt := filepath.Join(dir, "job.ckpt")
+	blockA := `{"index": 1, "transactions": [], "timestamp": 1700000000.5, "previous_hash": "aa"}`
+	blockB := `{"index": 2, "transactions": [], "timestamp": 1700000000.5, "previous_hash": "aa"}`
+	// A mine interrupted as soon as its checkpoint is written.
+	interrupt := func(bits string, block string, extra ...string) (int, string) {
+		t.Helper()
+		os.Remove(ckpt)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			for ctx.Err() == nil {
+				if _, err := os.Stat(ckpt); err == nil {
+					cancel()
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+		var out, errb bytes.Buffer
+		args := append([]string{"mine", "--bits", bits, "--start", "1000", "--checkpoint", ckpt}, extra...)
+		return run(ctx, args, strings.NewReader(block), &out, &errb), errb.String()
+	}
+	code, errs := interrupt("40", blockA)
+	if code != exitInterrupted || !strings.Contains(errs, "every nonce from 1000 below ") {
+		t.Fatalf("interrupted mine: exit %d, %q", code, errs)
+	}
+	saved, err := os.ReadFile(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		block string
+		args  []string
+		want  string
+	}{
+		{blockB, []string{"--bits", "40", "--start", "1000"}, "key: the checkpoint is of another job"},
+		{blockA, []string{"--bits", "39", "--start", "1000"}, "key: the checkpoint is of another job"},
+		{blockA, []string{"--bits", "40"}, "start: the checkpoint covers the nonces from 1000"},
+		{blockA, []string{"--header", strings.Repeat("00", 80), "--bits", "1d00ffff"}, "mode: a block checkpoint"},
+		{blockA, []string{"--bits", "40", "--checkpoint-every", "0s"}, "--checkpoint-every must be positive"},
+	} {
+		args := append(append([]string{"mine"}, tc.args...), "--checkpoint", ckpt)
+		if !slices.Contains(tc.args, "--header") {
+			args = append(args, "-")
+		}
+		_, errs, code := powchain(t, tc.block, args...)
+		if code != exitUsage || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, %q; want %d and %q", tc.args, code, errs, exitUsage, tc.want)
+		}
+		if now, _ := os.ReadFile(ckpt); !bytes.Equal(now, saved) {
+			t.Fatalf("%v changed the checkpoint: %s, was %s", tc.args, now, saved)
+		}
+	}
+	if _, errs, code := powchain(t, blockA, "mine", "--start", "18446744073709551615", "-"); code != exitUsage || !strings.Contains(errs, "--start") {
+		t.Errorf("--start 2^64-1: exit %d, %q", code, errs)
+	}
+	// The same job, another kernel and worker count: it resumes and
+	// prints what a run from --start prints, and removes the checkpoint.
+	want, _, code := powchain(t, blockA, "mine", "--bits", "20", "--start", "1000", "-")
+	if code != 0 {
+		t.Fatalf("mine --start 1000: exit %d", code)
+	}
+	if code, errs := interrupt("20", blockA, "--hasher", "generic", "--workers", "1"); code != exitInterrupted {
+		t.Fatalf("interrupted mine at 20 bits: exit %d %q", code, errs)
+	}
+	got, errs, code := powchain(t, blockA, "mine", "--bits", "20", "--start", "1000", "--checkpoint", ckpt, "--workers", "3", "-")
+	if code != 0 || got != want || !strings.Contains(errs, "mined block") {
+		t.Fatalf("resumed: exit %d, %q %q; want %q", code, got, errs, want)
+	}
+	if _, err := os.Stat(ckpt); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the checkpoint is still there: %v", err)
+	}
 }

@@ -113,6 +113,9 @@ func runMineHeader(ctx context.Context, e env, o *mineOptions, args []string, se
 	if set["difficulty"] {
 		return usagef("--difficulty is for JSON blocks; with --header use --bits (compact nBits) or --target")
 	}
+	if err := o.checkOptions(); err != nil {
+		return err
+	}
 	if o.header.start > math.MaxUint32 {
 		return usagef("--start: %d is above the largest nonce, 4294967295", o.header.start)
 	}
