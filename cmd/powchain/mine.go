@@ -171,7 +171,7 @@ func runMine(ctx context.Context, e env, o *mineOptions, args []string) (err err
 
 	done := make(chan struct{})
 	if live {
-		go statusLine(e.stderr, hashes, target.Bits(), done)
+		go statusLine(e.stderr, hashes, func() uint64 { return at().Frontier }, target.Bits(), done)
 	}
 	saved := make(chan struct{})
 	if cp != nil {
@@ -263,9 +263,11 @@ func wantProgress(mode string, w io.Writer) (bool, error) {
 }
 
 // statusLine redraws a one-line status on w twice a second until done is
-// closed: hashes, rate, elapsed time and the expected time to a solution
-// at this difficulty. It must be run as a goroutine.
-func statusLine(w io.Writer, hashes func() uint64, bits int, done <-chan struct{}) {
+// closed: hashes, rate, elapsed time, the expected time to a solution at
+// this difficulty, and the frontier (every nonce below it tried; the hash
+// count also counts nonces hashed above it). It must be run as a
+// goroutine.
+func statusLine(w io.Writer, hashes, frontier func() uint64, bits int, done <-chan struct{}) {
 	start, base := time.Now(), hashes()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
@@ -283,8 +285,8 @@ func statusLine(w io.Writer, hashes func() uint64, bits int, done <-chan struct{
 			if r > 0 {
 				eta = (time.Duration(expected / r * float64(time.Second))).Round(time.Second).String()
 			}
-			fmt.Fprintf(w, "\r\033[Kmining: %.3g hashes, %s, %v elapsed, expected %s at %d bits",
-				h, rate(r), el.Round(time.Second), eta, bits)
+			fmt.Fprintf(w, "\r\033[Kmining: %.3g hashes, %s, %v elapsed, expected %s at %d bits, all below %d tried",
+				h, rate(r), el.Round(time.Second), eta, bits, frontier())
 		}
 	}
 }

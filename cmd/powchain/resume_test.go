@@ -202,6 +202,13 @@ func TestMineResume(t *testing.T) {
 		if m == nil || m[1] != m[2] || m[1] == "0" {
 			t.Fatalf("after SIGINT: %q", c.stderr.String())
 		}
+		// The status line's frontier is never past where the run got.
+		f, _ := strconv.ParseUint(m[1], 10, 64)
+		for _, s := range regexp.MustCompile(`all below (\d+) tried`).FindAllStringSubmatch(c.stderr.String(), -1) {
+			if n, _ := strconv.ParseUint(s[1], 10, 64); n > f {
+				t.Errorf("the status line showed %d tried, the run got to %d", n, f)
+			}
+		}
 		out, _, _ := finish(t, bin, "mine", "--bits", resumeBits, "--start", m[1], job.file)
 		if out != job.out {
 			t.Fatalf("--start %s printed\n%s\nan uninterrupted run prints\n%s", m[1], out, job.out)
