@@ -32,6 +32,14 @@
 // the seed's loop finds, whatever the worker count and kernel. Hash counts
 // are added once per piece, so they can be read while mining.
 //
+// A long search can be stopped and resumed without losing work or
+// changing its answer: [Miner.MineRangeProgress] reports through a
+// [Progress] its contiguous frontier F, a nonce below which every nonce
+// was hashed and none met the target (each worker publishes where its
+// chunk stands after each piece; F is the lowest of those and of the next
+// chunk to claim, so it never counts a nonce that was not hashed). The
+// lowest valid nonce from F is then the lowest from the start.
+//
 // [Miner.MineHeader] runs the same workers over the 32-bit nonces of a
 // Bitcoin header (sha256d, see hasher.HeaderJob), from a start nonce: its
 // answer is likewise the lowest valid nonce from there, and

@@ -33,12 +33,18 @@ type HeaderResult struct {
 // 2^32) meets the target, and an error wrapping ErrCanceled when ctx stops
 // it first.
 func (m *Miner) MineHeader(ctx context.Context, job *hasher.HeaderJob, start uint32, target hasher.HeaderTarget) (HeaderResult, error) {
+	return m.MineHeaderProgress(ctx, job, start, target, nil)
+}
+
+// MineHeaderProgress is MineHeader that reports its frontier through p
+// (nil: none), as MineRangeProgress does.
+func (m *Miner) MineHeaderProgress(ctx context.Context, job *hasher.HeaderJob, start uint32, target hasher.HeaderTarget, p *Progress) (HeaderResult, error) {
 	hk, err := hasher.HeaderKernel(m.hasher)
 	if err != nil {
 		return HeaderResult{}, err
 	}
 	piece := max(uint64(headerPiece), uint64(m.hasher.Lanes()))
-	n, res, err := m.run(ctx, m.hasher.Name(), uint64(start), HeaderNonces, func() pieceFunc {
+	n, res, err := m.run(ctx, m.hasher.Name(), uint64(start), HeaderNonces, p, func() pieceFunc {
 		s := hk.NewHeaderSearcher()
 		return func(lo, hi uint64) (uint64, uint64, bool, uint64) {
 			end := min(hi, lo+piece)

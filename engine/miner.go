@@ -110,7 +110,15 @@ func (m *Miner) Mine(ctx context.Context, t *hasher.Template, target hasher.Targ
 // wraps ErrExhausted when there is none. It is what a remote worker of a
 // mining fleet runs on the range it was handed. 2^64-1 is never searched.
 func (m *Miner) MineRange(ctx context.Context, t *hasher.Template, target hasher.Target, lo, hi uint64) (Result, error) {
-	n, res, err := m.run(ctx, m.hasher.Name(), lo, min(hi, math.MaxUint64), func() pieceFunc {
+	return m.MineRangeProgress(ctx, t, target, lo, hi, nil)
+}
+
+// MineRangeProgress is MineRange that reports its frontier through p (nil:
+// none) while it runs and after it returns, so that a caller can save how
+// far a long search has come and resume it later from there with the same
+// answer. p must not be shared by two calls at once.
+func (m *Miner) MineRangeProgress(ctx context.Context, t *hasher.Template, target hasher.Target, lo, hi uint64, p *Progress) (Result, error) {
+	n, res, err := m.run(ctx, m.hasher.Name(), lo, min(hi, math.MaxUint64), p, func() pieceFunc {
 		return m.blockPiece(t, target)
 	})
 	if err != nil {
@@ -121,6 +129,85 @@ func (m *Miner) MineRange(ctx context.Context, t *hasher.Template, target hasher
 	msg = strconv.AppendUint(append(msg, t.Prefix()...), n, 10)
 	res.Hash = sha256.Sum256(append(msg, t.Suffix()...))
 	return res, nil
+}
+
+// Progress reports how far a search of MineRangeProgress or
+// MineHeaderProgress has come. Its methods are safe to call from any
+// goroutine, during the search and after it.
+type Progress struct {
+	s atomic.Pointer[search]
+}
+
+// Frontier returns the contiguous frontier F of the search: every nonce
+// from the first one searched up to F-1 was hashed and none of them meets
+// the target. F never claims a nonce that was not hashed, however the
+// workers interleave: each worker publishes, after each piece it finished
+// without a solution, where its chunk stands, and F is the lowest of those
+// and of the next chunk to claim. After a canceled search it is exact up
+// to the pieces in progress at the cancellation; after a solved one it is
+// at most the solution. ok is false before the search has started.
+func (p *Progress) Frontier() (f uint64, ok bool) {
+	s := p.s.Load()
+	if s == nil {
+		return 0, false
+	}
+	return s.frontier(), true
+}
+
+// search is the shared state of one run: the chunks of [first, last), the
+// next to claim, the best solution so far and where each worker stands.
+type search struct {
+	first, last, chunk, chunks uint64
+	next                       atomic.Uint64 // index of the next chunk to claim
+	best                       atomic.Uint64 // lowest solution so far; MaxUint64 = none
+	hashes                     atomic.Uint64
+	slots                      []slot // one per worker
+}
+
+// slot is where one worker stands: every nonce of its current chunk below
+// pos is hashed, and so is every nonce of its earlier chunks; last when it
+// holds no chunk. It only grows, and a worker's next chunk starts at or
+// above it. It fills a cache line, so that workers do not slow each other
+// down.
+type slot struct {
+	pos atomic.Uint64
+	_   [56]byte
+}
+
+func newSearch(first, last, chunk uint64, workers int) *search {
+	s := &search{first: first, last: last, chunk: chunk, slots: make([]slot, workers)}
+	s.best.Store(math.MaxUint64)
+	if last > first {
+		s.chunks = (last-first-1)/chunk + 1
+	}
+	for i := range s.slots {
+		s.slots[i].pos.Store(last)
+	}
+	return s
+}
+
+// chunkStart is where chunk k starts (last when there is no chunk k).
+func (s *search) chunkStart(k uint64) uint64 {
+	if k < s.chunks {
+		return s.first + k*s.chunk
+	}
+	return s.last
+}
+
+// frontier is the lowest nonce that may not be hashed yet: the start of
+// the next chunk to claim, or the lowest worker position. A worker sets
+// its slot to the start of the next chunk to claim before it claims one,
+// so its slot is at or below any chunk it holds; next is loaded before
+// the slots, so a chunk claimed after next was loaded is above next's
+// start, and one claimed before shows in its worker's slot. The result is
+// therefore never too high, whichever order the loads and the claims
+// interleave in.
+func (s *search) frontier() uint64 {
+	f := s.chunkStart(s.next.Load())
+	for i := range s.slots {
+		f = min(f, s.slots[i].pos.Load())
+	}
+	return f
 }
 
 // blockPiece is one worker's search of a JSON block template, with a
@@ -154,18 +241,12 @@ type pieceFunc func(lo, hi uint64) (end, nonce uint64, found bool, hashes uint64
 // goroutines, each with its own pieceFunc from newPiece, and returns the
 // lowest solution. When no nonce meets the target it returns
 // ErrExhausted; when ctx stops it early, an error wrapping ErrCanceled.
-func (m *Miner) run(ctx context.Context, name string, first, last uint64, newPiece func() pieceFunc) (uint64, Result, error) {
+// p, when not nil, reports the search's frontier.
+func (m *Miner) run(ctx context.Context, name string, first, last uint64, p *Progress, newPiece func() pieceFunc) (uint64, Result, error) {
 	start := time.Now()
-	var (
-		next   atomic.Uint64 // index of the next chunk to claim
-		best   atomic.Uint64 // lowest solution so far; MaxUint64 = none
-		hashes atomic.Uint64
-	)
-	best.Store(math.MaxUint64)
-	chunk := m.chunk
-	var chunks uint64 // chunk indexes that start below last
-	if last > first {
-		chunks = (last-first-1)/chunk + 1
+	s := newSearch(first, last, m.chunk, m.workers)
+	if p != nil {
+		p.s.Store(s)
 	}
 
 	var g errgroup.Group
@@ -174,14 +255,14 @@ func (m *Miner) run(ctx context.Context, name string, first, last uint64, newPie
 		g.Go(func() error {
 			var err error
 			pprof.Do(ctx, labels, func(context.Context) {
-				err = m.work(ctx, newPiece(), first, last, chunk, chunks, &next, &best, &hashes)
+				err = m.work(ctx, newPiece(), s, &s.slots[w].pos)
 			})
 			return err
 		})
 	}
 	err := g.Wait()
-	res := Result{Hashes: hashes.Load(), Elapsed: time.Since(start)}
-	n := best.Load()
+	res := Result{Hashes: s.hashes.Load(), Elapsed: time.Since(start)}
+	n := s.best.Load()
 	if n == math.MaxUint64 {
 		if err == nil {
 			err = ErrExhausted
@@ -198,23 +279,26 @@ func (m *Miner) run(ctx context.Context, name string, first, last uint64, newPie
 }
 
 // work is one worker: it must be run as a goroutine by run. It claims
-// chunks of [first, last) until they run out, a solution below its next
-// piece is known, or ctx is done.
-func (m *Miner) work(ctx context.Context, piece pieceFunc, first, last, chunk, chunks uint64,
-	next, best, hashes *atomic.Uint64) error {
+// chunks of s until they run out, a solution below its next piece is
+// known, or ctx is done, and moves pos past every piece it finished
+// without a solution.
+func (m *Miner) work(ctx context.Context, piece pieceFunc, s *search, pos *atomic.Uint64) error {
 	done := ctx.Done()
 	for {
-		k := next.Add(1) - 1
-		if k >= chunks {
+		pos.Store(s.chunkStart(s.next.Load())) // at or below the chunk claimed next
+		k := s.next.Add(1) - 1
+		if k >= s.chunks {
+			pos.Store(s.last)
 			return nil
 		}
-		lo := first + k*chunk
-		hi := lo + chunk
-		if hi < lo || hi > last { // the last chunk ends at last
-			hi = last
+		lo := s.first + k*s.chunk
+		pos.Store(lo)
+		hi := lo + s.chunk
+		if hi < lo || hi > s.last { // the last chunk ends at last
+			hi = s.last
 		}
 		for lo < hi {
-			if lo >= best.Load() {
+			if lo >= s.best.Load() {
 				return nil
 			}
 			select {
@@ -223,17 +307,18 @@ func (m *Miner) work(ctx context.Context, piece pieceFunc, first, last, chunk, c
 			default:
 			}
 			end, n, found, h := piece(lo, hi)
-			hashes.Add(h)
+			s.hashes.Add(h)
 			m.hashes.Add(h)
 			if found {
 				for {
-					b := best.Load()
-					if n >= b || best.CompareAndSwap(b, n) {
+					b := s.best.Load()
+					if n >= b || s.best.CompareAndSwap(b, n) {
 						break
 					}
 				}
 				return nil
 			}
+			pos.Store(end)
 			lo = end
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,12 +156,16 @@ func TestMineAllocationsDoNotGrowWithWork(t *testing.T) {
 	for _, h := range hasher.Available() {
 		m := NewMiner(h, 1)
 		piece := m.blockPiece(tpl, target)
-		var next, best, hashes atomic.Uint64
+		s := newSearch(0, math.MaxUint64, chunk, 1)
+		if s.chunks != chunks {
+			t.Fatalf("%d chunks, want %d", s.chunks, chunks)
+		}
+		next, best, hashes := &s.next, &s.best, &s.hashes
 		allocs := testing.AllocsPerRun(3, func() {
 			next.Store(0)
 			best.Store(math.MaxUint64)
 			hashes.Store(0)
-			if err := m.work(context.Background(), piece, 0, math.MaxUint64, chunk, chunks, &next, &best, &hashes); err != nil {
+			if err := m.work(context.Background(), piece, s, &s.slots[0].pos); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -128,6 +128,7 @@ type Coordinator struct {
 
 	mu       sync.Mutex // guards the fields below
 	job      *jobState
+	last     *jobState // the job that ran last, for Progress
 	seq      uint64
 	leaseSeq uint64
 	workers  map[string]*workerState
@@ -249,10 +250,42 @@ func randomID() string {
 // wrapping engine.ErrCanceled. Result.Hashes counts the hashes the workers
 // reported for this job.
 func (c *Coordinator) Mine(ctx context.Context, t *hasher.Template, target hasher.Target) (engine.Result, error) {
+	return c.MineFrom(ctx, t, target, Progress{Best: math.MaxUint64})
+}
+
+// Progress is how far a job has come: every nonce from where it started
+// below Frontier was answered "none" by the workers, and Best is the
+// lowest verified solution so far (math.MaxUint64: none). Frontier is at
+// most Best; when it reaches Best, Best is the answer.
+type Progress struct {
+	Frontier, Best uint64
+}
+
+// ErrBadResume is returned by MineFrom when the progress to resume from is
+// inconsistent with the job: a Best that does not meet the target, or a
+// Frontier above Best.
+var ErrBadResume = errors.New("bad progress to resume from")
+
+// MineFrom is Mine resuming a job from an earlier coordinator's progress
+// (see Progress; a restarted coordinator reads it from a checkpoint): the
+// ranges start at from.Frontier, and from.Best, when set, is re-hashed and
+// counts as a solution found, so no range at or above it goes out. The
+// answer is the lowest valid nonce at or above from.Frontier; it is the
+// lowest of all when every nonce below from.Frontier has been answered
+// "none" before.
+func (c *Coordinator) MineFrom(ctx context.Context, t *hasher.Template, target hasher.Target, from Progress) (engine.Result, error) {
 	c.mineMu.Lock()
 	defer c.mineMu.Unlock()
 	if n := len(t.Prefix()) + len(t.Suffix()); n > maxTemplate {
 		return engine.Result{}, fmt.Errorf("a block template of %d bytes is over the fleet's limit of %d", n, maxTemplate)
+	}
+	if from.Best != math.MaxUint64 {
+		if from.Frontier > from.Best {
+			return engine.Result{}, fmt.Errorf("%w: frontier %d is above the best solution %d", ErrBadResume, from.Frontier, from.Best)
+		}
+		if !verifyNonce(t, target, from.Best) {
+			return engine.Result{}, fmt.Errorf("%w: best nonce %d does not meet the target %v", ErrBadResume, from.Best, target)
+		}
 	}
 	if c.nc != nil {
 		// A job travels base64-encoded in a JSON message (a third more),
@@ -272,12 +305,14 @@ func (c *Coordinator) Mine(ctx context.Context, t *hasher.Template, target hashe
 		wire:   Job{ID: c.id + "-" + strconv.FormatUint(c.seq, 10), Prefix: t.Prefix(), Suffix: t.Suffix(), Bits: target.Bits()},
 		tpl:    t,
 		target: target,
-		best:   math.MaxUint64,
+		next:   from.Frontier,
+		best:   from.Best,
 		open:   map[uint64]*lease{},
 		start:  time.Now(),
 		done:   make(chan struct{}),
 	}
-	c.job = j
+	c.job, c.last = j, j
+	c.checkLocked(j) // resumed at its best solution: done already
 	for _, w := range c.workers {
 		w.held = 0
 	}
@@ -390,7 +425,7 @@ func (c *Coordinator) serve(req *Request, now time.Time) *Lease {
 	if req.Answer != nil {
 		c.answerLocked(j, w, req.Answer)
 	}
-	if len(req.Release) > 0 {
+	if len(req.Release) > 0 || req.Stopping {
 		for _, id := range req.Release {
 			if l := j.lease(id); l != nil && l.worker == w {
 				c.dropLocked(j, l, true)
@@ -482,6 +517,11 @@ func (c *Coordinator) answerLocked(j *jobState, w *workerState, a *Answer) {
 	}
 	if l == nil {
 		c.stats.Late++
+		if !a.Found && c.lateNoneLocked(j, a) {
+			w.Ranges++
+			c.checkLocked(j)
+			return
+		}
 	}
 	if a.Found {
 		if !c.verify(j, a) {
@@ -504,16 +544,73 @@ func (c *Coordinator) answerLocked(j *jobState, w *workerState, a *Answer) {
 	c.checkLocked(j)
 }
 
+// lateNoneLocked takes a late "none" for a range that no answer has
+// covered yet: a range waiting to go out again, or out again on another
+// lease, with exactly the bounds answered (a range goes out again as it
+// was). It is as good as an answer in time, and without it a range that
+// takes longer than a lease on every worker that gets it (a loaded
+// machine, a slow kernel) would go round for ever. It reports whether the
+// answer was taken.
+func (c *Coordinator) lateNoneLocked(j *jobState, a *Answer) bool {
+	for i, r := range j.again {
+		if r.lo == a.Lo && r.hi == a.Hi {
+			heap.Remove(&j.again, i)
+			return true
+		}
+	}
+	for _, l := range j.open {
+		if l.r.lo == a.Lo && l.r.hi == a.Hi {
+			c.dropLocked(j, l, false) // its holder's answer will be late and change nothing
+			return true
+		}
+	}
+	return false
+}
+
 // verify re-hashes a claimed solution.
 func (c *Coordinator) verify(j *jobState, a *Answer) bool {
-	if a.Nonce < a.Lo || a.Nonce >= a.Hi || a.Nonce == math.MaxUint64 {
+	if a.Nonce < a.Lo || a.Nonce >= a.Hi {
 		return false
 	}
-	t := j.tpl
+	return verifyNonce(j.tpl, j.target, a.Nonce)
+}
+
+// verifyNonce re-hashes nonce n of t (2^64-1 is never a solution).
+func verifyNonce(t *hasher.Template, target hasher.Target, n uint64) bool {
+	if n == math.MaxUint64 {
+		return false
+	}
 	msg := make([]byte, 0, len(t.Prefix())+hasher.MaxDigits+len(t.Suffix()))
-	msg = strconv.AppendUint(append(msg, t.Prefix()...), a.Nonce, 10)
+	msg = strconv.AppendUint(append(msg, t.Prefix()...), n, 10)
 	d := sha256.Sum256(append(msg, t.Suffix()...))
-	return j.target.MeetsDigest(&d)
+	return target.MeetsDigest(&d)
+}
+
+// frontier is the lowest nonce of j not answered "none": the lowest range
+// out or waiting to go out again, or the next fresh one, and at most the
+// best solution.
+func (j *jobState) frontier() uint64 {
+	f := min(j.next, j.best)
+	if len(j.again) > 0 {
+		f = min(f, j.again[0].lo)
+	}
+	for _, l := range j.open {
+		f = min(f, l.r.lo)
+	}
+	return f
+}
+
+// Progress returns how far the job in progress has come, or where the
+// last job stopped when none is in progress (after a canceled Mine, where
+// to resume it); ok is false before the first job. It walks the leases
+// out, a few per worker, so call it every few seconds, not per range.
+func (c *Coordinator) Progress() (p Progress, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.last == nil {
+		return Progress{}, false
+	}
+	return Progress{Frontier: c.last.frontier(), Best: c.last.best}, true
 }
 
 // dropLocked ends a lease; with again its range is handed out again.
@@ -548,6 +645,9 @@ func (c *Coordinator) checkLocked(j *jobState) {
 			return
 		}
 		c.finish(j, engine.ErrExhausted)
+		return
+	}
+	if j.next < j.best { // resumed with a best solution: the ranges below it are yet to go out
 		return
 	}
 	c.finish(j, nil)

@@ -36,9 +36,14 @@
 // range handed out again. A lease that runs out (the worker was killed,
 // paused or cut off) or that a stopping worker hands back puts its range
 // back in line. An answer that comes after its lease ran out, or for a
-// job that has ended, is counted as late and otherwise ignored (a late
-// solution is still re-hashed and may lower the best): it does no harm,
-// whatever the order of events.
+// job that has ended, is counted as late. A late solution is still
+// re-hashed and may lower the best; a late "none" still answers its range
+// if nothing has answered it yet (the range waits to go out again, or is
+// out again on another lease, with the same bounds: a range goes out again
+// as it was), so a range that outlasts its lease on every worker it goes
+// to (a loaded machine, a slow kernel) does not go round for ever. Any
+// other late answer is ignored: it does no harm, whatever the order of
+// events.
 //
 // The job is solved when a solution n is known and no range below n is
 // out or waiting to go out again: every range below n was answered
@@ -68,10 +73,24 @@
 // Workers reconnect to any server of the cluster (nats.go learns the
 // cluster's servers from the one it reaches) and go on; with no
 // coordinator answering they ask again every second, so they outlive
-// coordinator restarts. A restarted coordinator starts the job afresh:
-// workers get the new job from its announcement or its first reply. On
-// SIGINT or SIGTERM a worker stops mining within one piece of nonces and
-// hands back the leases it holds, so their ranges go out again at once.
+// coordinator restarts. A coordinator's state is in memory, but what a
+// job has earned can be carried over a restart: [Coordinator.Progress]
+// reports the job's frontier (every range below it answered "none") and
+// its best verified solution, and [Coordinator.MineFrom] starts a job
+// from them, re-hashing the best solution first and handing out ranges
+// from the frontier, never at or above the best. The frontier is all that
+// is kept of the answered ranges: ranges answered above it are mined
+// again after a restart (at most what was out when it stopped).
+// `powchain mine --nats --checkpoint FILE` saves that progress every few
+// seconds and resumes from it; `serve --nats` mines a short job per block
+// and a restarted node starts its block afresh. Either way workers get
+// the new job from its announcement or its first reply. On SIGINT or
+// SIGTERM a worker stops mining within one piece of nonces, sends the
+// answer of a range it finished but had not sent yet, and hands back the
+// leases it holds, the one in a reply still on its way included, so their
+// ranges go out again at once (it waits up to 2 s for that reply and 2 s
+// for the hand-back: on a loaded machine a reply can take hundreds of
+// milliseconds).
 //
 // # Trust model
 //

@@ -62,6 +62,9 @@ type Request struct {
 	// Release lists leases handed back unanswered (the worker is
 	// stopping). With Release set the worker wants no new range.
 	Release []uint64 `json:"release,omitempty"`
+	// Stopping says the worker wants no new range even with no lease to
+	// hand back: it sends the answer of its last range and stops.
+	Stopping bool `json:"stopping,omitempty"`
 }
 
 // Answer is a worker's result for one leased range: Found with the lowest

@@ -271,7 +271,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	var holding *Lease
 	defer func() {
 		w.endJob(cur)
-		w.release(cur, holding, queue, inflight)
+		w.release(cur, answer, holding, queue, inflight)
 	}()
 
 	for {
@@ -410,13 +410,17 @@ func (w *Worker) endJob(cur *active) {
 
 // release hands back, unanswered, every lease the worker holds, so the
 // coordinator can hand them out at once instead of waiting for them to
-// expire. It waits at most half a second.
-func (w *Worker) release(cur *active, holding *Lease, queue []*Lease, inflight chan reply) {
+// expire, and delivers the answer of a range it finished but had not sent
+// yet (it waits for the reply to the request in flight before it sends
+// the next one). The lease in a reply still on its way is handed back
+// too. It waits at most releaseWait for that reply and releaseWait for
+// the hand-back: on a busy machine a reply can take hundreds of
+// milliseconds, and a lease not handed back holds its range until the
+// lease runs out.
+func (w *Worker) release(cur *active, answer *Answer, holding *Lease, queue []*Lease, inflight chan reply) {
 	if cur == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
 	var ids []uint64
 	if holding != nil {
 		ids = append(ids, holding.ID)
@@ -430,15 +434,20 @@ func (w *Worker) release(cur *active, holding *Lease, queue []*Lease, inflight c
 			if r.err == nil && !r.l.Idle && r.l.Job == cur.job.ID && r.l.ID != 0 {
 				ids = append(ids, r.l.ID)
 			}
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(releaseWait):
 		}
 	}
-	if len(ids) == 0 {
+	if len(ids) == 0 && answer == nil {
 		return
 	}
-	req := w.request(cur, nil)
-	req.Release = ids
+	ctx, cancel := context.WithTimeout(context.Background(), releaseWait)
+	defer cancel()
+	req := w.request(cur, answer)
+	req.Release, req.Stopping = ids, true
 	if _, err := w.tr.ask(ctx, req); err != nil {
 		w.opt.Logger.Warn("handing back ranges", "err", err)
 	}
 }
+
+// releaseWait bounds each of the two waits of release.
+const releaseWait = 2 * time.Second

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/powchain/powchain/engine"
@@ -33,7 +34,7 @@ func (h *headerFlags) registerHeader(fs *flag.FlagSet) {
 func (h *headerFlags) registerMine(fs *flag.FlagSet) {
 	h.registerHeader(fs)
 	fs.StringVar(&h.target, "target", "", "with --header: the target as up to 64 hex digits, most significant first; overrides nBits and --bits")
-	fs.Uint64Var(&h.start, "start", 0, "with --header: the first nonce to try (0 to 4294967295)")
+	fs.Uint64Var(&h.start, "start", 0, "the first nonce to try: the block is the lowest valid nonce from `N` (with --header: 0 to 4294967295)")
 	fs.BoolVar(&h.rollTime, "roll-time", false, "with --header: when the nonces run out, add 1 to nTime and go on from nonce 0 (otherwise exit 1)")
 }
 
@@ -112,6 +113,9 @@ func runMineHeader(ctx context.Context, e env, o *mineOptions, args []string, se
 	if set["difficulty"] {
 		return usagef("--difficulty is for JSON blocks; with --header use --bits (compact nBits) or --target")
 	}
+	if err := o.checkOptions(); err != nil {
+		return err
+	}
 	if o.header.start > math.MaxUint32 {
 		return usagef("--start: %d is above the largest nonce, 4294967295", o.header.start)
 	}
@@ -136,25 +140,92 @@ func runMineHeader(ctx context.Context, e env, o *mineOptions, args []string, se
 	}
 	defer stopProfiles(stop, &err)
 
-	start := uint32(o.header.start)
-	var hashes uint64
-	var elapsed time.Duration
+	// The header's nTime and --start, or where a checkpoint got to; the
+	// checkpoint records the nTime a --roll-time run reached.
+	from := resumePoint{Frontier: o.header.start, Time: hdr.Time()}
+	var cp *checkpointer
+	if o.checkpoint != "" {
+		if cp, from, err = openCheckpoint(o.checkpoint, headerJob(hdr, target), o.header.start, o.header.rollTime); err != nil {
+			return err
+		}
+		if from.Frontier != o.header.start || from.Time != hdr.Time() {
+			fmt.Fprintf(e.stderr, "resuming from %s: at nTime %d, every nonce below %d was tried\n", o.checkpoint, from.Time, from.Frontier)
+		}
+		if err := cp.save(from); err != nil {
+			return err
+		}
+	}
+	first, t0 := o.header.start, hdr.Time() // where the search at this nTime began
+	if from.Time != t0 {
+		first = 0
+		hdr.SetTime(from.Time)
+	}
+	var (
+		pMu     sync.Mutex             // guards p and cur
+		p       = new(engine.Progress) // the search at nTime cur.Time
+		cur     = from                 // where that search began
+		hashes  uint64
+		elapsed time.Duration
+	)
+	at := func() resumePoint {
+		pMu.Lock()
+		defer pMu.Unlock()
+		r := cur
+		if f, ok := p.Frontier(); ok {
+			r.Frontier = max(r.Frontier, f)
+		}
+		return r
+	}
+	done, saved := make(chan struct{}), make(chan struct{})
+	if cp != nil {
+		go keepCheckpoint(cp, at, o.checkpointEvery, e.stderr, done, saved)
+	} else {
+		close(saved)
+	}
+	stopKeeping := func() { close(done); <-saved }
 	for {
 		job := hasher.NewHeaderJob(&hdr)
-		res, err := m.MineHeader(ctx, job, start, target)
+		start := uint32(min(cur.Frontier, math.MaxUint32))
+		var res engine.HeaderResult
+		err = nil
+		if cur.Frontier < engine.HeaderNonces {
+			res, err = m.MineHeaderProgress(ctx, job, start, target, p)
+		} else {
+			err = engine.ErrExhausted // a checkpoint at the end of this nTime
+		}
 		hashes += res.Hashes
 		elapsed += res.Elapsed
 		if errors.Is(err, engine.ErrExhausted) {
 			if !o.header.rollTime {
+				stopKeeping()
+				saveEnd(e, cp, resumePoint{Frontier: engine.HeaderNonces, Time: hdr.Time()})
 				return invalidError{fmt.Errorf("%w: no nonce from %d to 4294967295 meets target %s at nTime %d (--roll-time goes on with the next nTime)",
-					errNonceSpace, start, target.Hex(), hdr.Time())}
+					errNonceSpace, first, target.Hex(), hdr.Time())}
 			}
 			if hdr.Time() == math.MaxUint32 {
+				stopKeeping()
+				saveEnd(e, cp, resumePoint{Frontier: engine.HeaderNonces, Time: hdr.Time()})
 				return invalidError{fmt.Errorf("%w: nTime cannot go past 4294967295", errNonceSpace)}
 			}
 			hdr.SetTime(hdr.Time() + 1)
-			start = 0
+			pMu.Lock()
+			p = new(engine.Progress)
+			cur = resumePoint{Frontier: 0, Time: hdr.Time()}
+			pMu.Unlock()
+			first = 0
 			continue
+		}
+		stopKeeping()
+		if errors.Is(err, engine.ErrCanceled) {
+			end := at()
+			if !saveEnd(e, cp, end) {
+				cp = nil
+			}
+			note := ""
+			if end.Time != t0 {
+				note = fmt.Sprintf(" at nTime %d", end.Time)
+			}
+			return interrupted(err, first, end.Frontier, note, cp)
 		}
 		if err != nil {
 			return err
@@ -169,9 +240,27 @@ func runMineHeader(ctx context.Context, e env, o *mineOptions, args []string, se
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(e.stdout, "%s\n", out)
-		return err
+		if _, err = fmt.Fprintf(e.stdout, "%s\n", out); err != nil {
+			return err
+		}
+		if cp != nil {
+			return cp.remove()
+		}
+		return nil
 	}
+}
+
+// saveEnd saves a checkpoint (if any) at the end of a run; it reports on
+// stderr and returns false when that fails.
+func saveEnd(e env, cp *checkpointer, at resumePoint) bool {
+	if cp == nil {
+		return true
+	}
+	if err := cp.save(at); err != nil {
+		fmt.Fprintf(e.stderr, "%v\n", err)
+		return false
+	}
+	return true
 }
 
 // runHashHeader prints the sha256d of a header in the usual reversed hex.
