@@ -70,6 +70,16 @@ func startWorkerProc(t testing.TB, bin, url, name string) *child {
 	return startChild(t, "worker "+name, bin, "worker", "--nats", url, "--workers", "1", "--name", name, "--progress", "never")
 }
 
+// startSlowWorkerProc starts a worker on the pure Go kernel, so that
+// faultJob lasts seconds whatever kernels this CPU has and a fault made
+// after the worker's first range lands mid-job even on a loaded machine
+// (with avx512 the job took 0.2 s, and under load it once ended before the
+// test got to kill a worker).
+func startSlowWorkerProc(t testing.TB, bin, url, name string) *child {
+	return startChild(t, "worker "+name, bin, "worker", "--nats", url, "--workers", "1", "--name", name,
+		"--hasher", "generic", "--progress", "never")
+}
+
 // freePorts returns n different loopback ports that were free a moment
 // ago. The listeners are all held until the last port is chosen, so the
 // kernel cannot hand out the same port twice (it did: a cluster test got
@@ -300,6 +310,18 @@ func faultJob(t *testing.T, bin string) longJob {
 // faults resolve within seconds.
 func faultOptions() fleet.Options {
 	return fleet.Options{RangeTime: 200 * time.Millisecond, InitialRange: 1 << 16, Lease: time.Second}
+}
+
+// notOverYet fails the test when the job behind ch has ended already: a
+// fault made now would not be mid-job, and what the test checks next
+// would say nothing.
+func notOverYet(t *testing.T, ch <-chan mineResult) {
+	t.Helper()
+	select {
+	case r := <-ch:
+		t.Fatalf("the job ended (%+v, %v) before the fault; it is too short for this machine", r.res, r.err)
+	default:
+	}
 }
 
 // mineAsync starts c.Mine and returns where its result arrives.

@@ -72,11 +72,12 @@ func TestFleetFaults(t *testing.T) {
 	t.Run("kill -9 a worker", func(t *testing.T) {
 		url := embeddedNATS(t)
 		c := testCoordinator(t, url, faultOptions())
-		a := startWorkerProc(t, bin, url, "a")
-		startWorkerProc(t, bin, url, "b")
+		a := startSlowWorkerProc(t, bin, url, "a")
+		startSlowWorkerProc(t, bin, url, "b")
 		waitConnected(t, c, 2)
 		res := mineAsync(c, job.tpl, job.target)
 		waitRanges(t, c, "a", 1)
+		notOverYet(t, res)
 		a.signal(syscall.SIGKILL)
 		await(t, res, job.nonce)
 		if st := c.Stats(); st.Reissued == 0 {
@@ -87,11 +88,12 @@ func TestFleetFaults(t *testing.T) {
 	t.Run("SIGSTOP past the lease, then SIGCONT", func(t *testing.T) {
 		url := embeddedNATS(t)
 		c := testCoordinator(t, url, faultOptions())
-		a := startWorkerProc(t, bin, url, "a")
-		startWorkerProc(t, bin, url, "b")
+		a := startSlowWorkerProc(t, bin, url, "a")
+		startSlowWorkerProc(t, bin, url, "b")
 		waitConnected(t, c, 2)
 		res := mineAsync(c, job.tpl, job.target)
 		waitRanges(t, c, "a", 1)
+		notOverYet(t, res)
 		a.signal(syscall.SIGSTOP)
 		deadline := time.Now().Add(30 * time.Second)
 		for c.Stats().Reissued == 0 { // the stopped worker's lease ran out
@@ -109,11 +111,12 @@ func TestFleetFaults(t *testing.T) {
 		opt := faultOptions()
 		opt.Lease = time.Hour // only a hand-back can reissue
 		c := testCoordinator(t, url, opt)
-		a := startWorkerProc(t, bin, url, "a")
-		startWorkerProc(t, bin, url, "b")
+		a := startSlowWorkerProc(t, bin, url, "a")
+		startSlowWorkerProc(t, bin, url, "b")
 		waitConnected(t, c, 2)
 		res := mineAsync(c, job.tpl, job.target)
 		waitRanges(t, c, "a", 1)
+		notOverYet(t, res)
 		a.signal(syscall.SIGTERM)
 		if code := a.wait(t, 10*time.Second); code != 0 {
 			t.Errorf("worker exited %d after SIGTERM, want 0", code)
@@ -127,8 +130,8 @@ func TestFleetFaults(t *testing.T) {
 	t.Run("kill the NATS server a worker uses", func(t *testing.T) {
 		urls, servers := natsCluster(t, 3)
 		c := testCoordinator(t, urls[1], faultOptions())
-		startWorkerProc(t, bin, urls[0], "a") // learns the other servers from the cluster
-		startWorkerProc(t, bin, urls[2], "b")
+		startSlowWorkerProc(t, bin, urls[0], "a") // learns the other servers from the cluster
+		startSlowWorkerProc(t, bin, urls[2], "b")
 		waitConnected(t, c, 2)
 		res := mineAsync(c, job.tpl, job.target)
 		waitRanges(t, c, "a", 1)
@@ -140,13 +143,9 @@ func TestFleetFaults(t *testing.T) {
 
 	t.Run("restart the coordinator", func(t *testing.T) {
 		// The workers run the pure Go kernel, so that the job lasts seconds
-		// whatever kernels this CPU has and the kill below is mid-job.
+		// and the kill below is mid-job.
 		url := embeddedNATS(t)
-		slow := func(name string) *child {
-			return startChild(t, "worker "+name, bin, "worker", "--nats", url, "--workers", "1", "--name", name,
-				"--hasher", "generic", "--progress", "never")
-		}
-		workers := []*child{slow("a"), slow("b")}
+		workers := []*child{startSlowWorkerProc(t, bin, url, "a"), startSlowWorkerProc(t, bin, url, "b")}
 		args := []string{"mine", "--nats", url, "--workers", "0", "--bits", strconv.Itoa(job.bits),
 			"--range-time", "200ms", "--lease", "1s", "--progress", "never", "-"}
 		first := exec.Command(bin, args...)

@@ -117,7 +117,7 @@ func runSampled(t *testing.T, cmd *exec.Cmd) (string, int, int64) {
 }
 
 // TestVerifyMemoryBounded: powchain verify and import read a dump as a
-// stream, so a real child process verifying or importing a 50 MB dump of
+// stream, so a real child process verifying or importing a 74 MB dump of
 // small blocks peaks far below the dump's size, the valid dump and one
 // whose block near the end breaks a rule alike. Both used to read and
 // decode the dump whole (verify peaked at about 4 times the dump's size,
@@ -127,13 +127,13 @@ func TestVerifyMemoryBounded(t *testing.T) {
 		t.Skip("the peak RSS is read from /proc")
 	}
 	const (
-		blocks = 30000
+		blocks = 42000 // about 74 MB of dump, over bound by a quarter and more
 		pad    = 1500
 		// peak RSS allowed: the runtime, buffers, a block or two. About
 		// 26 MB measured on a quiet machine, 42 MB once under heavy load
 		// (the collector runs late when the process is starved); the old
-		// whole-dump code peaked at 215 to 340 MB.
-		bound = 64 << 20
+		// whole-dump code peaked at 4 times the dump's size.
+		bound = 56 << 20
 		// and for import, a batch of blocks and the store's mapped pages
 		importBound = 80 << 20
 	)
