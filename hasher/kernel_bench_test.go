@@ -56,6 +56,7 @@ func BenchmarkSearch(b *testing.B) {
 				s := h.NewSearcher()
 				s.Search(l, lo, lo+1, target) // let the searcher see the layout
 				b.ReportAllocs()
+				cpu0 := processCPU()
 				b.ResetTimer()
 				var hashes uint64
 				n := lo
@@ -70,9 +71,13 @@ func BenchmarkSearch(b *testing.B) {
 					hashes += k
 					n += chunk
 				}
+				b.StopTimer()
 				secs := b.Elapsed().Seconds()
 				b.ReportMetric(float64(hashes)/secs, "hashes/s")
 				b.ReportMetric(float64(hashes)*float64(l.Blocks)/secs, "compressions/s")
+				if cpu := processCPU() - cpu0; cpu > 0 {
+					b.ReportMetric(float64(hashes)*float64(l.Blocks)/cpu, "cpu-compressions/s")
+				}
 			})
 		}
 	}
