@@ -467,7 +467,7 @@ func (c *chainReader) blocks() ([]*engine.Block, error) {
 		if err := c.accept(i, blk); err != nil {
 			return nil, err
 		}
-		if !c.local {
+		if c.each == nil {
 			out = append(out, blk)
 		}
 		if b, err = c.next(); err != nil {
@@ -516,18 +516,21 @@ func (c *chainReader) accept(i int, blk *engine.Block) error {
 // readChain reads a peer's chain answer from r (see chainReader): the
 // blocks it returns form a valid chain.
 func (n *Node) readChain(ctx context.Context, r io.Reader) (*engine.Dump, error) {
-	d, _, err := n.readChainOrLength(ctx, r, false)
+	d, _, err := n.readChainOrLength(ctx, r, false, nil)
 	return d, err
 }
 
 // readChainOrLength is readChain that, with allowLength, also takes
 // {"length": N, "peers": [...]} without a chain (a powchain peer's answer
 // to POST /register_node?paged=1): it returns N, and -1 for a chain.
-func (n *Node) readChainOrLength(ctx context.Context, r io.Reader, allowLength bool) (*engine.Dump, int, error) {
+// With each set, the valid blocks are handed to each as they arrive and
+// not collected: the dump it returns has no blocks, and memory holds a
+// block or two however long the answer.
+func (n *Node) readChainOrLength(ctx context.Context, r io.Reader, allowLength bool, each func(pos int, b *engine.Block) error) (*engine.Dump, int, error) {
 	c := &chainReader{
 		r: bufio.NewReaderSize(r, 32<<10), ctx: ctx, budget: n.chainBudget,
 		limit: n.cfg.Limits.ChainBytes, blockMax: n.cfg.Limits.BlockBytes, target: n.target,
-		allowLength: allowLength, length: -1,
+		allowLength: allowLength, length: -1, each: each,
 	}
 	defer c.release()
 	d, err := c.dump()

@@ -288,22 +288,35 @@ func (c *peerClient) do(ctx context.Context, peer, method, endpoint string, body
 // a stream (see chainReader). An invalid chain is a *PeerError wrapping
 // the *engine.RuleError.
 func (n *Node) peerChain(ctx context.Context, peer, method, endpoint string, body []byte) (*engine.Dump, error) {
-	dump, _, err := n.peerChainOrLength(ctx, peer, method, endpoint, body, false)
+	dump, _, err := n.peerChainOrLength(ctx, peer, method, endpoint, body, false, nil)
 	return dump, err
 }
 
 // peerChainOrLength is peerChain that, with paged, also takes the answer
 // of a powchain peer to POST /register_node?paged=1, {"length": N,
 // "peers": [...]} without the chain: then it returns the dump's peers and
-// N, and -1 for a chain dump.
-func (n *Node) peerChainOrLength(ctx context.Context, peer, method, endpoint string, body []byte, paged bool) (*engine.Dump, int, error) {
+// N, and -1 for a chain dump. With each set, the valid blocks are handed
+// to each as they arrive instead of being collected (readChainOrLength);
+// an error each returns is returned as it is.
+func (n *Node) peerChainOrLength(ctx context.Context, peer, method, endpoint string, body []byte, paged bool, each func(pos int, b *engine.Block) error) (*engine.Dump, int, error) {
 	a, err := n.peers.open(ctx, peer, method, endpoint, body, http.StatusOK, 10*n.peers.timeout)
 	if err != nil {
 		return nil, -1, err
 	}
 	defer a.Close()
 	op := method + " " + endpoint
-	dump, length, err := n.readChainOrLength(ctx, a, paged)
+	var eachErr error
+	if each != nil {
+		f := each
+		each = func(pos int, b *engine.Block) error {
+			eachErr = f(pos, b)
+			return eachErr
+		}
+	}
+	dump, length, err := n.readChainOrLength(ctx, a, paged, each)
+	if err != nil && eachErr != nil {
+		return nil, -1, eachErr
+	}
 	if err != nil {
 		var re *engine.RuleError
 		var ne net.Error
@@ -471,7 +484,7 @@ func (n *Node) RegisterWith(ctx context.Context, peerURL, self string) (*Registr
 	// paged=1 asks a powchain peer for its length and peers only, and the
 	// chain is then fetched in pages; the reference node ignores it and
 	// answers with its chain.
-	dump, pagedLength, err := n.peerChainOrLength(ctx, peer, "POST", "register_node?paged=1", body, true)
+	dump, pagedLength, err := n.peerChainOrLength(ctx, peer, "POST", "register_node?paged=1", body, true, nil)
 	if err != nil {
 		var re *engine.RuleError
 		if errors.As(err, &re) {
@@ -556,15 +569,6 @@ func (n *Node) introducer(ctx context.Context) {
 			}
 		}
 	}
-}
-
-// fetchChain asks a peer for its chain (GET chain), validated.
-func (n *Node) fetchChain(ctx context.Context, peer string) ([]*engine.Block, error) {
-	dump, err := n.peerChain(ctx, peer, "GET", "chain", nil)
-	if err != nil {
-		return nil, err
-	}
-	return dump.Blocks, nil
 }
 
 // fanOut runs fn for each peer on at most workers goroutines and returns
@@ -671,4 +675,14 @@ func (h *peerHealth) forget(p string) {
 	h.mu.Lock()
 	delete(h.fails, p)
 	h.mu.Unlock()
+}
+
+// fetchChain asks a peer for its chain (GET chain), validated, and holds
+// it whole; the syncer streams it instead (syncChain).
+func (n *Node) fetchChain(ctx context.Context, peer string) ([]*engine.Block, error) {
+	dump, err := n.peerChain(ctx, peer, "GET", "chain", nil)
+	if err != nil {
+		return nil, err
+	}
+	return dump.Blocks, nil
 }

@@ -426,18 +426,12 @@ func (n *Node) Sync(ctx context.Context) (bool, error) {
 		}
 		h, err := n.fetchHeaders(ctx, p, max(0, ours-syncProbe), syncProbe, false)
 		if errors.Is(err, errNotPaged) {
-			var blocks []*engine.Block
-			if blocks, err = n.fetchChain(ctx, p); err == nil {
+			var ok bool
+			if ok, err = n.syncChain(ctx, p); err == nil {
 				n.health.ok(p)
-				if len(blocks) > n.Len() {
-					ok, err := n.adoptValid(blocks, p)
-					mu.Lock()
-					adopted = adopted || ok
-					if err != nil && firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-				}
+				mu.Lock()
+				adopted = adopted || ok
+				mu.Unlock()
 				return
 			}
 		}
@@ -481,4 +475,57 @@ func (n *Node) Sync(ctx context.Context) (bool, error) {
 		}
 	}
 	return adopted, firstErr
+}
+
+// syncChain adopts a reference peer's chain (GET /chain) if it is valid
+// and longer than ours. The answer is read as a stream and validated as
+// it arrives (chainReader, within Limits.ChainBytes); the blocks past the
+// common prefix with our chain are staged in the store as they come
+// (forkStage), and switched to (switchFork) only when the whole answer is
+// read, valid and longer than our chain then. An answer that is invalid
+// or cut off anywhere changes nothing: the staged blocks are dropped.
+// Memory holds a batch of blocks and the indexes however long the
+// answer. It reports whether our chain changed.
+func (n *Node) syncChain(ctx context.Context, peer string) (bool, error) {
+	n.mu.RLock()
+	ours := n.index
+	n.mu.RUnlock()
+	var stage *forkStage // the peer's blocks past the common prefix
+	defer func() {
+		if stage != nil {
+			stage.drop()
+		}
+	}()
+	count := 0
+	each := func(pos int, b *engine.Block) error {
+		count = pos + 1
+		if stage == nil && pos < ours.len() {
+			if h, err := hashBytes(b.Hash); err == nil && h == ours.at(pos) {
+				return nil // still the common prefix
+			}
+			if pos == 0 {
+				return &PeerError{Peer: peer, Op: "GET chain", Err: errors.New("its chain has another genesis block")}
+			}
+		}
+		if stage == nil {
+			var err error
+			if stage, err = n.newForkStage(ours, min(pos, ours.len())); err != nil {
+				return err
+			}
+		}
+		nb, err := newBlock(b)
+		if err != nil {
+			return err
+		}
+		return stage.add(nb)
+	}
+	if _, _, err := n.peerChainOrLength(ctx, peer, "GET", "chain", nil, false, each); err != nil {
+		return false, err
+	}
+	if stage == nil || count <= n.Len() {
+		return false, nil // not longer than ours: the stage is dropped
+	}
+	st := stage
+	stage = nil
+	return n.switchFork(st, peer) // drops the stage too
 }
