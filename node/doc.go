@@ -110,9 +110,11 @@
 //     Limits.BlockBytes); a non-object where a block belongs ends the
 //     download at once, and every block is validated against the one
 //     before as it arrives, so a hostile answer costs a few kilobytes.
-//     What stays is the valid blocks read so far, about 2-3 times their
-//     text; all downloads together read at most Limits.ChainBytes at a
-//     time (a node-wide budget), so their peak is a small multiple of it.
+//     The syncer stages the valid blocks in the store as they come (see
+//     Consensus), so it holds a batch; a registration's answer keeps the
+//     valid blocks read so far, about 2-3 times their text. All downloads
+//     together read at most Limits.ChainBytes at a time (a node-wide
+//     budget), so their peak is a small multiple of it.
 //     A peer that sends nothing for Config.PeerTimeout, or takes over ten
 //     times that for its whole answer, is dropped.
 //   - Consensus. Sync asks up to 8 peers at a time and adopts a longer
@@ -206,7 +208,15 @@
 // /headers (or answers it with something else than hashes) speaks the
 // reference protocol only: its whole chain is fetched with GET /chain (at
 // most Limits.ChainBytes, read as a stream, see Hostile input) and
-// adopted as soon as it arrives if it is longer and valid. Peers are asked
+// validated block by block as it is read; the blocks past the common
+// prefix with our chain are staged in the store as they come (see
+// Storage), and switched to only when the whole answer is read, valid and
+// longer than our chain then (and our chain still holds the block the
+// fork starts from). An answer that is invalid or cut off anywhere changes
+// nothing and its staged blocks are dropped. Memory holds a batch of
+// blocks and the indexes however long the answer; one stage exists at a
+// time, so a second reference peer's download waits for the first one's
+// to end (at most ten times Config.PeerTimeout). Peers are asked
 // a few at a time; one that keeps failing is asked again only after a
 // pause that doubles with each failure. Pages are checked like peers'
 // chains: nested at most [MaxBlockDepth] levels a block, and at most
