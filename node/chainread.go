@@ -524,13 +524,21 @@ func (n *Node) readChain(ctx context.Context, r io.Reader) (*engine.Dump, error)
 // {"length": N, "peers": [...]} without a chain (a powchain peer's answer
 // to POST /register_node?paged=1): it returns N, and -1 for a chain.
 // With each set, the valid blocks are handed to each as they arrive and
-// not collected: the dump it returns has no blocks, and memory holds a
-// block or two however long the answer.
+// not collected: the dump it returns has no blocks, memory holds a block
+// or two however long the answer, and the node's chain budget is not
+// used.
 func (n *Node) readChainOrLength(ctx context.Context, r io.Reader, allowLength bool, each func(pos int, b *engine.Block) error) (*engine.Dump, int, error) {
 	c := &chainReader{
 		r: bufio.NewReaderSize(r, 32<<10), ctx: ctx, budget: n.chainBudget,
 		limit: n.cfg.Limits.ChainBytes, blockMax: n.cfg.Limits.BlockBytes, target: n.target,
 		allowLength: allowLength, length: -1, each: each,
+	}
+	if each != nil {
+		// What is read is not held, so it takes nothing from the budget
+		// (which bounds memory); Limits.ChainBytes still bounds the answer.
+		// Nor could it: a download waiting for the stage while holding
+		// budget could starve the one staging.
+		c.budget = nil
 	}
 	defer c.release()
 	d, err := c.dump()

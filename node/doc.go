@@ -112,9 +112,9 @@
 //     before as it arrives, so a hostile answer costs a few kilobytes.
 //     The syncer stages the valid blocks in the store as they come (see
 //     Consensus), so it holds a batch; a registration's answer keeps the
-//     valid blocks read so far, about 2-3 times their text. All downloads
-//     together read at most Limits.ChainBytes at a time (a node-wide
-//     budget), so their peak is a small multiple of it.
+//     valid blocks read so far, about 2-3 times their text, and such
+//     answers together read at most Limits.ChainBytes at a time (a
+//     node-wide budget), so their peak is a small multiple of it.
 //     A peer that sends nothing for Config.PeerTimeout, or takes over ten
 //     times that for its whole answer, is dropped.
 //   - Consensus. Sync asks up to 8 peers at a time and adopts a longer
