@@ -235,3 +235,63 @@ func TestReferenceSyncMemory(t *testing.T) {
 		t.Fatalf("the heap grew by %d MB while syncing a %d MB answer, want under half of it", p>>20, size>>20)
 	}
 }
+
+// TestReferenceSyncOursGrew: our chain grows while a reference peer's
+// answer is being read. An answer that is then no longer than ours
+// changes nothing; one that is still longer replaces our blocks, the
+// ones mined meanwhile too, and their transactions are pending again.
+func TestReferenceSyncOursGrew(t *testing.T) {
+	defer func(b int) { importBatch = b }(importBatch)
+	importBatch = 1 << 10
+	g := engine.Genesis()
+	for _, c := range []struct {
+		theirs  int // blocks after genesis
+		adopted bool
+	}{{3, false}, {5, true}} {
+		a := openTest(t, testConfig(t, ""))
+		a.postTxDirect(t, "a", "o1")
+		if _, err := a.Mine(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		theirs := taggedChain(t, []*engine.Block{g}, c.theirs, "p", nil)
+		dump, err := engine.EncodeDump(theirs, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/chain" {
+				http.NotFound(w, r)
+				return
+			}
+			half := len(dump) / 2
+			w.Write(dump[:half])
+			w.(http.Flusher).Flush()
+			for _, s := range []string{"o2", "o3"} { // ours grows to 4 blocks
+				a.postTxDirect(t, "a", s)
+				if _, err := a.Mine(context.Background()); err != nil {
+					t.Error(err)
+				}
+			}
+			w.Write(dump[half:])
+		}))
+		if _, err := a.AddPeers(peer.URL); err != nil {
+			t.Fatal(err)
+		}
+		ok, err := a.Sync(context.Background())
+		peer.Close()
+		if ok != c.adopted || err != nil {
+			t.Fatalf("%d blocks against our 4: Sync %v %v, want %v", len(theirs), ok, err, c.adopted)
+		}
+		noStaging(t, "after our chain grew", a)
+		if !c.adopted {
+			if a.Len() != 4 || !strings.Contains(string(a.ChainJSON()), `"o3"`) {
+				t.Fatalf("a chain no longer than ours changed it: %d blocks", a.Len())
+			}
+			continue
+		}
+		wantChain(t, "a longer chain after ours grew", a, theirs)
+		if p := pendingContents(a); len(p) != 3 {
+			t.Fatalf("pending after the switch: %v, want o1, o2, o3", p)
+		}
+	}
+}
