@@ -427,8 +427,9 @@ func (c *chainReader) peers(d *engine.Dump) error {
 }
 
 // blocks reads the blocks array after its '[', validating each block
-// against the one before it. A local reader hands each valid block to
-// c.each instead of collecting it, and keeps only the last one.
+// against the one before it. A local reader, or one with c.each set,
+// hands each valid block to c.each (when set) instead of collecting it,
+// and keeps only the last one.
 func (c *chainReader) blocks() ([]*engine.Block, error) {
 	var out []*engine.Block
 	depth := MaxBlockDepth
@@ -467,7 +468,7 @@ func (c *chainReader) blocks() ([]*engine.Block, error) {
 		if err := c.accept(i, blk); err != nil {
 			return nil, err
 		}
-		if c.each == nil {
+		if !c.local && c.each == nil {
 			out = append(out, blk)
 		}
 		if b, err = c.next(); err != nil {
