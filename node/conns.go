@@ -2,9 +2,11 @@ package node
 
 import (
 	"bytes"
+	"container/list"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -36,23 +38,40 @@ const (
 // past that a refused connection is closed at once, with a reset. A connection counts from
 // its accept to its close, whatever it does meanwhile: a request, an idle
 // keep-alive, a /events stream. Its zero value caps nothing.
+//
+// Before refusing, a connection over a cap makes room by closing an idle
+// one (http.StateIdle: a keep-alive connection between requests, as its
+// server's ConnState hook reports it): over the total cap the one idle
+// for the longest, over the per-client cap the one of the same client
+// address idle for the longest. A connection in the middle of a request
+// or a /events stream is never idle, nor is a new one that has sent no
+// request yet (ReadHeaderTimeout ends those). Closing an idle keep-alive
+// connection is allowed by HTTP: a client retries an idempotent request
+// on a new connection. The idle connections are kept in lists in the order
+// they became idle, so admitting, evicting and a change of state cost
+// O(1) under mu.
 type connLimits struct {
 	total, perClient int // caps; 0 for none
 	proxies          *proxyTrust
 	refusedTotal     atomic.Uint64
 	refusedClient    atomic.Uint64
+	evictedTotal     atomic.Uint64
+	evictedClient    atomic.Uint64
 
-	mu       sync.Mutex
-	open     int
-	clients  map[netip.Addr]int
-	refusing chan struct{} // a token per refusal being answered
-	answers  sync.WaitGroup
+	mu         sync.Mutex
+	open       int
+	clients    map[netip.Addr]int
+	idle       list.List                 // of *limitedConn, oldest idle first
+	clientIdle map[netip.Addr]*list.List // the same per keyed client address
+	refusing   chan struct{}             // a token per refusal being answered
+	answers    sync.WaitGroup
 }
 
 func newConnLimits(total, perClient int, proxies *proxyTrust) *connLimits {
 	return &connLimits{
 		total: max(total, 0), perClient: max(perClient, 0), proxies: proxies,
-		clients: map[netip.Addr]int{}, refusing: make(chan struct{}, maxRefusing),
+		clients: map[netip.Addr]int{}, clientIdle: map[netip.Addr]*list.List{},
+		refusing: make(chan struct{}, maxRefusing),
 	}
 }
 
@@ -96,12 +115,31 @@ func (l *connLimits) admit(c net.Conn) net.Conn {
 	}
 	key = clientKey(key)
 	l.mu.Lock()
-	overTotal := false
+	overTotal := l.total > 0 && l.open >= l.total
+	overClient := keyed && l.clients[key] >= l.perClient
+	var victim *limitedConn
 	switch {
-	case l.total > 0 && l.open >= l.total:
-		overTotal = true
+	case overClient:
+		// The client's own oldest idle connection frees both caps.
+		if il := l.clientIdle[key]; il != nil && il.Len() > 0 {
+			victim = il.Front().Value.(*limitedConn)
+			l.evictedClient.Add(1)
+		}
+	case overTotal:
+		if l.idle.Len() > 0 {
+			victim = l.idle.Front().Value.(*limitedConn)
+			l.evictedTotal.Add(1)
+		}
+	}
+	if victim != nil {
+		victim.closed = true
+		l.releaseLocked(victim)
+		overTotal, overClient = false, false
+	}
+	switch {
+	case overTotal:
 		l.refusedTotal.Add(1)
-	case keyed && l.clients[key] >= l.perClient:
+	case overClient:
 		l.refusedClient.Add(1)
 	default:
 		l.open++
@@ -109,6 +147,9 @@ func (l *connLimits) admit(c net.Conn) net.Conn {
 			l.clients[key]++
 		}
 		l.mu.Unlock()
+		if victim != nil {
+			victim.Conn.Close() // its server goroutine's read fails; Close then uncounts nothing
+		}
 		return &limitedConn{Conn: c, l: l, key: key, keyed: keyed}
 	}
 	l.mu.Unlock()
@@ -144,15 +185,60 @@ func connAddr(a net.Addr) (netip.Addr, bool) {
 	return peerAddr(a.String())
 }
 
-// release uncounts a connection that closed.
-func (l *connLimits) release(key netip.Addr, keyed bool) {
+// releaseLocked uncounts c, which is closing or evicted, and forgets it
+// as idle. l.mu is held.
+func (l *connLimits) releaseLocked(c *limitedConn) {
+	l.unidleLocked(c)
+	l.open--
+	if c.keyed {
+		if l.clients[c.key]--; l.clients[c.key] <= 0 {
+			delete(l.clients, c.key)
+		}
+	}
+}
+
+// unidleLocked forgets c as idle. l.mu is held.
+func (l *connLimits) unidleLocked(c *limitedConn) {
+	if c.idleAll == nil {
+		return
+	}
+	l.idle.Remove(c.idleAll)
+	c.idleAll = nil
+	if c.idleClient != nil {
+		il := l.clientIdle[c.key]
+		il.Remove(c.idleClient)
+		c.idleClient = nil
+		if il.Len() == 0 {
+			delete(l.clientIdle, c.key)
+		}
+	}
+}
+
+// connState is the http.Server's ConnState hook: it keeps the lists of
+// idle connections. A connection goes to the back of them when it turns
+// idle and leaves them when it turns active, is hijacked or closes.
+func (l *connLimits) connState(nc net.Conn, st http.ConnState) {
+	c, ok := nc.(*limitedConn)
+	if !ok || st == http.StateNew {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.open--
-	if keyed {
-		if l.clients[key]--; l.clients[key] <= 0 {
-			delete(l.clients, key)
+	if st != http.StateIdle {
+		l.unidleLocked(c)
+		return
+	}
+	if c.closed || c.idleAll != nil {
+		return
+	}
+	c.idleAll = l.idle.PushBack(c)
+	if c.keyed {
+		il := l.clientIdle[c.key]
+		if il == nil {
+			il = list.New()
+			l.clientIdle[c.key] = il
 		}
+		c.idleClient = il.PushBack(c)
 	}
 }
 
@@ -182,19 +268,25 @@ func answerRefused(c net.Conn, msg string) {
 }
 
 // limitedConn is a connection counted by its connLimits until it is
-// closed.
+// closed or evicted.
 type limitedConn struct {
 	net.Conn
-	l      *connLimits
-	key    netip.Addr
-	keyed  bool
-	closed atomic.Bool
+	l     *connLimits
+	key   netip.Addr
+	keyed bool
+
+	// Guarded by l.mu:
+	closed              bool          // uncounted: closed or evicted
+	idleAll, idleClient *list.Element // in l.idle and l.clientIdle[key] while idle
 }
 
 func (c *limitedConn) Close() error {
-	if c.closed.CompareAndSwap(false, true) {
-		c.l.release(c.key, c.keyed)
+	c.l.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		c.l.releaseLocked(c)
 	}
+	c.l.mu.Unlock()
 	return c.Conn.Close()
 }
 

@@ -149,9 +149,22 @@
 //     is reset at once. A connection counts from accept to close
 //     whatever it does: a request, an idle keep-alive (2 minutes at
 //     most), a GET /events stream. A connection that sends no complete
-//     header is closed after 10 s, a request after a minute.
-//     powchain_connections_open and
-//     powchain_connections_refused_total{cap="total"|"per_client"} count
+//     header is closed after 10 s, a request after a minute. Before
+//     refusing, a connection over a cap makes room by closing an idle
+//     keep-alive connection (one between requests; never one sending or
+//     being answered a request, nor a /events stream, nor a new one that
+//     has sent nothing yet): over the total cap the one idle for the
+//     longest, over the per-client cap the one of the same address idle
+//     for the longest, so that addresses holding idle keep-alives cannot
+//     lock others out for their 2 minutes. HTTP allows closing an idle
+//     keep-alive connection: a client retries an idempotent request on a
+//     new one (a request that arrives just as its connection is closed
+//     may be lost, as with any idle timeout). The idle connections are
+//     kept in order by the server's ConnState hook, so the accept path
+//     stays O(1). Only with no connection idle is the newcomer refused.
+//     powchain_connections_open,
+//     powchain_connections_refused_total{cap="total"|"per_client"} and
+//     powchain_connections_evicted_total{cap="total"|"per_client"} count
 //     them.
 //   - Rates. Config.RateLimit limits each client address on the
 //     endpoints that change state (429 with Retry-After, counted in

@@ -73,6 +73,14 @@ func newMetrics(n *Node) *metrics {
 			ConstLabels: prometheus.Labels{"cap": "per_client"},
 		}, func() float64 { return float64(n.conns.refusedClient.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "powchain_connections_evicted_total", Help: "Idle keep-alive connections closed to make room for a new connection over a cap: total (Limits.Conns) or per_client (Limits.ConnsPerClient).",
+			ConstLabels: prometheus.Labels{"cap": "total"},
+		}, func() float64 { return float64(n.conns.evictedTotal.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "powchain_connections_evicted_total", Help: "Idle keep-alive connections closed to make room for a new connection over a cap: total (Limits.Conns) or per_client (Limits.ConnsPerClient).",
+			ConstLabels: prometheus.Labels{"cap": "per_client"},
+		}, func() float64 { return float64(n.conns.evictedClient.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "powchain_hashes_total", Help: "Nonces hashed by this node's miner.",
 		}, func() float64 { return float64(n.miner.Hashes()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
