@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"os/exec"
 	"path/filepath"
@@ -268,42 +269,55 @@ func faultJob(t *testing.T, bin string) longJob {
 	t.Helper()
 	longOnce.Do(func() {
 		const bits = 22
-		for i := 1; i <= 12; i++ {
-			block := fmt.Sprintf(`{"index": %d, "transactions": [{"author": "fleet", "content": "a fault in the middle", "timestamp": 1700000000.5}], "timestamp": 1700000001.25, "previous_hash": "%064x"}`, i, i)
-			cmd := exec.Command(bin, "mine", "--bits", strconv.Itoa(bits), "--workers", "2")
-			cmd.Stdin = strings.NewReader(block)
-			out, err := cmd.Output()
-			if err != nil {
-				longErr = fmt.Errorf("mine %s: %v", block, err)
-				return
-			}
-			var got struct{ Nonce uint64 }
-			if longErr = json.Unmarshal(out, &got); longErr != nil {
-				return
-			}
-			if got.Nonce < 4<<20 {
-				continue
-			}
-			b, err := engine.DecodeBlock([]byte(block), engine.BlockOptions{NoNonce: true})
-			if err != nil {
-				longErr = err
-				return
-			}
-			tpl, err := b.Template()
-			if err != nil {
-				longErr = err
-				return
-			}
-			target, _ := hasher.TargetBits(bits)
-			long = longJob{block: block, bits: bits, tpl: tpl, target: target, nonce: got.Nonce, out: string(out)}
+		block, nonce, out, err := mineCandidate(bin, bits,
+			`{"index": %d, "transactions": [{"author": "fleet", "content": "a fault in the middle", "timestamp": 1700000000.5}], "timestamp": 1700000001.25, "previous_hash": "%064x"}`,
+			4<<20, math.MaxUint64, 12)
+		if err != nil {
+			longErr = err
 			return
 		}
-		longErr = fmt.Errorf("no candidate block has its nonce at or above 4M")
+		b, err := engine.DecodeBlock([]byte(block), engine.BlockOptions{NoNonce: true})
+		if err != nil {
+			longErr = err
+			return
+		}
+		tpl, err := b.Template()
+		if err != nil {
+			longErr = err
+			return
+		}
+		target, _ := hasher.TargetBits(bits)
+		long = longJob{block: block, bits: bits, tpl: tpl, target: target, nonce: nonce, out: string(out)}
 	})
 	if longErr != nil {
 		t.Fatal(longErr)
 	}
 	return long
+}
+
+// mineCandidate mines, with `powchain mine` on two workers, the blocks that
+// format (with %d for the index and %064x for the previous hash) makes for
+// indexes 1, 2, ..., tries at bits leading zero bits until one's lowest
+// nonce is in [lo, hi), and returns that block, its nonce and what mine
+// printed.
+func mineCandidate(bin string, bits int, format string, lo, hi uint64, tries int) (string, uint64, []byte, error) {
+	for i := 1; i <= tries; i++ {
+		block := fmt.Sprintf(format, i, i)
+		cmd := exec.Command(bin, "mine", "--bits", strconv.Itoa(bits), "--workers", "2")
+		cmd.Stdin = strings.NewReader(block)
+		out, err := cmd.Output()
+		if err != nil {
+			return "", 0, nil, fmt.Errorf("mine %s: %v", block, err)
+		}
+		var got struct{ Nonce uint64 }
+		if err := json.Unmarshal(out, &got); err != nil {
+			return "", 0, nil, err
+		}
+		if got.Nonce >= lo && got.Nonce < hi {
+			return block, got.Nonce, out, nil
+		}
+	}
+	return "", 0, nil, fmt.Errorf("none of %d candidate blocks has its nonce in [%d, %d)", tries, lo, hi)
 }
 
 // faultOptions: ranges of about 200 ms and leases of a second, so that

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -48,27 +47,23 @@ func findResumeJob(t *testing.T, bin string) resumeJob {
 			resumeErr = err
 			return
 		}
-		for i := 1; i <= 40; i++ {
-			block := fmt.Sprintf(`{"index": %d, "transactions": [{"author": "resume", "content": "stop and go on", "timestamp": 1700000000.5}], "timestamp": 1700000002.75, "previous_hash": "%064x"}`, i, i)
-			file := filepath.Join(dir, fmt.Sprintf("block%d.json", i))
-			if resumeErr = os.WriteFile(file, []byte(block), 0o644); resumeErr != nil {
-				return
-			}
-			out, err := exec.Command(bin, "mine", "--bits", resumeBits, "--workers", "2", file).Output()
-			if err != nil {
-				resumeErr = fmt.Errorf("mine %s: %v", block, err)
-				return
-			}
-			var got struct{ Nonce uint64 }
-			if resumeErr = json.Unmarshal(out, &got); resumeErr != nil {
-				return
-			}
-			if got.Nonce >= 3<<19 && got.Nonce < 3<<20 {
-				resumeJ = resumeJob{file: file, nonce: got.Nonce, out: string(out)}
-				return
-			}
+		bits, err := strconv.Atoi(resumeBits)
+		if err != nil {
+			resumeErr = err
+			return
 		}
-		resumeErr = errors.New("no candidate block has its nonce in [1.5M, 3M)")
+		block, nonce, out, err := mineCandidate(bin, bits,
+			`{"index": %d, "transactions": [{"author": "resume", "content": "stop and go on", "timestamp": 1700000000.5}], "timestamp": 1700000002.75, "previous_hash": "%064x"}`,
+			3<<19, 3<<20, 40)
+		if err != nil {
+			resumeErr = err
+			return
+		}
+		file := filepath.Join(dir, "block.json")
+		if resumeErr = os.WriteFile(file, []byte(block), 0o644); resumeErr != nil {
+			return
+		}
+		resumeJ = resumeJob{file: file, nonce: nonce, out: string(out)}
 	})
 	if resumeErr != nil {
 		t.Fatal(resumeErr)
