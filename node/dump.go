@@ -85,17 +85,7 @@ func (n *Node) Import(d *engine.Dump) (*ImportResult, error) {
 			return nil, err
 		}
 	}
-	var peers []string
-	for _, p := range d.Peers {
-		if q, err := NormalizePeer(p); err == nil {
-			peers = append(peers, q)
-		} else {
-			res.Skipped = append(res.Skipped, p)
-		}
-	}
-	var err error
-	res.NewPeers, err = n.AddPeers(peers...)
-	return res, err
+	return res, n.addDumpPeers(res, d.Peers)
 }
 
 // importBatch is how many bytes of blocks ImportFrom appends to the store
@@ -224,8 +214,14 @@ func (n *Node) ImportFrom(ctx context.Context, scan *DumpScan, open func() (io.R
 			return nil, err
 		}
 	}
+	return res, n.addDumpPeers(res, scan.Peers)
+}
+
+// addDumpPeers adds a dump's peers, those that are http(s) base URLs, and
+// records them in res (NewPeers) or, the others, as skipped.
+func (n *Node) addDumpPeers(res *ImportResult, urls []string) error {
 	var peers []string
-	for _, p := range scan.Peers {
+	for _, p := range urls {
 		if q, err := NormalizePeer(p); err == nil {
 			peers = append(peers, q)
 		} else {
@@ -234,5 +230,5 @@ func (n *Node) ImportFrom(ctx context.Context, scan *DumpScan, open func() (io.R
 	}
 	var err error
 	res.NewPeers, err = n.AddPeers(peers...)
-	return res, err
+	return err
 }
