@@ -90,28 +90,14 @@ func dropStagingTx(tx *bolt.Tx) error {
 // stagePut writes blocks, at heights from from on, to the staging bucket
 // in one transaction.
 func (s *store) stagePut(from int, blocks []*block) error {
-	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		st := tx.Bucket(bucketStaging)
-		if st == nil {
-			return errors.New("no staging bucket")
-		}
-		st.FillPercent = 1
-		for i, b := range blocks {
-			h := b.hashBytes()
-			v := make([]byte, 0, 32+len(b.wire))
-			v = append(append(v, h[:]...), b.wire...)
-			if err := st.Put(u64(uint64(from+i)), v); err != nil {
-				return err
-			}
-			n += len(v)
-		}
-		return nil
-	})
-	if err != nil {
+	vals := make([][]byte, len(blocks))
+	for i, b := range blocks {
+		h := b.hashBytes()
+		vals[i] = append(append(make([]byte, 0, 32+len(b.wire)), h[:]...), b.wire...)
+	}
+	if err := s.stageBatch(bucketStaging, from, vals); err != nil {
 		return fmt.Errorf("node: staging blocks: %w", err)
 	}
-	s.wrote(n)
 	return nil
 }
 
@@ -119,26 +105,38 @@ func (s *store) stagePut(from int, blocks []*block) error {
 // switch to the staging-pool bucket, at keys first, first+1, ..., in one
 // transaction.
 func (s *store) stagePool(first int, canons []string) error {
+	vals := make([][]byte, len(canons))
+	for i, c := range canons {
+		vals[i] = []byte(c)
+	}
+	if err := s.stageBatch(bucketStagingPool, first, vals); err != nil {
+		return fmt.Errorf("node: staging the transactions that return to the pool: %w", err)
+	}
+	return nil
+}
+
+// stageBatch writes vals at keys first, first+1, ... of the staging
+// bucket name (which must exist), packed full, in one transaction.
+func (s *store) stageBatch(name []byte, first int, vals [][]byte) error {
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketStagingPool)
+		b := tx.Bucket(name)
 		if b == nil {
-			return errors.New("no staging-pool bucket")
+			return fmt.Errorf("no %s bucket", name)
 		}
 		b.FillPercent = 1
-		for i, c := range canons {
-			if err := b.Put(u64(uint64(first+i)), []byte(c)); err != nil {
+		for i, v := range vals {
+			if err := b.Put(u64(uint64(first+i)), v); err != nil {
 				return err
 			}
-			n += len(c)
+			n += len(v)
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("node: staging the transactions that return to the pool: %w", err)
+	if err == nil {
+		s.wrote(n)
 	}
-	s.wrote(n)
-	return nil
+	return err
 }
 
 // unstagePool deletes the staged transactions at keys, in transactions of
