@@ -16,7 +16,10 @@ import (
 // TestFrontierNeverAhead runs the worker pool over a small nonce space
 // with a piece function that marks every nonce it hashes and yields at
 // random, while a reader samples the frontier: every nonce below each
-// sample must already be marked, and the samples never go down. Run
+// sample must already be marked, and the samples never go down. The
+// pieces wait (up to a deadline) for the reader to keep up, so that the
+// samples are taken during the run however the scheduler treats the
+// reader on a loaded machine. Run
 // under -race with many workers, chunk and piece sizes that do not
 // divide each other, a solution or none, canceled or not.
 func TestFrontierNeverAhead(t *testing.T) {
@@ -42,9 +45,14 @@ func TestFrontierNeverAhead(t *testing.T) {
 		var calls atomic.Uint64
 		var p Progress
 		var seed atomic.Uint64
+		var samples, ahead, pieces atomic.Uint64
+		deadline := time.Now().Add(10 * time.Second)
 		newPiece := func() pieceFunc {
 			rng := rand.New(rand.NewPCG(uint64(i), seed.Add(1)))
 			return func(lo, hi uint64) (uint64, uint64, bool, uint64) {
+				for want := pieces.Add(1) / 100; samples.Load() < want && time.Now().Before(deadline); {
+					runtime.Gosched()
+				}
 				end := min(hi, lo+1+uint64(rng.IntN(5)))
 				if rng.IntN(4) == 0 {
 					runtime.Gosched()
@@ -63,7 +71,6 @@ func TestFrontierNeverAhead(t *testing.T) {
 		}
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
-		var samples, ahead atomic.Uint64
 		wg.Go(func() {
 			last := uint64(0)
 			for {
@@ -124,8 +131,8 @@ func TestFrontierNeverAhead(t *testing.T) {
 				t.Errorf("case %d: frontier %d after an exhausted search of [%d, %d)", i, f, tc.first, space)
 			}
 		}
-		if samples.Load() == 0 {
-			t.Errorf("case %d: the frontier was never sampled", i)
+		if s, p := samples.Load(), pieces.Load(); s < p/100 {
+			t.Errorf("case %d: the frontier was sampled %d times in %d pieces; want one in 100 at least", i, s, p)
 		}
 	}
 }
