@@ -30,16 +30,13 @@ func (e errChainTooBig) Error() string {
 // never holds more than one block's text, a non-object where a block
 // belongs is refused at once, and every block is validated against the
 // one before it as it arrives, so a hostile answer is refused at its
-// first bad block. What stays in memory is the valid blocks read so far.
-// The bytes it reads count against Limits.ChainBytes (decompressed bytes:
-// the HTTP client decompresses before this reader sees them) and against
-// the node's chain budget, which bounds the chain text being read by all
-// downloads at once.
+// first bad block. The valid blocks are handed to each, never collected,
+// so memory holds a block or two however long the answer. The bytes it
+// reads count against Limits.ChainBytes (decompressed bytes: the HTTP
+// client decompresses before this reader sees them).
 type chainReader struct {
 	r        *bufio.Reader
 	ctx      context.Context
-	budget   *budget
-	held     int64 // taken from budget
 	read     int64
 	limit    int64 // answer bytes
 	blockMax int64 // one block's bytes
@@ -50,10 +47,10 @@ type chainReader struct {
 	length      int  // its length, when it was one; -1 otherwise
 
 	// A local dump (ScanDump): nesting up to pyjson.MaxDepth as a whole
-	// document, values of unknown keys decoded, and blocks not collected
-	// but handed to each; after the first bad block the rest is still
-	// read and decoded, so that malformed input is told apart from an
-	// invalid chain wherever it is.
+	// document, values of unknown keys decoded, and each may be nil;
+	// after the first bad block the rest is still read and decoded, so
+	// that malformed input is told apart from an invalid chain wherever
+	// it is.
 	local   bool
 	each    func(pos int, b *engine.Block) error
 	outer   int           // nesting levels around a block: 1 in a bare array, 2 in a dump object
@@ -62,8 +59,6 @@ type chainReader struct {
 	invalid error         // the first rule broken
 	bad     *engine.Block // the block that broke it
 }
-
-const budgetStep = 1 << 20
 
 func (c *chainReader) readByte() (byte, error) {
 	b, err := c.r.ReadByte()
@@ -76,12 +71,6 @@ func (c *chainReader) readByte() (byte, error) {
 	c.read++
 	if c.read > c.limit {
 		return 0, errChainTooBig{c.limit}
-	}
-	if c.read > c.held && c.budget != nil {
-		if err := c.budget.acquire(c.ctx, budgetStep); err != nil {
-			return 0, fmt.Errorf("waiting for other chain downloads: %w", err)
-		}
-		c.held += budgetStep
 	}
 	return b, nil
 }
@@ -110,22 +99,9 @@ func (c *chainReader) strRun(limit int64) error {
 	if c.read > c.limit {
 		return errChainTooBig{c.limit}
 	}
-	for c.read > c.held && c.budget != nil {
-		if err := c.budget.acquire(c.ctx, budgetStep); err != nil {
-			return fmt.Errorf("waiting for other chain downloads: %w", err)
-		}
-		c.held += budgetStep
-	}
 	c.buf = append(c.buf, buf...)
 	c.r.Discard(len(buf))
 	return nil
-}
-
-// release gives back the budget taken.
-func (c *chainReader) release() {
-	for ; c.held > 0; c.held -= budgetStep {
-		c.budget.release(budgetStep)
-	}
 }
 
 // next returns the next byte that is not JSON whitespace.
@@ -267,7 +243,7 @@ func (c *chainReader) dump() (*engine.Dump, error) {
 	switch first {
 	case '[':
 		c.outer = 1
-		if d.Blocks, err = c.blocks(); err != nil {
+		if err = c.blocks(); err != nil {
 			return nil, err
 		}
 	case '{':
@@ -340,7 +316,7 @@ func (c *chainReader) object(d *engine.Dump) error {
 				return &engine.FieldError{Field: "chain", Msg: "want an array, got " + startName([]byte{b})}
 			}
 			c.count, c.last, c.invalid, c.bad = 0, nil, nil, nil
-			if d.Blocks, err = c.blocks(); err != nil {
+			if err = c.blocks(); err != nil {
 				return err
 			}
 		case "length":
@@ -427,11 +403,9 @@ func (c *chainReader) peers(d *engine.Dump) error {
 }
 
 // blocks reads the blocks array after its '[', validating each block
-// against the one before it. A local reader, or one with c.each set,
-// hands each valid block to c.each (when set) instead of collecting it,
-// and keeps only the last one.
-func (c *chainReader) blocks() ([]*engine.Block, error) {
-	var out []*engine.Block
+// against the one before it, and hands each valid block to c.each (when
+// set); it keeps only the last one.
+func (c *chainReader) blocks() error {
 	depth := MaxBlockDepth
 	if c.local {
 		depth = pyjson.MaxDepth - c.outer
@@ -439,46 +413,43 @@ func (c *chainReader) blocks() ([]*engine.Block, error) {
 	for i := 0; ; i++ {
 		b, err := c.next()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if b == ']' && i == 0 {
-			return out, nil
+			return nil
 		}
 		if c.local {
 			if err := c.ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if b != '{' {
-			return nil, &engine.FieldError{Field: fmt.Sprintf("chain[%d]", i), Msg: "want a block object, got " + startName([]byte{b})}
+			return &engine.FieldError{Field: fmt.Sprintf("chain[%d]", i), Msg: "want a block object, got " + startName([]byte{b})}
 		}
 		v, err := c.decodeRaw(b, c.blockMax, depth, fmt.Sprintf("chain[%d]", i))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		blk, err := engine.BlockFromValue(v, engine.BlockOptions{})
 		if err != nil {
 			var fe *engine.FieldError
 			if errors.As(err, &fe) {
-				return nil, &engine.FieldError{Field: fmt.Sprintf("chain[%d].%s", i, fe.Field), Msg: fe.Msg}
+				return &engine.FieldError{Field: fmt.Sprintf("chain[%d].%s", i, fe.Field), Msg: fe.Msg}
 			}
-			return nil, fmt.Errorf("chain[%d]: %w", i, err)
+			return fmt.Errorf("chain[%d]: %w", i, err)
 		}
 		c.count++
 		if err := c.accept(i, blk); err != nil {
-			return nil, err
-		}
-		if !c.local && c.each == nil {
-			out = append(out, blk)
+			return err
 		}
 		if b, err = c.next(); err != nil {
-			return nil, err
+			return err
 		}
 		if b == ']' {
-			return out, nil
+			return nil
 		}
 		if b != ',' {
-			return nil, fmt.Errorf("the chain array: want ',' or ']' after chain[%d]", i)
+			return fmt.Errorf("the chain array: want ',' or ']' after chain[%d]", i)
 		}
 	}
 }
@@ -514,34 +485,18 @@ func (c *chainReader) accept(i int, blk *engine.Block) error {
 	return nil
 }
 
-// readChain reads a peer's chain answer from r (see chainReader): the
-// blocks it returns form a valid chain.
-func (n *Node) readChain(ctx context.Context, r io.Reader) (*engine.Dump, error) {
-	d, _, err := n.readChainOrLength(ctx, r, false, nil)
-	return d, err
-}
-
-// readChainOrLength is readChain that, with allowLength, also takes
-// {"length": N, "peers": [...]} without a chain (a powchain peer's answer
-// to POST /register_node?paged=1): it returns N, and -1 for a chain.
-// With each set, the valid blocks are handed to each as they arrive and
-// not collected: the dump it returns has no blocks, memory holds a block
-// or two however long the answer, and the node's chain budget is not
-// used.
+// readChainOrLength reads a peer's chain answer from r (see
+// chainReader), handing each valid block to each as it arrives; the dump
+// it returns has the answer's peers and no blocks. With allowLength, it
+// also takes {"length": N, "peers": [...]} without a chain (a powchain
+// peer's answer to POST /register_node?paged=1): it returns N, and -1
+// for a chain.
 func (n *Node) readChainOrLength(ctx context.Context, r io.Reader, allowLength bool, each func(pos int, b *engine.Block) error) (*engine.Dump, int, error) {
 	c := &chainReader{
-		r: bufio.NewReaderSize(r, 32<<10), ctx: ctx, budget: n.chainBudget,
+		r: bufio.NewReaderSize(r, 32<<10), ctx: ctx,
 		limit: n.cfg.Limits.ChainBytes, blockMax: n.cfg.Limits.BlockBytes, target: n.target,
 		allowLength: allowLength, length: -1, each: each,
 	}
-	if each != nil {
-		// What is read is not held, so it takes nothing from the budget
-		// (which bounds memory); Limits.ChainBytes still bounds the answer.
-		// Nor could it: a download waiting for the stage while holding
-		// budget could starve the one staging.
-		c.budget = nil
-	}
-	defer c.release()
 	d, err := c.dump()
 	return d, c.length, err
 }

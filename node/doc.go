@@ -110,11 +110,9 @@
 //     Limits.BlockBytes); a non-object where a block belongs ends the
 //     download at once, and every block is validated against the one
 //     before as it arrives, so a hostile answer costs a few kilobytes.
-//     The syncer stages the valid blocks in the store as they come (see
-//     Consensus), so it holds a batch; a registration's answer keeps the
-//     valid blocks read so far, about 2-3 times their text, and such
-//     answers together read at most Limits.ChainBytes at a time (a
-//     node-wide budget), so their peak is a small multiple of it.
+//     The syncer and a registration stage the valid blocks in the store as
+//     they come (see Consensus), so each holds a batch of blocks, not the
+//     answer.
 //     A peer that sends nothing for Config.PeerTimeout, or takes over ten
 //     times that for its whole answer, is dropped.
 //   - Consensus. Sync asks up to 8 peers at a time and adopts a longer
@@ -226,7 +224,9 @@
 // Storage), and switched to only when the whole answer is read, valid and
 // longer than our chain then (and our chain still holds the block the
 // fork starts from). An answer that is invalid or cut off anywhere changes
-// nothing and its staged blocks are dropped. Memory holds a batch of
+// nothing and its staged blocks are dropped. Registering with a reference
+// peer ([Node.RegisterWith]: its POST /register_node answers with its
+// chain) reads and adopts that chain the same way. Memory holds a batch of
 // blocks and the indexes however long the answer; one stage exists at a
 // time, so a second reference peer's download waits for the first one's
 // to end (at most ten times Config.PeerTimeout). Peers are asked

@@ -137,9 +137,9 @@ func TestHostileChainIsRefusedAtOnce(t *testing.T) {
 	}))
 	defer peer.Close()
 	a := openTest(t, testConfig(t, ""))
-	_, err := a.fetchChain(context.Background(), peer.URL+"/")
+	_, err := a.syncChain(context.Background(), peer.URL+"/")
 	if err == nil || !strings.Contains(err.Error(), `"chain[0]": want a block object, got a number`) {
-		t.Fatalf("fetchChain: %v", err)
+		t.Fatalf("syncChain: %v", err)
 	}
 	// The peer wrote what fits in socket buffers, not its 64 MiB.
 	time.Sleep(100 * time.Millisecond)
@@ -168,9 +168,9 @@ func TestGzipBombChain(t *testing.T) {
 	cfg := testConfig(t, "")
 	cfg.Limits.ChainBytes = 4 << 20
 	a := openTest(t, cfg)
-	_, err := a.fetchChain(context.Background(), peer.URL+"/")
+	_, err := a.syncChain(context.Background(), peer.URL+"/")
 	if err == nil || !strings.Contains(err.Error(), "over the limit of 4194304 bytes") {
-		t.Fatalf("fetchChain of a %d-byte gzip bomb: %v", bomb.Len(), err)
+		t.Fatalf("syncChain of a %d-byte gzip bomb: %v", bomb.Len(), err)
 	}
 }
 
@@ -193,11 +193,11 @@ func TestChainStreamValidates(t *testing.T) {
 		{`[` + wire(t, g) + `, [1]]`, `"chain[1]": want a block object, got an array`},
 	} {
 		peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, c.body) }))
-		blocks, err := a.fetchChain(context.Background(), peer.URL+"/")
+		adopted, err := a.syncChain(context.Background(), peer.URL+"/")
 		peer.Close()
 		switch {
-		case c.msg == "" && (err != nil || len(blocks) != 2):
-			t.Errorf("%.60q: %d blocks, %v", c.body, len(blocks), err)
+		case c.msg == "" && (err != nil || !adopted || a.Len() != 2):
+			t.Errorf("%.60q: adopted %v, %d blocks, %v", c.body, adopted, a.Len(), err)
 		case c.msg != "" && (err == nil || !strings.Contains(err.Error(), c.msg)):
 			t.Errorf("%.60q: got %v, want %q", c.body, err, c.msg)
 		}

@@ -188,7 +188,6 @@ type Node struct {
 	events  *eventBus
 
 	decodeBudget *budget // bytes of large bodies decoding at once
-	chainBudget  *budget // bytes of peers' chain answers being read at once
 	policy       *PeerPolicy
 	health       peerHealth // peers in back-off
 	peerMu       sync.Mutex // serializes changes of the peer list
@@ -336,7 +335,6 @@ func Open(cfg Config) (*Node, error) {
 		n.peerSet[p] = struct{}{}
 	}
 	n.decodeBudget = newBudget(cfg.Limits.DecodeBytes)
-	n.chainBudget = newBudget(cfg.Limits.ChainBytes)
 	n.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLoopback)
 	n.proxies = proxies
 	n.conns = newConnLimits(cfg.Limits.Conns, cfg.Limits.ConnsPerClient, &n.proxies)

@@ -284,20 +284,13 @@ func (c *peerClient) do(ctx context.Context, peer, method, endpoint string, body
 	return data, nil
 }
 
-// peerChain sends a request whose answer is a chain dump and reads it as
-// a stream (see chainReader). An invalid chain is a *PeerError wrapping
-// the *engine.RuleError.
-func (n *Node) peerChain(ctx context.Context, peer, method, endpoint string, body []byte) (*engine.Dump, error) {
-	dump, _, err := n.peerChainOrLength(ctx, peer, method, endpoint, body, false, nil)
-	return dump, err
-}
-
-// peerChainOrLength is peerChain that, with paged, also takes the answer
-// of a powchain peer to POST /register_node?paged=1, {"length": N,
-// "peers": [...]} without the chain: then it returns the dump's peers and
-// N, and -1 for a chain dump. With each set, the valid blocks are handed
-// to each as they arrive instead of being collected (readChainOrLength);
-// an error each returns is returned as it is.
+// peerChainOrLength sends a request whose answer is a chain dump and
+// reads it as a stream (see chainReader), handing the valid blocks to
+// each as they arrive; it returns the dump's peers. With paged, it also
+// takes the answer of a powchain peer to POST /register_node?paged=1,
+// {"length": N, "peers": [...]} without the chain, and returns N; -1 for
+// a chain dump. An invalid chain is a *PeerError wrapping the
+// *engine.RuleError; an error each returns is returned as it is.
 func (n *Node) peerChainOrLength(ctx context.Context, peer, method, endpoint string, body []byte, paged bool, each func(pos int, b *engine.Block) error) (*engine.Dump, int, error) {
 	a, err := n.peers.open(ctx, peer, method, endpoint, body, http.StatusOK, 10*n.peers.timeout)
 	if err != nil {
@@ -306,14 +299,10 @@ func (n *Node) peerChainOrLength(ctx context.Context, peer, method, endpoint str
 	defer a.Close()
 	op := method + " " + endpoint
 	var eachErr error
-	if each != nil {
-		f := each
-		each = func(pos int, b *engine.Block) error {
-			eachErr = f(pos, b)
-			return eachErr
-		}
-	}
-	dump, length, err := n.readChainOrLength(ctx, a, paged, each)
+	dump, length, err := n.readChainOrLength(ctx, a, paged, func(pos int, b *engine.Block) error {
+		eachErr = each(pos, b)
+		return eachErr
+	})
 	if err != nil && eachErr != nil {
 		return nil, -1, eachErr
 	}
@@ -484,7 +473,10 @@ func (n *Node) RegisterWith(ctx context.Context, peerURL, self string) (*Registr
 	// paged=1 asks a powchain peer for its length and peers only, and the
 	// chain is then fetched in pages; the reference node ignores it and
 	// answers with its chain.
-	dump, pagedLength, err := n.peerChainOrLength(ctx, peer, "POST", "register_node?paged=1", body, true, nil)
+	// A reference peer's chain is read as a stream, staged and adopted
+	// if it is longer than ours (streamChain); the peers are added only
+	// when the answer was a valid chain.
+	adopted, sc, err := n.streamChain(ctx, peer, "POST", "register_node?paged=1", body, true)
 	if err != nil {
 		var re *engine.RuleError
 		if errors.As(err, &re) {
@@ -492,12 +484,12 @@ func (n *Node) RegisterWith(ctx context.Context, peerURL, self string) (*Registr
 		}
 		return nil, err
 	}
-	reg := &Registration{Peer: peer, TheirLength: len(dump.Blocks)}
-	if pagedLength >= 0 {
-		reg.TheirLength = pagedLength
+	reg := &Registration{Peer: peer, TheirLength: sc.blocks, Adopted: adopted}
+	if sc.length >= 0 {
+		reg.TheirLength = sc.length
 	}
 	learned := []string{peer}
-	for _, p := range dump.Peers {
+	for _, p := range sc.peers {
 		q, err := NormalizePeer(p)
 		if err != nil || q == self || slices.Contains(learned, q) || n.policy.check(q) != nil {
 			continue
@@ -509,11 +501,7 @@ func (n *Node) RegisterWith(ctx context.Context, peerURL, self string) (*Registr
 	if reg.NewPeers, err = n.addPeers(learned, true); err != nil {
 		return nil, err
 	}
-	if pagedLength < 0 {
-		if reg.Adopted, err = n.adoptValid(dump.Blocks, peer); err != nil {
-			return nil, err
-		}
-	} else if pagedLength > n.Len() {
+	if sc.length > n.Len() {
 		if reg.Adopted, err = n.syncFrom(ctx, peer, nil); err != nil {
 			return nil, err
 		}
@@ -675,14 +663,4 @@ func (h *peerHealth) forget(p string) {
 	h.mu.Lock()
 	delete(h.fails, p)
 	h.mu.Unlock()
-}
-
-// fetchChain asks a peer for its chain (GET chain), validated, and holds
-// it whole; the syncer streams it instead (syncChain).
-func (n *Node) fetchChain(ctx context.Context, peer string) ([]*engine.Block, error) {
-	dump, err := n.peerChain(ctx, peer, "GET", "chain", nil)
-	if err != nil {
-		return nil, err
-	}
-	return dump.Blocks, nil
 }

@@ -3,6 +3,8 @@ package node
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,13 +20,14 @@ import (
 	"github.com/powchain/powchain/engine"
 )
 
-// refPeer serves a chain dump as the reference node does: GET /chain
-// answers the whole chain, every other path is 404 (so the syncer takes
-// it for a reference peer). open gives the dump from its start.
+// refPeer serves a chain dump as the reference node does: GET /chain and
+// POST /register_node answer the whole chain, every other path is 404 (so
+// the syncer takes it for a reference peer). open gives the dump from its
+// start.
 func refPeer(t *testing.T, open func() (io.ReadCloser, error)) *httptest.Server {
 	t.Helper()
 	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/chain" {
+		if r.URL.Path != "/chain" && (r.Method != "POST" || r.URL.Path != "/register_node") {
 			http.NotFound(w, r)
 			return
 		}
@@ -118,6 +121,37 @@ func TestReferenceSyncStaged(t *testing.T) {
 	}
 }
 
+// TestRegisterWithReference: registering with a reference peer (whose
+// POST /register_node answers with its chain) whose longer chain forks
+// from ours stages it in batches and switches to it, as a sync does; the
+// peer is ours afterwards, our replaced block's transaction is pending
+// again, and nothing is left staged. Registering again changes nothing.
+func TestRegisterWithReference(t *testing.T) {
+	defer func(b int) { importBatch = b }(importBatch)
+	importBatch = 2 << 10 // a few blocks a batch
+	a := openTest(t, testConfig(t, ""))
+	a.postTxDirect(t, "a", "ours")
+	if _, err := a.Mine(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	theirs := taggedChain(t, []*engine.Block{engine.Genesis()}, 40, "p", nil)
+	peer := refPeer(t, bytesDump(t, theirs))
+	for round, adopted := range []bool{true, false} {
+		reg, err := a.RegisterWith(context.Background(), peer.URL, "http://127.0.0.1:1")
+		if err != nil || reg.Adopted != adopted || reg.TheirLength != len(theirs) {
+			t.Fatalf("round %d: RegisterWith: %+v %v, want adopted %v, their length %d", round, reg, err, adopted, len(theirs))
+		}
+		wantChain(t, "after registering with a reference peer", a, theirs)
+		if p := pendingContents(a); len(p) != 1 || p[0] != "ours" {
+			t.Fatalf("round %d: pending after the registration: %v", round, p)
+		}
+		if p := a.Peers(); len(p) != 1 {
+			t.Fatalf("round %d: peers %v, want the reference peer", round, p)
+		}
+		noStaging(t, "after registering", a)
+	}
+}
+
 // TestReferenceSyncInvalidTail: a reference peer's longer chain with a
 // bad block near its end, after many staged batches, changes nothing:
 // the chain, the pool and the store are as before, nothing is staged.
@@ -138,6 +172,17 @@ func TestReferenceSyncInvalidTail(t *testing.T) {
 		bad.Nonce++
 		theirs[len(theirs)-3] = &bad
 		peer := refPeer(t, bytesDump(t, theirs))
+		// Registering with it: refused, the peer not added.
+		reg, err := a.RegisterWith(context.Background(), peer.URL, "http://127.0.0.1:1")
+		var re *engine.RuleError
+		if reg != nil || !errors.As(err, &re) || re.Index != int64(len(theirs)-3) {
+			t.Fatalf("fork at %d: RegisterWith: %+v %v, want block %d's rule error", fork, reg, err, len(theirs)-3)
+		}
+		if p := a.Peers(); len(p) != 0 {
+			t.Fatalf("fork at %d: peers after a refused registration: %v", fork, p)
+		}
+		wantChain(t, "after an invalid registration answer", a, before)
+		noStaging(t, "after an invalid registration answer", a)
 		if _, err := a.AddPeers(peer.URL); err != nil {
 			t.Fatal(err)
 		}
@@ -162,9 +207,10 @@ func TestReferenceSyncInvalidTail(t *testing.T) {
 	noStaging(t, "reopened", b)
 }
 
-// TestReferenceSyncMemory: syncing a large reference answer (about 36 MB
-// of blocks) keeps the heap far below the answer's size: the blocks are
-// staged in batches, not held. The peer streams the dump from a file.
+// TestReferenceSyncMemory: syncing from, or registering with, a reference
+// peer whose chain is large (about 36 MB of blocks) keeps the heap far
+// below the answer's size: the blocks are staged in batches, not held.
+// The peer streams the dump from a file.
 // Measured on a 37 MB answer: the heap in use grew by 182 MB when the
 // answer was decoded whole, by about 12 MB streamed (a batch of blocks
 // decoded and its store transaction).
@@ -190,11 +236,43 @@ func TestReferenceSyncMemory(t *testing.T) {
 	fi, _ := os.Stat(dumpPath)
 	size := fi.Size()
 	peer := refPeer(t, func() (io.ReadCloser, error) { return os.Open(dumpPath) })
-
-	a := openTest(t, testConfig(t, ""))
-	if _, err := a.AddPeers(peer.URL); err != nil {
-		t.Fatal(err)
+	for _, way := range []string{"sync", "register"} {
+		a := openTest(t, testConfig(t, ""))
+		peak, err := peakHeap(func() error {
+			if way == "register" {
+				reg, err := a.RegisterWith(ctx, peer.URL, "http://127.0.0.1:1")
+				if err == nil && (!reg.Adopted || reg.TheirLength != blocks+1) {
+					err = fmt.Errorf("registration %+v, want the chain adopted", reg)
+				}
+				return err
+			}
+			if _, err := a.AddPeers(peer.URL); err != nil {
+				return err
+			}
+			ok, err := a.Sync(ctx)
+			if err == nil && !ok {
+				err = errors.New("the chain was not adopted")
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", way, err)
+		}
+		if a.Len() != blocks+1 {
+			t.Fatalf("%s: the node holds %d blocks, want %d", way, a.Len(), blocks+1)
+		}
+		noStaging(t, "after a large "+way, a)
+		t.Logf("%s: answer %d MB, peak heap in use above the start %.1f MB", way, size>>20, float64(peak)/(1<<20))
+		if peak > uint64(size)/2 {
+			t.Fatalf("%s: the heap grew by %d MB while reading a %d MB answer, want under half of it", way, peak>>20, size>>20)
+		}
+		a.Close()
 	}
+}
+
+// peakHeap runs f while sampling the heap in use every 2 ms, and returns
+// how far above the start it went.
+func peakHeap(f func() error) (uint64, error) {
 	// A low GC percent keeps the heap in use close to what is live, so
 	// that the figure is what the sync holds, not the collector's slack.
 	defer debug.SetGCPercent(debug.SetGCPercent(10))
@@ -220,20 +298,10 @@ func TestReferenceSyncMemory(t *testing.T) {
 			}
 		}
 	}()
-	ok, err := a.Sync(ctx)
+	err := f()
 	close(stop)
 	<-sampled
-	if !ok || err != nil {
-		t.Fatalf("Sync: %v %v", ok, err)
-	}
-	if a.Len() != blocks+1 {
-		t.Fatalf("the node holds %d blocks, want %d", a.Len(), blocks+1)
-	}
-	noStaging(t, "after a large sync", a)
-	t.Logf("answer %d MB, peak heap in use above the start %.1f MB", size>>20, float64(peak.Load())/(1<<20))
-	if p := peak.Load(); p > uint64(size)/2 {
-		t.Fatalf("the heap grew by %d MB while syncing a %d MB answer, want under half of it", p>>20, size>>20)
-	}
+	return peak.Load(), err
 }
 
 // TestReferenceSyncOursGrew: our chain grows while a reference peer's

@@ -478,15 +478,32 @@ func (n *Node) Sync(ctx context.Context) (bool, error) {
 }
 
 // syncChain adopts a reference peer's chain (GET /chain) if it is valid
-// and longer than ours. The answer is read as a stream and validated as
-// it arrives (chainReader, within Limits.ChainBytes); the blocks past the
-// common prefix with our chain are staged in the store as they come
-// (forkStage), and switched to (switchFork) only when the whole answer is
-// read, valid and longer than our chain then. An answer that is invalid
-// or cut off anywhere changes nothing: the staged blocks are dropped.
-// Memory holds a batch of blocks and the indexes however long the
-// answer. It reports whether our chain changed.
+// and longer than ours (streamChain). It reports whether our chain
+// changed.
 func (n *Node) syncChain(ctx context.Context, peer string) (bool, error) {
+	adopted, _, err := n.streamChain(ctx, peer, "GET", "chain", nil, false)
+	return adopted, err
+}
+
+// streamedChain is what streamChain read.
+type streamedChain struct {
+	blocks int      // the chain's length; 0 for a paged registration answer
+	length int      // a paged registration answer's length; -1 for a chain
+	peers  []string // the answer's peer list
+}
+
+// streamChain sends a request whose answer is a chain dump (or, with
+// paged, possibly a paged registration answer, which holds no chain) and
+// adopts the chain if it is valid and longer than ours. The answer is read
+// as a stream and validated as it arrives (chainReader, within
+// Limits.ChainBytes); the blocks past the common prefix with our chain are
+// staged in the store as they come (forkStage), and switched to
+// (switchFork) only when the whole answer is read, valid and longer than
+// our chain then. An answer that is invalid or cut off anywhere changes
+// nothing: the staged blocks are dropped. Memory holds a batch of blocks
+// and the indexes however long the answer. It reports whether our chain
+// changed, and what the answer held besides.
+func (n *Node) streamChain(ctx context.Context, peer, method, endpoint string, body []byte, paged bool) (bool, *streamedChain, error) {
 	n.mu.RLock()
 	ours := n.index
 	n.mu.RUnlock()
@@ -504,7 +521,7 @@ func (n *Node) syncChain(ctx context.Context, peer string) (bool, error) {
 				return nil // still the common prefix
 			}
 			if pos == 0 {
-				return &PeerError{Peer: peer, Op: "GET chain", Err: errors.New("its chain has another genesis block")}
+				return &PeerError{Peer: peer, Op: method + " " + endpoint, Err: errors.New("its chain has another genesis block")}
 			}
 		}
 		if stage == nil {
@@ -519,13 +536,16 @@ func (n *Node) syncChain(ctx context.Context, peer string) (bool, error) {
 		}
 		return stage.add(nb)
 	}
-	if _, _, err := n.peerChainOrLength(ctx, peer, "GET", "chain", nil, false, each); err != nil {
-		return false, err
+	dump, length, err := n.peerChainOrLength(ctx, peer, method, endpoint, body, paged, each)
+	if err != nil {
+		return false, nil, err
 	}
+	sc := &streamedChain{blocks: count, length: length, peers: dump.Peers}
 	if stage == nil || count <= n.Len() {
-		return false, nil // not longer than ours: the stage is dropped
+		return false, sc, nil // not longer than ours: the stage is dropped
 	}
 	st := stage
 	stage = nil
-	return n.switchFork(st, peer) // drops the stage too
+	adopted, err := n.switchFork(st, peer) // drops the stage too
+	return adopted, sc, err
 }
