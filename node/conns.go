@@ -57,6 +57,7 @@ type connLimits struct {
 	refusedClient    atomic.Uint64
 	evictedTotal     atomic.Uint64
 	evictedClient    atomic.Uint64
+	refusedProxied   atomic.Uint64
 
 	mu         sync.Mutex
 	open       int
@@ -64,6 +65,7 @@ type connLimits struct {
 	idle       list.List                 // of *limitedConn, oldest idle first
 	clientIdle map[netip.Addr]*list.List // the same per keyed client address
 	refusing   chan struct{}             // a token per refusal being answered
+	proxied    map[netip.Addr]int        // requests in flight per client behind a trusted proxy
 	answers    sync.WaitGroup
 }
 
@@ -71,6 +73,7 @@ func newConnLimits(total, perClient int, proxies *proxyTrust) *connLimits {
 	return &connLimits{
 		total: max(total, 0), perClient: max(perClient, 0), proxies: proxies,
 		clients: map[netip.Addr]int{}, clientIdle: map[netip.Addr]*list.List{},
+		proxied:  map[netip.Addr]int{},
 		refusing: make(chan struct{}, maxRefusing),
 	}
 }
@@ -170,6 +173,48 @@ func (l *connLimits) admit(c net.Conn) net.Conn {
 		c.Close()
 	}
 	return nil
+}
+
+// proxiedCap wraps the API's handler: a trusted proxy's connections are
+// exempt from the per-client cap (they carry many clients' requests), so
+// the cap applies to the clients it names instead, as requests in flight
+// at once. A request through a trusted proxy counts against its client
+// (clientOf, by clientKey) from the moment it is routed until its handler
+// returns (a /events stream for as long as it lasts); past Limits.
+// ConnsPerClient it is answered 503 with Retry-After and a line naming the
+// cap, and the proxy's connection stays open. Direct requests are not
+// counted here: their connections are. The table holds the clients with a
+// request in flight, so it is bounded by the requests the server runs.
+func (l *connLimits) proxiedCap(h http.Handler) http.Handler {
+	if l.perClient == 0 || l.proxies == nil || len(l.proxies.prefixes) == 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, proxied, ok := l.proxies.clientOf(r)
+		if !proxied || !ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		key := clientKey(a)
+		l.mu.Lock()
+		if l.proxied[key] >= l.perClient {
+			l.mu.Unlock()
+			l.refusedProxied.Add(1)
+			w.Header().Set("Retry-After", "1")
+			writeText(w, http.StatusServiceUnavailable, fmt.Sprintf("Too many requests in flight from %s: at most %d at once from one client address; retry when one has ended\n", key, l.perClient))
+			return
+		}
+		l.proxied[key]++
+		l.mu.Unlock()
+		defer func() {
+			l.mu.Lock()
+			if l.proxied[key]--; l.proxied[key] == 0 {
+				delete(l.proxied, key)
+			}
+			l.mu.Unlock()
+		}()
+		h.ServeHTTP(w, r)
+	})
 }
 
 // wait waits for the refusals being answered (refuseLinger at most).

@@ -419,3 +419,56 @@ func TestEventsPerClient(t *testing.T) {
 		}
 	}
 }
+
+// TestProxiedClientCap: behind a trusted proxy the per-client cap applies
+// to the clients the proxy names, as requests in flight: a client holding
+// its cap of /events streams through the proxy is refused one more
+// request with a 503 naming the cap, while another client through the
+// same proxy, and the same address connecting directly, are served; when
+// one of its streams ends it is served again.
+func TestProxiedClientCap(t *testing.T) {
+	cfg := testConfig(t, "")
+	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	cfg.Limits.ConnsPerClient = 3 // below the 8 streams a client may hold
+	a := startNode(t, cfg, "127.0.0.1:0")
+	target, _ := url.Parse(a.url)
+	rp := httputil.NewSingleHostReverseProxy(target) // appends the peer to X-Forwarded-For
+	tr := &http.Transport{}
+	rp.Transport = tr
+	proxy := httptest.NewServer(rp) // on 127.0.0.1
+	defer proxy.Close()
+	defer tr.CloseIdleConnections()
+	dialFrom(t, "127.0.0.3", a.addr).Close() // skips where 127.0.0.3 cannot be bound
+
+	var streams []io.Closer
+	defer func() {
+		for _, s := range streams {
+			s.Close()
+		}
+	}()
+	for i := range 3 {
+		resp, err := clientFrom("127.0.0.3").Get(proxy.URL + "/events")
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("stream %d from 127.0.0.3 through the proxy: %v %v", i+1, resp, err)
+		}
+		streams = append(streams, resp.Body)
+	}
+	if code, body := getFrom(t, "127.0.0.3", proxy.URL+"/health"); code != 503 || !strings.Contains(body, "Too many requests in flight from 127.0.0.3: at most 3 at once") {
+		t.Fatalf("a 4th request from 127.0.0.3 through the proxy: %d %q, want 503 naming the cap", code, body)
+	}
+	if code, _ := getFrom(t, "127.0.0.4", proxy.URL+"/health"); code != 200 {
+		t.Fatalf("127.0.0.4 through the proxy: %d", code)
+	}
+	if code, _ := getFrom(t, "127.0.0.3", a.url+"health"); code != 200 {
+		t.Fatalf("127.0.0.3 directly: %d", code)
+	}
+	if v := metric(t, a, "powchain_proxied_requests_refused_total"); v != 1 {
+		t.Errorf("powchain_proxied_requests_refused_total %v, want 1", v)
+	}
+	streams[0].Close()
+	streams = streams[1:]
+	waitFor(t, 10*time.Second, "127.0.0.3 served through the proxy after a stream ended", func() bool {
+		code, _ := getFrom(t, "127.0.0.3", proxy.URL+"/health")
+		return code == 200
+	})
+}

@@ -191,8 +191,11 @@
 //     direct clients only, so a proxy on the same host does not make
 //     everyone unlimited. Connections are counted before any header is
 //     read, so a trusted proxy's connections count against Limits.Conns
-//     only, not Limits.ConnsPerClient: the proxy, which sees the
-//     clients, should cap their connections itself.
+//     only, not Limits.ConnsPerClient; instead Limits.ConnsPerClient caps
+//     the requests in flight at once of each client a trusted proxy
+//     names (a /events stream counts while it lasts): one more is
+//     answered 503 with Retry-After, and the proxy's connection stays
+//     open.
 //
 // # Consensus
 //

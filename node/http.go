@@ -40,7 +40,7 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("GET /workers", n.limited(n.handleWorkers))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
 	n.handleDashboard(mux)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return n.conns.proxiedCap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The reference node builds URLs as base + "/endpoint", which gives
 		// "//endpoint" for a base with a trailing slash. Route it, rather
 		// than redirect: a redirected POST becomes a GET in most clients.
@@ -49,7 +49,7 @@ func (n *Node) Handler() http.Handler {
 			r.URL.RawPath = ""
 		}
 		mux.ServeHTTP(w, r)
-	})
+	}))
 }
 
 func writeText(w http.ResponseWriter, code int, msg string) {

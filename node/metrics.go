@@ -73,6 +73,9 @@ func newMetrics(n *Node) *metrics {
 			ConstLabels: prometheus.Labels{"cap": "per_client"},
 		}, func() float64 { return float64(n.conns.refusedClient.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "powchain_proxied_requests_refused_total", Help: "Requests through a trusted proxy answered 503 because their client had Limits.ConnsPerClient requests in flight.",
+		}, func() float64 { return float64(n.conns.refusedProxied.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "powchain_connections_evicted_total", Help: "Idle keep-alive connections closed to make room for a new connection over a cap: total (Limits.Conns) or per_client (Limits.ConnsPerClient).",
 			ConstLabels: prometheus.Labels{"cap": "total"},
 		}, func() float64 { return float64(n.conns.evictedTotal.Load()) }),

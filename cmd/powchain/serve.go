@@ -116,7 +116,7 @@ type connFlags struct {
 
 func (f *connFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.max, "max-conns", node.DefaultMaxConns, "most connections open at once; one more is answered 503 and closed; 0 for no cap")
-	fs.IntVar(&f.perClient, "max-conns-per-client", node.DefaultMaxConnsPerClient, "most connections open at once from one client address (IPv6: one /64), loopback included; --trusted-proxy peers are exempt; 0 for no cap")
+	fs.IntVar(&f.perClient, "max-conns-per-client", node.DefaultMaxConnsPerClient, "most connections open at once from one client address (IPv6: one /64), loopback included; --trusted-proxy peers are exempt, and the clients they name may have this many requests in flight at once; 0 for no cap")
 	fs.StringVar(&f.trustedProxy, "trusted-proxy", "", "comma-separated CIDRs or addresses of reverse proxies in front of the node: their requests are rate-limited by the client they name in --proxy-header")
 	fs.StringVar(&f.proxyHeader, "proxy-header", node.HeaderXForwardedFor, "the header the trusted proxies name the client in: X-Forwarded-For or Forwarded (only that one is read)")
 }
