@@ -2,7 +2,7 @@
 
 package hasher
 
-//go:generate sh -c "cd _asm && go run ./avx2 -out ../avx2_amd64.s -stubs ../avx2_stub_amd64.go -pkg hasher"
+//go:generate sh -c "cd _asm && go run ./avx2 -layout ../simd_layout_amd64.go -out ../avx2_amd64.s -stubs ../avx2_stub_amd64.go -pkg hasher"
 
 // The AVX2 kernel hashes eight nonces of one layout per pass, one per
 // 32-bit lane of the YMM registers: the SHA-256 rounds of eight messages

@@ -15,21 +15,10 @@ import (
 // the assembly once per chunk of passes, plus once per pass in which some
 // lane's first digest word passes the mask.
 
-// The arena's header and midstate, in bytes from its vector-aligned start;
-// keep in step with the arena constants in _asm/avx2/main.go and
-// _asm/avx512/main.go, whose doc comments describe each part. The parts
-// after the midstate are at offsets that depend on the vector's size
+// The arena's layout is the generator's (_asm/internal/simd), which
+// writes it to simd_layout_amd64.go: the header's and the midstate's
+// offsets, and the offsets of the parts after them for each vector size
 // (simdArena).
-const (
-	simdHdrNonceBlocks = 0   // uint64: nonce blocks, 1 or 2
-	simdHdrConstBlocks = 8   // uint64: constant blocks after them
-	simdHdrWIdx0       = 16  // uint64: (j0&^7)*vector bytes, j0 the first round run
-	simdHdrRot0        = 24  // uint64: j0&7
-	simdHdrDigits      = 32  // uint64: nonce digits
-	simdHdrMask        = 40  // uint64: the target's first-word mask
-	simdHdrKIdx0       = 48  // uint64: (j0&^7)*4 (read by avx512 only)
-	simdArenaMid       = 128 // 8 vectors: the midstate
-)
 
 // simdArena holds the byte offsets of the arena's parts after the
 // midstate for vectors of one size.
@@ -43,14 +32,10 @@ type simdArena struct {
 }
 
 func newSIMDArena(vec int) simdArena {
-	var a simdArena
-	a.start = simdArenaMid + 8*vec
-	a.save = a.start + 8*vec
-	a.digit = a.save + 8*vec
-	a.w0 = a.digit + 256
-	a.w1 = a.w0 + 64*vec
-	a.wk = a.w1 + 64*vec
-	return a
+	if vec == 64 {
+		return simdArena{simdArena64Start, simdArena64Save, simdArena64Digit, simdArena64W0, simdArena64W1, simdArena64WK}
+	}
+	return simdArena{simdArena32Start, simdArena32Save, simdArena32Digit, simdArena32W0, simdArena32W1, simdArena32WK}
 }
 
 // simdChunkBlocks bounds the work of one assembly call, in block

@@ -64,7 +64,10 @@
 package main
 
 import (
+	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/powchain/powchain/hasher/_asm/internal/simd"
 	"github.com/powchain/powchain/hasher/_asm/sha256k"
@@ -153,7 +156,19 @@ func smallSigma(x, dst, u, v VecPhysical, r0, r1, s uint8) {
 	VPXOR(v, dst, dst)
 }
 
+// layout names the Go file the arena's layout is written to, for the
+// Go side of both SIMD kernels (simd.LayoutConsts).
+var layout = flag.String("layout", "", "write the arena layout's Go constants to this file")
+
 func main() {
+	flag.Parse()
+	if *layout != "" {
+		if err := simd.WriteGo(*layout, "hasher", "go run ./avx2 -layout "+filepath.Base(*layout),
+			"The arena of the avx2 and avx512 kernels, in bytes from its\nvector-aligned start (see _asm/internal/simd).", simd.LayoutConsts()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
 	for _, c := range []string{"amd64", "gc", "!purego", "!noasm"} {
 		ConstraintExpr(c)
 	}

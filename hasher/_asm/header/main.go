@@ -86,9 +86,13 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"math/bits"
+	"os"
+	"path/filepath"
 
+	"github.com/powchain/powchain/hasher/_asm/internal/simd"
 	"github.com/powchain/powchain/hasher/_asm/sha256k"
 
 	. "github.com/mmcloughlin/avo/build"
@@ -103,7 +107,33 @@ var iv = [8]uint32{
 
 var shaniLanes = []int{1, 4}
 
+// layout names the Go file the AVX2 and AVX-512 arenas' layout is
+// written to, for their Go side (vecHeaderSearcher in header_amd64.go).
+var layout = flag.String("layout", "", "write the vector arenas' layout as Go constants to this file")
+
 func main() {
+	flag.Parse()
+	if *layout != "" {
+		if err := simd.WriteGo(*layout, "hasher", "go run ./header -layout "+filepath.Base(*layout),
+			"The layouts of the header kernels' memory (see _asm/header/main.go):\nthe SHA-NI context in uint32s, its scratch per lane in bytes, and the\nAVX2 and AVX-512 arenas in vectors of the kernel's lane count.", []simd.GoConst{
+				{Name: "shaniHdrPre", Value: sctxPre / 4, Doc: "state after rounds 0..3 of block 2 with W[3] = 0: ABEF, CDGH"},
+				{Name: "shaniHdrMid", Value: sctxMid / 4, Doc: "midstate: ABEF, CDGH"},
+				{Name: "shaniHdrWK", Value: sctxWK / 4, Doc: "W[t]+K[t] of block 2, t = 4..15"},
+				{Name: "shaniHdrMsg", Value: sctxMsg / 4, Doc: "W[0..3] of block 2 with W[3] = 0, then W[4..15]"},
+				{Name: "shaniHdrCtx", Value: sctxSize / 4, Doc: "the context's size"},
+				{Name: "shaniHdrLane", Value: slSize, Doc: "scratch bytes per lane"},
+				{Name: "vecHdrPre", Value: aPre / vec, Doc: "8 vectors: the state after rounds 0..2 of block 2"},
+				{Name: "vecHdrMid", Value: aMid / vec, Doc: "8 vectors: the midstate"},
+				{Name: "vecHdrNonce", Value: aNonce / vec, Doc: "the nonce of each lane"},
+				{Name: "vecHdrTop", Value: aTop / vec, Doc: "the target's top word"},
+				{Name: "vecHdrCK", Value: aCK / vec, Doc: "64 vectors: W[t]+K[t] (constant t) or K[t] (t that vary)"},
+				{Name: "vecHdrCW", Value: aCW / vec, Doc: "64 vectors: the constant part of W[t], t >= 16 that vary"},
+				{Name: "vecHdrSize", Value: aSize / vec, Doc: "the arena's size"},
+			}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
 	for _, c := range []string{"amd64", "gc", "!purego", "!noasm"} {
 		ConstraintExpr(c)
 	}
@@ -120,8 +150,8 @@ func main() {
 
 // ---------------------------------------------------------------- SHA-NI
 
-// The SHA-NI context, in bytes; keep in step with shaniHdr* in
-// header_amd64.go.
+// The SHA-NI context, in bytes; main writes it for the Go side (shaniHdr*
+// in header_layout_amd64.go).
 const (
 	sctxPre  = 0   // state after rounds 0..3 of block 2 with W[3] = 0: ABEF, CDGH
 	sctxMid  = 32  // midstate: ABEF, CDGH
@@ -445,8 +475,8 @@ func shaniScheduleLane(r [5]VecPhysical, load func(g int) []func(), store func(g
 
 // ------------------------------------------------------------------ AVX2
 
-// The AVX2 arena, in bytes from its 32-byte aligned start; keep in step
-// with avx2Hdr* in header_amd64.go. Every entry is a vector of 8 uint32s.
+// The AVX2 arena, in bytes from its 32-byte aligned start; main writes it
+// for the Go side (vecHdr* in header_layout_amd64.go). Every entry is a vector of 8 uint32s.
 //
 // The AVX-512 kernel's arena has the same parts, in vectors of 64 bytes
 // (zvec).

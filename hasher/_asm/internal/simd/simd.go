@@ -4,7 +4,8 @@
 // rounds that is the same instructions in both (loading the arguments,
 // entering the round loop at j0&7, masking the lanes of the last pass,
 // returning). The Go side (simdSearcher in ../../simd_amd64.go) fills the
-// arena with the same offsets; keep the two in step.
+// arena with the same offsets, which the avx2 generator writes for it
+// (LayoutConsts, ../../simd_layout_amd64.go).
 package simd
 
 import (
@@ -48,6 +49,35 @@ func NewArena(vec int) Arena {
 	a.W1 = a.W0 + 64*vec
 	a.WK = a.W1 + 64*vec
 	return a
+}
+
+// LayoutConsts is the layout as the Go side reads it (simd_amd64.go):
+// the header's and midstate's offsets, and each part's offset for both
+// vector sizes, 32 (avx2) and 64 (avx512) bytes.
+func LayoutConsts() []GoConst {
+	cs := []GoConst{
+		{"simdHdrNonceBlocks", HdrNonceBlocks, "uint64: nonce blocks, 1 or 2"},
+		{"simdHdrConstBlocks", HdrConstBlocks, "uint64: constant blocks after them"},
+		{"simdHdrWIdx0", HdrWIdx0, "uint64: (j0&^7)*vector bytes, j0 the first round run"},
+		{"simdHdrRot0", HdrRot0, "uint64: j0&7"},
+		{"simdHdrDigits", HdrDigits, "uint64: nonce digits"},
+		{"simdHdrMask", HdrMask, "uint64: the target's first-word mask"},
+		{"simdHdrKIdx0", HdrKIdx0, "uint64: (j0&^7)*4 (read by avx512 only)"},
+		{"simdArenaMid", OffMid, "8 vectors: the midstate"},
+	}
+	for _, vec := range []int{32, 64} {
+		a := NewArena(vec)
+		n := fmt.Sprintf("simdArena%d", vec)
+		cs = append(cs,
+			GoConst{n + "Start", a.Start, "8 vectors: the state after rounds 0..j0-1"},
+			GoConst{n + "Save", a.Save, "8 vectors: the state after the last block"},
+			GoConst{n + "Digit", a.Digit, "per digit, last first: word vector offset, shift"},
+			GoConst{n + "W0", a.W0, "64 vectors: schedule of nonce block 0"},
+			GoConst{n + "W1", a.W1, "64 vectors: schedule of nonce block 1"},
+			GoConst{n + "WK", a.WK, "64 uint32s per constant block: W[t]+K[t]"},
+		)
+	}
+	return cs
 }
 
 // Text starts the kernel's function name, of the type both kernels share
