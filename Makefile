@@ -60,7 +60,7 @@ generate: ## regenerate the assembly kernels from hasher/_asm (avo; armsha2 prin
 	cd hasher && $(GO) generate ./...
 
 generate-check: generate ## fail if regenerating the assembly changes anything
-	@git diff --exit-code -- 'hasher/*_amd64.s' 'hasher/*_stub_amd64.go' 'hasher/*_layout_amd64.go' 'hasher/*_arm64.s' 'hasher/*_stub_arm64.go' || \
+	@git diff --exit-code -- 'hasher/*_amd64.s' 'hasher/*_stub_amd64.go' 'hasher/*_layout_amd64.go' 'hasher/*_layout_arm64.go' 'hasher/*_arm64.s' 'hasher/*_stub_arm64.go' || \
 	  (echo "generated assembly is stale: run make generate and commit"; exit 1)
 
 bench: ## Go benchmarks, -count $(COUNT), written where benchstat reads them

@@ -19,16 +19,8 @@ package hasher
 // estimate, not a measurement: no arm64 machine was at hand.
 const armHdrBest = 3
 
-// The header context, in uint32s; keep in step with hctx* in
-// _asm/armsha2/header.go.
-const (
-	armHdrMid  = 0  // midstate: ABCD, EFGH
-	armHdrW    = 8  // W[0..15] of the first hash's block 2, W[3] = 0
-	armHdrWK   = 24 // W[t]+K[t], t = 4..15
-	armHdrSU0  = 36 // SHA256SU0 results of groups 5, 6, 7
-	armHdrSize = 48
-	armHdrLane = 128 // scratch uint32s per lane of armsha2Header4
-)
+// The header context's layout (armHdr*) is the generator's, which writes
+// it to header_layout_arm64.go.
 
 // NewHeaderSearcher returns the armsha2 header mode of h (see above for
 // its lane count).

@@ -56,8 +56,8 @@ import (
 // initial state straight from the registers that keep them, so it needs
 // no copy of ABCD.
 
-// Header context, in bytes; keep in step with armHdr* in
-// hasher/header_arm64.go.
+// Header context, in bytes; main writes it for the Go side (armHdr* in
+// hasher/header_layout_arm64.go).
 const (
 	hctxMid  = 0   // midstate: ABCD, EFGH
 	hctxW    = 32  // W[0..15] of the first hash's block 2, W[3] = 0

@@ -53,8 +53,10 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/powchain/powchain/hasher/_asm/internal/gofile"
 	"github.com/powchain/powchain/hasher/_asm/sha256k"
 )
 
@@ -124,7 +126,21 @@ func comment(c string) { fmt.Fprintf(&out, "\n\t// %s\n", c) }
 func main() {
 	outPath := flag.String("out", "", "assembly file to write")
 	stubPath := flag.String("stubs", "", "Go stubs file to write")
+	layoutPath := flag.String("layout", "", "Go file to write the header context's layout to")
 	flag.Parse()
+	if *layoutPath != "" {
+		if err := gofile.Write(*layoutPath, "arm64", "hasher", "go run ./armsha2 -layout "+filepath.Base(*layoutPath),
+			"The armsha2 header kernels' context, in uint32s (see\n_asm/armsha2/header.go).", []gofile.Const{
+				{Name: "armHdrMid", Value: hctxMid / 4, Doc: "midstate: ABCD, EFGH"},
+				{Name: "armHdrW", Value: hctxW / 4, Doc: "W[0..15] of the first hash's block 2, W[3] = 0"},
+				{Name: "armHdrWK", Value: hctxWK / 4, Doc: "W[t]+K[t], t = 4..15"},
+				{Name: "armHdrSU0", Value: hctxSU0 / 4, Doc: "SHA256SU0 results of groups 5, 6, 7"},
+				{Name: "armHdrSize", Value: hctxSize / 4, Doc: "the context's size"},
+				{Name: "armHdrLane", Value: hlSize / 4, Doc: "scratch uint32s per lane of armsha2Header4"},
+			}); err != nil {
+			log.Fatal(err)
+		}
+	}
 	if *outPath == "" || *stubPath == "" {
 		log.Fatal("usage: armsha2 -out FILE.s -stubs FILE.go")
 	}

@@ -69,6 +69,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/powchain/powchain/hasher/_asm/internal/gofile"
 	"github.com/powchain/powchain/hasher/_asm/internal/simd"
 	"github.com/powchain/powchain/hasher/_asm/sha256k"
 
@@ -163,7 +164,7 @@ var layout = flag.String("layout", "", "write the arena layout's Go constants to
 func main() {
 	flag.Parse()
 	if *layout != "" {
-		if err := simd.WriteGo(*layout, "hasher", "go run ./avx2 -layout "+filepath.Base(*layout),
+		if err := gofile.Write(*layout, "amd64", "hasher", "go run ./avx2 -layout "+filepath.Base(*layout),
 			"The arena of the avx2 and avx512 kernels, in bytes from its\nvector-aligned start (see _asm/internal/simd).", simd.LayoutConsts()); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)

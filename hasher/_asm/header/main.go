@@ -92,7 +92,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/powchain/powchain/hasher/_asm/internal/simd"
+	"github.com/powchain/powchain/hasher/_asm/internal/gofile"
 	"github.com/powchain/powchain/hasher/_asm/sha256k"
 
 	. "github.com/mmcloughlin/avo/build"
@@ -114,8 +114,8 @@ var layout = flag.String("layout", "", "write the vector arenas' layout as Go co
 func main() {
 	flag.Parse()
 	if *layout != "" {
-		if err := simd.WriteGo(*layout, "hasher", "go run ./header -layout "+filepath.Base(*layout),
-			"The layouts of the header kernels' memory (see _asm/header/main.go):\nthe SHA-NI context in uint32s, its scratch per lane in bytes, and the\nAVX2 and AVX-512 arenas in vectors of the kernel's lane count.", []simd.GoConst{
+		if err := gofile.Write(*layout, "amd64", "hasher", "go run ./header -layout "+filepath.Base(*layout),
+			"The layouts of the header kernels' memory (see _asm/header/main.go):\nthe SHA-NI context in uint32s, its scratch per lane in bytes, and the\nAVX2 and AVX-512 arenas in vectors of the kernel's lane count.", []gofile.Const{
 				{Name: "shaniHdrPre", Value: sctxPre / 4, Doc: "state after rounds 0..3 of block 2 with W[3] = 0: ABEF, CDGH"},
 				{Name: "shaniHdrMid", Value: sctxMid / 4, Doc: "midstate: ABEF, CDGH"},
 				{Name: "shaniHdrWK", Value: sctxWK / 4, Doc: "W[t]+K[t] of block 2, t = 4..15"},

@@ -11,6 +11,8 @@ package simd
 import (
 	"fmt"
 
+	"github.com/powchain/powchain/hasher/_asm/internal/gofile"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -54,27 +56,27 @@ func NewArena(vec int) Arena {
 // LayoutConsts is the layout as the Go side reads it (simd_amd64.go):
 // the header's and midstate's offsets, and each part's offset for both
 // vector sizes, 32 (avx2) and 64 (avx512) bytes.
-func LayoutConsts() []GoConst {
-	cs := []GoConst{
-		{"simdHdrNonceBlocks", HdrNonceBlocks, "uint64: nonce blocks, 1 or 2"},
-		{"simdHdrConstBlocks", HdrConstBlocks, "uint64: constant blocks after them"},
-		{"simdHdrWIdx0", HdrWIdx0, "uint64: (j0&^7)*vector bytes, j0 the first round run"},
-		{"simdHdrRot0", HdrRot0, "uint64: j0&7"},
-		{"simdHdrDigits", HdrDigits, "uint64: nonce digits"},
-		{"simdHdrMask", HdrMask, "uint64: the target's first-word mask"},
-		{"simdHdrKIdx0", HdrKIdx0, "uint64: (j0&^7)*4 (read by avx512 only)"},
-		{"simdArenaMid", OffMid, "8 vectors: the midstate"},
+func LayoutConsts() []gofile.Const {
+	cs := []gofile.Const{
+		{Name: "simdHdrNonceBlocks", Value: HdrNonceBlocks, Doc: "uint64: nonce blocks, 1 or 2"},
+		{Name: "simdHdrConstBlocks", Value: HdrConstBlocks, Doc: "uint64: constant blocks after them"},
+		{Name: "simdHdrWIdx0", Value: HdrWIdx0, Doc: "uint64: (j0&^7)*vector bytes, j0 the first round run"},
+		{Name: "simdHdrRot0", Value: HdrRot0, Doc: "uint64: j0&7"},
+		{Name: "simdHdrDigits", Value: HdrDigits, Doc: "uint64: nonce digits"},
+		{Name: "simdHdrMask", Value: HdrMask, Doc: "uint64: the target's first-word mask"},
+		{Name: "simdHdrKIdx0", Value: HdrKIdx0, Doc: "uint64: (j0&^7)*4 (read by avx512 only)"},
+		{Name: "simdArenaMid", Value: OffMid, Doc: "8 vectors: the midstate"},
 	}
 	for _, vec := range []int{32, 64} {
 		a := NewArena(vec)
 		n := fmt.Sprintf("simdArena%d", vec)
 		cs = append(cs,
-			GoConst{n + "Start", a.Start, "8 vectors: the state after rounds 0..j0-1"},
-			GoConst{n + "Save", a.Save, "8 vectors: the state after the last block"},
-			GoConst{n + "Digit", a.Digit, "per digit, last first: word vector offset, shift"},
-			GoConst{n + "W0", a.W0, "64 vectors: schedule of nonce block 0"},
-			GoConst{n + "W1", a.W1, "64 vectors: schedule of nonce block 1"},
-			GoConst{n + "WK", a.WK, "64 uint32s per constant block: W[t]+K[t]"},
+			gofile.Const{Name: n + "Start", Value: a.Start, Doc: "8 vectors: the state after rounds 0..j0-1"},
+			gofile.Const{Name: n + "Save", Value: a.Save, Doc: "8 vectors: the state after the last block"},
+			gofile.Const{Name: n + "Digit", Value: a.Digit, Doc: "per digit, last first: word vector offset, shift"},
+			gofile.Const{Name: n + "W0", Value: a.W0, Doc: "64 vectors: schedule of nonce block 0"},
+			gofile.Const{Name: n + "W1", Value: a.W1, Doc: "64 vectors: schedule of nonce block 1"},
+			gofile.Const{Name: n + "WK", Value: a.WK, Doc: "64 uint32s per constant block: W[t]+K[t]"},
 		)
 	}
 	return cs
