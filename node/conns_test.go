@@ -373,13 +373,7 @@ func TestEventsPerClient(t *testing.T) {
 	cfg.Events.MaxSubscribers = 16 // 2 per client
 	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	a := startNode(t, cfg, "127.0.0.1:0")
-	target, _ := url.Parse(a.url)
-	rp := httputil.NewSingleHostReverseProxy(target)
-	tr := &http.Transport{}
-	rp.Transport = tr
-	proxy := httptest.NewServer(rp)
-	defer proxy.Close()
-	defer tr.CloseIdleConnections()
+	proxy := proxyFront(t, a)
 	dialFrom(t, "127.0.0.3", a.addr).Close() // skips where 127.0.0.3 cannot be bound
 
 	var open []io.Closer
@@ -420,6 +414,22 @@ func TestEventsPerClient(t *testing.T) {
 	}
 }
 
+// proxyFront starts a real reverse proxy on 127.0.0.1 in front of a,
+// which appends each client's address to X-Forwarded-For.
+func proxyFront(t *testing.T, a *tnode) *httptest.Server {
+	t.Helper()
+	target, _ := url.Parse(a.url)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	tr := &http.Transport{}
+	rp.Transport = tr
+	proxy := httptest.NewServer(rp)
+	t.Cleanup(func() {
+		proxy.Close()
+		tr.CloseIdleConnections()
+	})
+	return proxy
+}
+
 // TestProxiedClientCap: behind a trusted proxy the per-client cap applies
 // to the clients the proxy names, as requests in flight: a client holding
 // its cap of /events streams through the proxy is refused one more
@@ -431,13 +441,7 @@ func TestProxiedClientCap(t *testing.T) {
 	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	cfg.Limits.ConnsPerClient = 3 // below the 8 streams a client may hold
 	a := startNode(t, cfg, "127.0.0.1:0")
-	target, _ := url.Parse(a.url)
-	rp := httputil.NewSingleHostReverseProxy(target) // appends the peer to X-Forwarded-For
-	tr := &http.Transport{}
-	rp.Transport = tr
-	proxy := httptest.NewServer(rp) // on 127.0.0.1
-	defer proxy.Close()
-	defer tr.CloseIdleConnections()
+	proxy := proxyFront(t, a)
 	dialFrom(t, "127.0.0.3", a.addr).Close() // skips where 127.0.0.3 cannot be bound
 
 	var streams []io.Closer
