@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -198,6 +199,39 @@ func TestNormalizePeer(t *testing.T) {
 	for _, in := range []string{"", "127.0.0.1:8000", "ftp://h/", "http://", "http:///x", "http://h/?q=1", "http://h/#f", "http://u@h/", "mailto:a@b", "http://h:port/"} {
 		if got, err := NormalizePeer(in); err == nil {
 			t.Errorf("NormalizePeer(%q) = %q, want an error", in, got)
+		}
+	}
+}
+
+// TestMessagesWithoutPackageNames: what a client reads says what was wrong
+// with its input or its peer's answer, in the words of the API, never the
+// name of the Go package that noticed it ("pyjson: ", "engine: ").
+var packageName = regexp.MustCompile(`(^|: )(pyjson|engine|node): `)
+
+func TestMessagesWithoutPackageNames(t *testing.T) {
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"length": 2, "chain": [{"index": 0}], "peers": []}`)
+	}))
+	defer peer.Close()
+	a := startNode(t, testConfig(t, ""), "")
+	for _, c := range []struct {
+		path, body string
+		status     int
+		msg        string
+	}{
+		{"new_transaction", `{"author": "a", "content": "c"`, 400, "not valid JSON: expecting ',' delimiter at offset 30"},
+		{"new_transaction", "{\"author\": \"a\", \"content\": \"\xff\"}", 400, "not valid JSON: invalid UTF-8 at offset"},
+		{"add_block", `{"index": 1,}`, 400, "not valid JSON: "},
+		{"register_node", `{"node_address": 1 2}`, 400, "not valid JSON: "},
+		{"register_with", `{"node_address": "` + peer.URL + `"}`, 502, `its answer is not a valid chain dump: field "chain[0].transactions": missing`},
+	} {
+		code, body, _ := call(t, "POST", a.url+c.path, c.body)
+		if code != c.status || !strings.Contains(body, c.msg) {
+			t.Errorf("POST /%s %.40q: got %d %q, want %d with %q", c.path, c.body, code, body, c.status, c.msg)
+		}
+		if p := packageName.FindString(body); p != "" {
+			t.Errorf("POST /%s %.40q: %q names a Go package (%q)", c.path, c.body, body, p)
 		}
 	}
 }
