@@ -372,7 +372,7 @@ type Health struct {
 	Difficulty string `json:"difficulty"`
 	AutoMine   bool   `json:"auto_mine"`
 	Hasher     string `json:"hasher"`
-	Workers    int    `json:"workers"`
+	Workers    int    `json:"workers"` // local mining goroutines: 0 when only remote workers (a Fleet) mine
 }
 
 // Health returns the node's state in brief.
@@ -383,7 +383,7 @@ func (n *Node) Health() Health {
 	return Health{
 		Status: "ok", Length: n.index.len(), Height: last.Index, LastHash: last.Hash,
 		Pending: n.pool.len(), Peers: len(n.peerSet), Difficulty: n.target.String(),
-		AutoMine: n.cfg.AutoMine, Hasher: n.miner.Hasher().Name(), Workers: n.miner.Workers(),
+		AutoMine: n.cfg.AutoMine, Hasher: n.miner.Hasher().Name(), Workers: n.workers,
 	}
 }
 
