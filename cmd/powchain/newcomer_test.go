@@ -270,6 +270,9 @@ func TestExitCodes(t *testing.T) {
 		{"", []string{"serve", "--addr", ":99999", "--data", t.TempDir()}, "--addr"},
 		{"", []string{"serve", "--addr", "localhost", "--data", t.TempDir()}, "--addr"},
 		{"", []string{"serve", "--addr", "127.0.0.1:0", "--debug-addr", "127.0.0.1:70000", "--data", t.TempDir()}, "--debug-addr"},
+		// A flag's value is named by the flag, not by the API's field.
+		{"", []string{"serve", "--addr", "127.0.0.1:0", "--peers", "ftp://h", "--data", t.TempDir()}, `--peers: "ftp://h": want an http:// or https:// URL`},
+		{"", []string{"serve", "--addr", "127.0.0.1:0", "--advertise", "h:1", "--data", t.TempDir()}, `--advertise: "h:1": want an http:// or https:// URL`},
 		{block, []string{"mine", "--difficulty", "5", "--memprofile", noDir}, "--memprofile"},
 		{block, []string{"mine", "--difficulty", "5", "--cpuprofile", noDir}, "--cpuprofile"},
 		{"", []string{"bench", "--difficulties", "9", "--rate-time", "0", "--openssl=false", "--time-limit", "3s", "--memprofile", noDir}, "--memprofile"},
