@@ -356,7 +356,9 @@
 // started", "sync progress" (every 5 s, with the height, the peer's and
 // the rate) and "sync done" for a paged sync. GET /metrics
 // serves, from a registry of the node's own: powchain_hash_rate (hashes
-// per second over the last 10 s), powchain_hashes_total,
+// per second over the last 10 s), powchain_hashes_total (with a Fleet,
+// both count the hashes the workers' answers report: a worker keeps the
+// rate it last measured while it idles, so an idle node's rate is 0),
 // powchain_blocks_mined_total, powchain_blocks_accepted_total,
 // powchain_blocks_rejected_total{rule}, powchain_chain_replacements_total,
 // powchain_chain_height, powchain_pending_transactions, powchain_peers,

@@ -324,16 +324,21 @@ type helloEvent struct {
 // status returns the status event of now.
 func (n *Node) status(rate float64, skipped int) statusEvent {
 	h := n.Health()
-	// mineMu is held for a whole mining attempt.
-	mining := !n.mineMu.TryLock()
-	if !mining {
-		n.mineMu.Unlock()
-	}
 	return statusEvent{
 		Rate: rate, Rate10: math.Float64frombits(n.metrics.rate.Load()), Length: h.Length, Tip: h.LastHash,
-		Pending: h.Pending, Peers: h.Peers, Mining: mining, TxSkipped: skipped,
+		Pending: h.Pending, Peers: h.Peers, Mining: n.mining(), TxSkipped: skipped,
 		Time: float64(time.Now().UnixMilli()) / 1000,
 	}
+}
+
+// mining reports whether a mining attempt is running (mineMu is held for
+// a whole attempt).
+func (n *Node) mining() bool {
+	if n.mineMu.TryLock() {
+		n.mineMu.Unlock()
+		return false
+	}
+	return true
 }
 
 // runEvents publishes the "status" event every second, with the hash rate

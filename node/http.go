@@ -80,7 +80,7 @@ func (n *Node) handleNewTransaction(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		writeText(w, http.StatusCreated, "Success")
 	case errors.As(err, &ie):
-		writeText(w, http.StatusBadRequest, "Invalid transaction data: "+strings.TrimPrefix(err.Error(), "node: "))
+		writeText(w, http.StatusBadRequest, "Invalid transaction data: "+userText(err))
 	case errors.Is(err, ErrPoolFull):
 		w.Header().Set("Retry-After", "5")
 		writeText(w, http.StatusServiceUnavailable, "The pending pool is full; retry later")
@@ -215,7 +215,7 @@ func (n *Node) nodeAddress(w http.ResponseWriter, r *http.Request) (string, bool
 	}
 	u, err := NormalizePeer(s)
 	if err != nil {
-		writeText(w, http.StatusBadRequest, "Invalid data: "+strings.TrimPrefix(err.Error(), "node: "))
+		writeText(w, http.StatusBadRequest, "Invalid data: "+userText(err))
 		return "", false
 	}
 	return u, true
@@ -234,7 +234,7 @@ func (n *Node) handleRegisterNode(w http.ResponseWriter, r *http.Request) {
 	var ie *InputError
 	switch _, err := n.AddPeers(u); {
 	case errors.As(err, &ie):
-		writeText(w, http.StatusBadRequest, "Invalid data: "+strings.TrimPrefix(err.Error(), "node: "))
+		writeText(w, http.StatusBadRequest, "Invalid data: "+userText(err))
 		return
 	case errors.Is(err, ErrTooManyPeers):
 		w.Header().Set("Retry-After", "60")
@@ -279,7 +279,7 @@ func (n *Node) handleRemovePeer(w http.ResponseWriter, r *http.Request) {
 	var ie *InputError
 	switch {
 	case errors.As(err, &ie):
-		writeText(w, http.StatusBadRequest, "Invalid data: "+strings.TrimPrefix(err.Error(), "node: "))
+		writeText(w, http.StatusBadRequest, "Invalid data: "+userText(err))
 	case err != nil:
 		n.log.Error("removing a peer failed", "err", err)
 		writeText(w, http.StatusInternalServerError, "removing the peer failed")
@@ -318,10 +318,10 @@ func (n *Node) handleRegisterWith(w http.ResponseWriter, r *http.Request) {
 		n.log.Info("registered", "peer", reg.Peer, "their_length", reg.TheirLength, "adopted", reg.Adopted, "new_peers", len(reg.NewPeers))
 		writeText(w, http.StatusOK, "Registration successful")
 	case errors.As(err, &ie):
-		writeText(w, http.StatusBadRequest, "Invalid data: "+strings.TrimPrefix(err.Error(), "node: "))
+		writeText(w, http.StatusBadRequest, "Invalid data: "+userText(err))
 	case errors.As(err, &pe):
 		n.log.Warn("registration failed", "peer", u, "err", err)
-		writeText(w, pe.HTTPStatus(), "Registration failed: "+strings.TrimPrefix(err.Error(), "node: "))
+		writeText(w, pe.HTTPStatus(), "Registration failed: "+userText(err))
 	default:
 		n.log.Error("registration failed", "peer", u, "err", err)
 		writeText(w, http.StatusInternalServerError, "Registration failed: storing the peer or the chain failed")
@@ -354,7 +354,7 @@ func (n *Node) handleAddBlock(w http.ResponseWriter, r *http.Request) {
 		}
 		writeText(w, code, fmt.Sprintf("%sblock %d breaks rule %s: %s", discarded, re.Index, re.Rule, re.Detail))
 	case errors.As(err, &fe), errors.As(err, &ie):
-		writeText(w, http.StatusBadRequest, discarded+strings.TrimPrefix(strings.TrimPrefix(err.Error(), "engine: "), "node: "))
+		writeText(w, http.StatusBadRequest, discarded+userText(err))
 	default:
 		n.log.Error("adding a block failed", "err", err)
 		writeText(w, http.StatusInternalServerError, err.Error())
@@ -372,7 +372,7 @@ type Health struct {
 	Difficulty string `json:"difficulty"`
 	AutoMine   bool   `json:"auto_mine"`
 	Hasher     string `json:"hasher"`
-	Workers    int    `json:"workers"`
+	Workers    int    `json:"workers"` // local mining goroutines: 0 when only remote workers (a Fleet) mine
 }
 
 // Health returns the node's state in brief.
@@ -383,7 +383,7 @@ func (n *Node) Health() Health {
 	return Health{
 		Status: "ok", Length: n.index.len(), Height: last.Index, LastHash: last.Hash,
 		Pending: n.pool.len(), Peers: len(n.peerSet), Difficulty: n.target.String(),
-		AutoMine: n.cfg.AutoMine, Hasher: n.miner.Hasher().Name(), Workers: n.miner.Workers(),
+		AutoMine: n.cfg.AutoMine, Hasher: n.miner.Hasher().Name(), Workers: n.workers,
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"golang.org/x/sync/semaphore"
@@ -203,10 +204,20 @@ func (n *Node) readJSON(w http.ResponseWriter, r *http.Request, b body) (pyjson.
 	}
 	v, err := pyjson.Decode(data)
 	if err != nil {
-		writeText(w, http.StatusBadRequest, fmt.Sprintf("%sthe request body is not valid JSON: %v", b.prefix, err))
+		writeText(w, http.StatusBadRequest, fmt.Sprintf("%sthe request body is not valid JSON: %s", b.prefix, userText(err)))
 		return nil, false
 	}
 	return v, true
+}
+
+// packagePrefix matches the package names errors start with ("node: ",
+// "engine: ", "pyjson: "), at the start of a message or of a wrapped one.
+var packagePrefix = regexp.MustCompile(`(^|: )(node|engine|pyjson): `)
+
+// userText is an error as a client reads it: what was wrong, without the
+// names of the packages that noticed it.
+func userText(err error) string {
+	return packagePrefix.ReplaceAllString(err.Error(), "$1")
 }
 
 // startName names the JSON value text starts with, for "want a JSON

@@ -84,8 +84,8 @@ func newMetrics(n *Node) *metrics {
 			ConstLabels: prometheus.Labels{"cap": "per_client"},
 		}, func() float64 { return float64(n.conns.evictedClient.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "powchain_hashes_total", Help: "Nonces hashed by this node's miner.",
-		}, func() float64 { return float64(n.miner.Hashes()) }),
+			Name: "powchain_hashes_total", Help: "Nonces hashed by this node's miner, or with a fleet by its workers (as their answers count them).",
+		}, func() float64 { return float64(n.hashes()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "powchain_hash_rate", Help: "Hashes per second over the last 10 seconds.",
 		}, func() float64 { return math.Float64frombits(m.rate.Load()) }),
@@ -113,8 +113,9 @@ func newMetrics(n *Node) *metrics {
 	return m
 }
 
-// sampleRate updates the hash-rate gauge once a second from the miner's
-// hash counter, over a window of ten seconds, until ctx is done. It must
+// sampleRate updates the hash-rate gauge once a second from the node's
+// hash counter (its miner's, or with a fleet the workers' answers), over a
+// window of ten seconds, until ctx is done. It must
 // be run as a goroutine.
 func (n *Node) sampleRate(ctx context.Context) {
 	type sample struct {
@@ -122,7 +123,7 @@ func (n *Node) sampleRate(ctx context.Context) {
 		hashes uint64
 	}
 	const window = 10
-	ring := []sample{{time.Now(), n.miner.Hashes()}}
+	ring := []sample{{time.Now(), n.hashes()}}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -130,7 +131,7 @@ func (n *Node) sampleRate(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case t := <-tick.C:
-			ring = append(ring, sample{t, n.miner.Hashes()})
+			ring = append(ring, sample{t, n.hashes()})
 			if len(ring) > window+1 {
 				ring = ring[1:]
 			}
@@ -138,9 +139,6 @@ func (n *Node) sampleRate(ctx context.Context) {
 			rate := 0.0
 			if dt := last.at.Sub(first.at).Seconds(); dt > 0 {
 				rate = float64(last.hashes-first.hashes) / dt
-			}
-			if r, ok := n.fleetRate(); ok {
-				rate = r
 			}
 			n.metrics.rate.Store(math.Float64bits(rate))
 		}

@@ -39,7 +39,8 @@ type Config struct {
 	// Target is the chain's proof-of-work target (see engine.Difficulty).
 	// A data dir made at another target is refused.
 	Target hasher.Target
-	// Miner mines the node's blocks; nil means engine.NewMiner(nil, 0).
+	// Miner mines the node's blocks; nil means engine.NewMiner(nil, 0),
+	// or, with a Fleet, no local miner (GET /health reports 0 workers).
 	Miner *engine.Miner
 	// Fleet, when set, mines the node's blocks instead of Miner: remote
 	// workers (see Fleet in workers.go).
@@ -181,6 +182,7 @@ type Node struct {
 	cfg     Config
 	target  hasher.Target
 	miner   *engine.Miner
+	workers int // the local mining goroutines: 0 when only a Fleet mines
 	log     *slog.Logger
 	store   *store
 	peers   *peerClient
@@ -236,6 +238,7 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.Target.Bits() <= 0 {
 		return nil, fmt.Errorf("node: difficulty: %w", engine.ErrZeroTarget)
 	}
+	local := cfg.Miner != nil || cfg.Fleet == nil
 	if cfg.Miner == nil {
 		cfg.Miner = engine.NewMiner(nil, 0)
 	}
@@ -282,6 +285,7 @@ func Open(cfg Config) (*Node, error) {
 		cfg:      cfg,
 		target:   cfg.Target,
 		miner:    cfg.Miner,
+		workers:  cfg.Miner.Workers(),
 		log:      cfg.Logger,
 		store:    st,
 		index:    c.index,
@@ -293,6 +297,9 @@ func Open(cfg Config) (*Node, error) {
 		work:     make(chan struct{}, 1),
 		syncKick: make(chan struct{}, 1),
 		announce: make(chan *block, 256),
+	}
+	if !local {
+		n.workers = 0
 	}
 	n.mineFunc = func(ctx context.Context, b *engine.Block) (*engine.Block, engine.Result, error) {
 		return engine.MineBlock(ctx, n.solver(), b, n.target)

@@ -56,7 +56,7 @@ func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 	}()
 	n.log.Info("listening", "addr", ln.Addr().String(), "difficulty", n.target.String(),
 		"length", n.Len(), "pending", n.Health().Pending, "peers", len(n.Peers()),
-		"auto_mine", n.cfg.AutoMine, "hasher", n.miner.Hasher().Name(), "workers", n.miner.Workers())
+		"auto_mine", n.cfg.AutoMine, "hasher", n.miner.Hasher().Name(), "workers", n.workers)
 
 	n.wg.Go(func() { n.sampleRate(runCtx) })
 	n.wg.Go(func() { n.runEvents(runCtx) })

@@ -40,6 +40,7 @@ type FleetStats struct {
 	Reissued  uint64 // ranges handed out again after a lease expired or was given back
 	Answered  uint64 // answers received
 	Refused   uint64 // solutions refused: they did not re-hash to a valid proof of work
+	Hashes    uint64 // nonces hashed, as the workers' answers count them
 }
 
 // solver is what mines the node's blocks: the fleet when there is one.
@@ -118,16 +119,30 @@ func (c workerCollector) Collect(ch chan<- prometheus.Metric) {
 // fleetRate is the hash rate of the node's fleet, the sum of what its
 // workers (the local one included) last reported, and whether the node
 // mines through a fleet at all. Without one, the rate is sampled from the
-// node's own miner.
+// node's own miner. A worker keeps the rate it last measured while it
+// idles, so the rate counts only while the node mines: 0 otherwise, as
+// the node's own miner's would be.
 func (n *Node) fleetRate() (float64, bool) {
 	if n.cfg.Fleet == nil {
 		return 0, false
+	}
+	if !n.mining() {
+		return 0, true
 	}
 	rate := 0.0
 	for _, w := range n.cfg.Fleet.FleetWorkers() {
 		rate += w.Rate
 	}
 	return rate, true
+}
+
+// hashes is the number of nonces the node has hashed: by its own miner,
+// or with a fleet by the fleet's workers, its own included.
+func (n *Node) hashes() uint64 {
+	if n.cfg.Fleet != nil {
+		return n.cfg.Fleet.FleetStats().Hashes
+	}
+	return n.miner.Hashes()
 }
 
 // hashRate is the last sampled hash rate of the node's own miner.

@@ -132,5 +132,5 @@ func (f nodeFleet) FleetWorkers() []node.WorkerInfo {
 
 func (f nodeFleet) FleetStats() node.FleetStats {
 	st := f.Stats()
-	return node.FleetStats{Connected: f.Connected(), Issued: st.Issued, Reissued: st.Reissued, Answered: st.Answered, Refused: st.Refused}
+	return node.FleetStats{Connected: f.Connected(), Issued: st.Issued, Reissued: st.Reissued, Answered: st.Answered, Refused: st.Refused, Hashes: st.Hashes}
 }

@@ -287,6 +287,14 @@ func TestServeWithFleet(t *testing.T) {
 		t.Fatalf("chain length %d, want 4", dump.Length)
 	}
 
+	// With --workers 0 the node mines nothing itself, and says so.
+	var health struct {
+		Workers *int `json:"workers"`
+	}
+	if _, hb := httpDo(t, "GET", p.url+"health", ""); json.Unmarshal([]byte(hb), &health) != nil || health.Workers == nil || *health.Workers != 0 {
+		t.Errorf("GET /health with --workers 0: %s; want \"workers\": 0", hb)
+	}
+
 	code, body := httpDo(t, "GET", p.url+"workers", "")
 	var workers []struct {
 		Name     string    `json:"name"`

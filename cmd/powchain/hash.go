@@ -14,7 +14,7 @@ func init() {
 		args:    "[FILE]",
 		summary: "print the hash of one block read as JSON from FILE or stdin; --header: a Bitcoin header's sha256d",
 		examples: []string{
-			"powchain hash examples/block.json",
+			"powchain hash examples/mined.json   # a block with its nonce: the hash it carries",
 			"powchain mine examples/block.json | powchain hash   # the hash the mined block carries",
 			"powchain hash --header header.hex   # a Bitcoin header's sha256d, in the usual reversed hex",
 		},

@@ -206,12 +206,12 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 	peers := splitList(o.peers)
 	for _, p := range peers {
 		if _, err := node.NormalizePeer(p); err != nil {
-			return usagef("--peers: %v", err)
+			return usagef("--peers: %s", peerURLProblem(err))
 		}
 	}
 	if o.advertise != "" {
 		if _, err := node.NormalizePeer(o.advertise); err != nil {
-			return usagef("--advertise: %v", err)
+			return usagef("--advertise: %s", peerURLProblem(err))
 		}
 	}
 	if err := checkAddr(o.addr); err != nil {
@@ -365,4 +365,15 @@ func startDebug(addr string, log *slog.Logger) (*http.Server, error) {
 	go srv.Serve(ln)
 	log.Info("debug server (pprof) listening", "addr", ln.Addr().String())
 	return srv, nil
+}
+
+// peerURLProblem says what is wrong with a peer URL given in a flag: the
+// flag names it, so not the API's field ("node_address") that
+// node.NormalizePeer names.
+func peerURLProblem(err error) string {
+	var ie *node.InputError
+	if errors.As(err, &ie) {
+		return ie.Msg
+	}
+	return userMessage(err)
 }
