@@ -1,22 +1,18 @@
 package node
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/powchain/powchain/engine"
 	"github.com/powchain/powchain/engine/pyjson"
-	"github.com/powchain/powchain/hasher"
 )
 
 func TestTransactionsMinedIntoChain(t *testing.T) {
@@ -237,75 +233,5 @@ func TestMessagesWithoutPackageNames(t *testing.T) {
 		if p := packageName.FindString(body); p != "" {
 			t.Errorf("POST /%s %.40q: %q names a Go package (%q)", c.path, c.body, body, p)
 		}
-	}
-}
-
-// rateFleet is a Fleet whose one worker last measured 1 MH/s and whose Mine
-// waits until release is closed (or ctx is done), then mines locally and
-// counts 3M hashes.
-type rateFleet struct {
-	release chan struct{}
-	hashes  *atomic.Uint64
-}
-
-func (f rateFleet) Mine(ctx context.Context, tpl *hasher.Template, target hasher.Target) (engine.Result, error) {
-	select {
-	case <-f.release:
-	case <-ctx.Done():
-	}
-	f.hashes.Add(3e6)
-	return engine.NewMiner(nil, 1).Mine(ctx, tpl, target)
-}
-
-func (f rateFleet) FleetWorkers() []WorkerInfo {
-	return []WorkerInfo{{Name: "w", Kernel: "k", Cores: 1, Rate: 1e6, LastSeen: time.Now()}}
-}
-
-func (f rateFleet) FleetStats() FleetStats { return FleetStats{Connected: 1, Hashes: f.hashes.Load()} }
-
-// TestFleetRateOnlyWhileMining: a fleet's workers keep the rate they last
-// measured while they idle, so a node mining through a fleet counts its
-// hashes from the workers' answers, as one mining alone counts its own:
-// idle, its hash rate is 0; after a block, the block's hashes over ten
-// seconds. The dashboard's rate of each second is the workers' only while
-// the node mines.
-func TestFleetRateOnlyWhileMining(t *testing.T) {
-	f := rateFleet{release: make(chan struct{}), hashes: new(atomic.Uint64)}
-	cfg := testConfig(t, "")
-	cfg.Fleet = f
-	a := startNode(t, cfg, "")
-	metric := func(name string) float64 {
-		_, body, _ := call(t, "GET", a.url+"metrics", "")
-		for _, l := range strings.Split(body, "\n") {
-			if v, ok := strings.CutPrefix(l, name+" "); ok {
-				r, _ := strconv.ParseFloat(v, 64)
-				return r
-			}
-		}
-		t.Fatalf("no %s in /metrics", name)
-		return 0
-	}
-	time.Sleep(1500 * time.Millisecond) // the rate is sampled once a second
-	if r := metric("powchain_hash_rate"); r != 0 {
-		t.Errorf("powchain_hash_rate of an idle node with a fleet: %v, want 0", r)
-	}
-	if r, _ := a.fleetRate(); r != 0 {
-		t.Errorf("the rate of this second of an idle node with a fleet: %v, want 0", r)
-	}
-	a.postTx(t, "a", "b")
-	done := make(chan struct{})
-	go func() { defer close(done); a.Mine(context.Background()) }()
-	waitFor(t, 5*time.Second, "mining to start", a.mining)
-	if r, _ := a.fleetRate(); r != 1e6 {
-		t.Errorf("the rate of this second of a node mining with a fleet of 1 MH/s: %v", r)
-	}
-	close(f.release)
-	<-done
-	time.Sleep(1500 * time.Millisecond)
-	if r := metric("powchain_hash_rate"); r <= 0 || r > 3e6 {
-		t.Errorf("powchain_hash_rate after the fleet hashed 3M: %v, want 3M over the seconds sampled", r)
-	}
-	if h := metric("powchain_hashes_total"); h != 3e6 {
-		t.Errorf("powchain_hashes_total: %v, want the fleet's 3M", h)
 	}
 }

@@ -327,20 +327,37 @@ func TestServeWithFleet(t *testing.T) {
 		t.Error("/metrics counts no answered range")
 	}
 
-	// The node's own hash rate is the fleet's: with no local worker, only
-	// the remote one's hashes can make it non-zero. It is sampled once a
-	// second, so look for up to 5 s.
+	// The node's own hash count and rate are the fleet's: with no local
+	// worker, only the hashes the remote one reports can make them
+	// non-zero. The rate is sampled once a second over the last ten, so
+	// look for up to 5 s; idle, it falls back to 0 once the blocks'
+	// hashes are more than ten seconds old (look for up to 30 s).
+	sample := func(name string) float64 {
+		_, metrics := httpDo(t, "GET", p.url+"metrics", "")
+		for _, line := range strings.Split(metrics, "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				return f
+			}
+		}
+		return -1
+	}
+	if h := sample("powchain_hashes_total"); h <= 0 {
+		t.Errorf("powchain_hashes_total %v after 3 blocks mined by a remote worker: the fleet's hashes are not counted", h)
+	}
 	rate := 0.0
 	for i := 0; i < 50 && rate <= 0; i++ {
 		time.Sleep(100 * time.Millisecond)
-		_, metrics = httpDo(t, "GET", p.url+"metrics", "")
-		for _, line := range strings.Split(metrics, "\n") {
-			if v, ok := strings.CutPrefix(line, "powchain_hash_rate "); ok {
-				rate, _ = strconv.ParseFloat(v, 64)
-			}
-		}
+		rate = sample("powchain_hash_rate")
 	}
 	if rate <= 0 {
 		t.Errorf("powchain_hash_rate stayed %v with a remote worker mining: the fleet's rate is not counted", rate)
+	}
+	for i := 0; i < 300 && rate != 0; i++ {
+		time.Sleep(100 * time.Millisecond)
+		rate = sample("powchain_hash_rate")
+	}
+	if rate != 0 {
+		t.Errorf("powchain_hash_rate %v 30 s after the node stopped mining: an idle fleet still counts", rate)
 	}
 }
