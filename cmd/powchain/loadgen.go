@@ -25,6 +25,7 @@ func init() {
 			fs.IntVar(&o.blocks, "blocks", 1000, "`N` blocks to add after the store's tip")
 			fs.IntVar(&o.txBytes, "tx-bytes", 440, "`N` bytes of transaction content per block (440 makes blocks of about 765 bytes on the wire, 280 about 605)")
 			fs.StringVar(&o.author, "author", "synth", "the transactions' author: two chains grown from copies of one store with different authors fork there")
+			fs.StringVar(&o.progress, "progress", "auto", "progress on stderr: `MODE` auto (a status line when stderr is a terminal, else a line every 10 s), always (the status line) or never")
 			o.difficulty.register(fs, 1)
 			return func(ctx context.Context, e env, args []string) error {
 				// Flags may follow the word "chain" too.
@@ -45,8 +46,13 @@ type loadgenOptions struct {
 	blocks     int
 	txBytes    int
 	author     string
+	progress   string
 	difficulty difficultyFlags
 }
+
+// loadgenLogEvery is how often loadgen writes a progress line when
+// stderr is not a terminal.
+const loadgenLogEvery = 10 * time.Second
 
 // runLoadgen mines --blocks blocks of one transaction each onto the store
 // in --out and reports the length and the time taken.
@@ -64,16 +70,29 @@ func runLoadgen(ctx context.Context, e env, o *loadgenOptions, args []string) er
 	if err != nil {
 		return err
 	}
+	live, err := wantProgress(o.progress, e.stderr)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
+	last := start
 	length, err := node.Synthesize(ctx, o.out, target, node.SynthOptions{
 		Blocks:  o.blocks,
 		TxBytes: o.txBytes,
 		Author:  o.author,
 		Progress: func(l int) {
-			fmt.Fprintf(e.stderr, "\r%d blocks", l)
+			switch now := time.Now(); {
+			case live:
+				fmt.Fprintf(e.stderr, "\r\033[Kloadgen: %d blocks, %v elapsed", l, now.Sub(start).Round(time.Second))
+			case o.progress != "never" && now.Sub(last) >= loadgenLogEvery:
+				last = now
+				fmt.Fprintf(e.stderr, "loadgen: %d blocks, %v elapsed\n", l, now.Sub(start).Round(time.Second))
+			}
 		},
 	})
-	fmt.Fprintln(e.stderr)
+	if live {
+		fmt.Fprint(e.stderr, "\r\033[K")
+	}
 	if errors.Is(err, node.ErrDataDirMismatch) || errors.Is(err, node.ErrDataDirLocked) {
 		return usageError{err}
 	}

@@ -16,6 +16,13 @@ func TestLoadgenChain(t *testing.T) {
 	if out, errOut, code := powchain(t, "", "loadgen", "chain", "--blocks", "40", "--difficulty", "1", "--out", dir); code != 0 || !strings.Contains(out, "41 blocks") {
 		t.Fatalf("loadgen: exit %d\n%s%s", code, out, errOut)
 	}
+	for _, mode := range []string{"auto", "always"} {
+		_, errOut, code := powchain(t, "", "loadgen", "chain", "--blocks", "1", "--difficulty", "1", "--progress", mode, "--out", t.TempDir())
+		// Not a terminal: no status line unless asked for.
+		if code != 0 || strings.Contains(errOut, "\r") != (mode == "always") {
+			t.Fatalf("loadgen --progress %s to a buffer: exit %d, stderr %q", mode, code, errOut)
+		}
+	}
 	if out, errOut, code := powchain(t, "", "loadgen", "chain", "--blocks", "9", "--difficulty", "1", "--out", dir); code != 0 || !strings.Contains(out, "50 blocks") {
 		t.Fatalf("loadgen on an existing chain: exit %d\n%s%s", code, out, errOut)
 	}
