@@ -183,6 +183,7 @@ type jobState struct {
 	again  rangeHeap
 	hashes uint64
 	start  time.Time
+	first  time.Time     // when the first range went out; zero before
 	done   chan struct{} // closed when finished
 	err    error         // ErrExhausted when finished without a solution
 }
@@ -255,7 +256,8 @@ func randomID() string {
 // returns when a solution n is known and every range below n is answered.
 // Cancelling ctx ends the job on every worker and Mine returns an error
 // wrapping engine.ErrCanceled. Result.Hashes counts the hashes the workers
-// reported for this job.
+// reported for this job, and Result.Elapsed the time from the first range
+// handed out (not the wait for a worker before it) to the answer.
 func (c *Coordinator) Mine(ctx context.Context, t *hasher.Template, target hasher.Target) (engine.Result, error) {
 	return c.MineFrom(ctx, t, target, Progress{Best: math.MaxUint64})
 }
@@ -343,7 +345,11 @@ func (c *Coordinator) MineFrom(ctx context.Context, t *hasher.Template, target h
 	if c.job == j {
 		c.job = nil
 	}
-	res := engine.Result{Hashes: j.hashes, Elapsed: time.Since(j.start)}
+	since := j.start
+	if !j.first.IsZero() {
+		since = j.first
+	}
+	res := engine.Result{Hashes: j.hashes, Elapsed: time.Since(since)}
 	select {
 	case <-j.done:
 		if j.err == nil && err == nil {
@@ -459,6 +465,9 @@ func (c *Coordinator) serve(req *Request, now time.Time) *Lease {
 	c.leaseSeq++
 	l := &lease{id: c.leaseSeq, r: r, worker: w, expires: now.Add(c.opt.Lease)}
 	j.open[l.id] = l
+	if j.first.IsZero() {
+		j.first = now
+	}
 	w.held++
 	c.stats.Issued++
 	out.ID, out.Lo, out.Hi, out.Expires = l.id, r.lo, r.hi, l.expires.UnixMilli()

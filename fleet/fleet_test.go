@@ -66,3 +66,40 @@ func TestOversizeTemplate(t *testing.T) {
 		}
 	}
 }
+
+// TestElapsedFromFirstRange: a job started before any worker is connected
+// reports as its Elapsed the time from its first range on, not the wait
+// for a worker, so that hashes over Elapsed is the fleet's rate.
+func TestElapsedFromFirstRange(t *testing.T) {
+	s := embedded(t, "127.0.0.1:0")
+	url := "nats://" + s.Addr()
+	c, err := NewCoordinator(connect(t, url), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	v := miningVectors(t)[0]
+	type result struct {
+		res engine.Result
+		err error
+	}
+	done := make(chan result, 1)
+	began := time.Now()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		res, err := c.Mine(ctx, v.tpl, v.target)
+		done <- result{res, err}
+	}()
+	const wait = time.Second
+	time.Sleep(wait) // no worker yet: the job waits
+	startWorker(t, url, 1)
+	r := <-done
+	total := time.Since(began)
+	if r.err != nil || r.res.Nonce != v.nonce {
+		t.Fatalf("%s: nonce %d, %v; want %d", v.name, r.res.Nonce, r.err, v.nonce)
+	}
+	if r.res.Elapsed > total-wait {
+		t.Fatalf("Elapsed %v of a job that waited %v for its first worker and took %v in all: the wait is counted", r.res.Elapsed, wait, total)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -359,5 +360,47 @@ func TestServeWithFleet(t *testing.T) {
 	}
 	if rate != 0 {
 		t.Errorf("powchain_hash_rate %v 30 s after the node stopped mining: an idle fleet still counts", rate)
+	}
+}
+
+// TestMineFleetWait: `powchain mine --nats-listen --workers 0` started
+// before any worker waits for one, then prints the block one machine
+// prints; its summary names the wait and leaves it out of the time and
+// rate it gives the fleet.
+func TestMineFleetWait(t *testing.T) {
+	bin := buildPowchain(t)
+	const block = "../../examples/block.json"
+	local, err := exec.Command(bin, "mine", "--difficulty", "4", "--progress", "never", block).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePorts(t, 1)[0]
+	began := time.Now()
+	c := startChild(t, "coordinator", bin, "mine", "--nats-listen", fmt.Sprintf("127.0.0.1:%d", port), "--workers", "0",
+		"--difficulty", "4", "--progress", "never", block)
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(c.stderr.String(), "waiting for workers") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the coordinator did not start waiting for workers: %q", c.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	const wait = 1500 * time.Millisecond // the wait the summary must leave out
+	time.Sleep(wait)
+	startWorkerProc(t, bin, fmt.Sprintf("nats://127.0.0.1:%d", port), "late")
+	if code := c.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("mine --nats-listen: exit %d\n%s", code, c.stderr.String())
+	}
+	total := time.Since(began)
+	if out := c.stdout.String(); out != string(local) {
+		t.Fatalf("the fleet printed\n%s\none machine prints\n%s", out, local)
+	}
+	m := regexp.MustCompile(`mined block \d+ at .*: nonce \d+ after \d+ hashes in ([^ ]+) \(.*, a fleet, after (\d+)s waiting for workers\)`).FindStringSubmatch(c.stderr.String())
+	if m == nil {
+		t.Fatalf("the summary does not name the wait for workers: %q", c.stderr.String())
+	}
+	took, err := time.ParseDuration(m[1])
+	if waited, _ := strconv.Atoi(m[2]); err != nil || waited < 1 || took > total-wait {
+		t.Fatalf("summary: mined in %s after %ss waiting (%v), %v in all; want the wait (over %v) out of the mining time", m[1], m[2], err, total, wait)
 	}
 }

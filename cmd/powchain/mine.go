@@ -180,6 +180,7 @@ func runMine(ctx context.Context, e env, o *mineOptions, args []string) (err err
 		close(saved)
 	}
 	var res engine.Result
+	began := time.Now()
 	if coord != nil {
 		res, err = coord.MineFrom(ctx, tpl, target, fleet.Progress{Frontier: from.Frontier, Best: from.Best})
 	} else {
@@ -218,6 +219,10 @@ func runMine(ctx context.Context, e env, o *mineOptions, args []string) (err err
 	who := "a fleet"
 	if m != nil && coord == nil {
 		who = fmt.Sprintf("%s, %d workers", m.Hasher().Name(), m.Workers())
+	}
+	if wait := time.Since(began) - res.Elapsed; coord != nil && wait >= time.Second {
+		// The rate is the fleet's while it mined, not over the wait.
+		who += fmt.Sprintf(", after %v waiting for workers", wait.Round(time.Second))
 	}
 	fmt.Fprintf(e.stderr, "mined block %d at %v: nonce %d after %d hashes in %v (%s, %s)\n",
 		mined.Index, target, mined.Nonce, res.Hashes, res.Elapsed.Round(time.Microsecond),
