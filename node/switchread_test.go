@@ -124,13 +124,15 @@ func TestSwitchReadersDoNotWait(t *testing.T) {
 
 	paused, release := pauseMove()
 	released := false
-	defer func() {
+	imported, importDone := make(chan error, 1), make(chan struct{})
+	defer func() { // the switch ends before the test does, whatever failed
 		if !released {
 			close(release)
 		}
+		<-importDone
 	}()
-	imported := make(chan error, 1)
 	go func() {
+		defer close(importDone)
 		dump, err := engine.EncodeDump(theirs, nil)
 		if err == nil {
 			var scan *DumpScan
@@ -187,7 +189,6 @@ func TestSwitchReadersDoNotWait(t *testing.T) {
 			for range len(paths) - len(during) {
 				<-answers
 			}
-			<-imported
 			return
 		}
 	}
@@ -331,4 +332,49 @@ func (w *heldWriter) Write(p []byte) (int, error) {
 		<-w.release
 	}
 	return w.buf.Write(p)
+}
+
+// TestChainViewEveryMoveStep reads the chain from the store after each
+// move transaction of a switch that takes many: it is the new chain,
+// whole, at every step, and the /blocks pages agree with it.
+func TestChainViewEveryMoveStep(t *testing.T) {
+	defer func(b int) { importBatch = b }(importBatch)
+	defer func() { switchMoved = nil }()
+	importBatch = 1 // a block a transaction
+	n := openTest(t, testConfig(t, ""))
+	base := taggedChain(t, []*engine.Block{engine.Genesis()}, 3, "base", nil)
+	ours := taggedChain(t, base, 8, "ours", nil)
+	theirs := taggedChain(t, base, 20, "theirs", nil)
+	if _, err := n.Import(&engine.Dump{Blocks: ours}); err != nil {
+		t.Fatal(err)
+	}
+	steps := 0
+	switchMoved = func(what string) error {
+		steps++
+		wantChain(t, what+" move transaction "+strconv.Itoa(steps), n, theirs)
+		var page bytes.Buffer
+		err := n.store.db.View(func(tx *bolt.Tx) error { return n.store.writePage(tx, &page, len(base)-1, 5, MaxPageBytes) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantPage := `{"length": ` + strconv.Itoa(len(theirs)) + `, "blocks": [`
+		for i, b := range theirs[len(base)-1 : len(base)+4] {
+			if i > 0 {
+				wantPage += ", "
+			}
+			wantPage += wire(t, b)
+		}
+		if wantPage += "]}"; page.String() != wantPage {
+			t.Fatalf("%s move transaction %d: the page from height %d is\n%.300s\nwant\n%.300s", what, steps, len(base)-1, page.String(), wantPage)
+		}
+		return nil
+	}
+	if res, err := importDump(t, n, theirs); err != nil || !res.Replaced {
+		t.Fatalf("ImportFrom: %+v, %v", res, err)
+	}
+	if steps < 10 {
+		t.Fatalf("the switch took %d move transactions, want many", steps)
+	}
+	wantChain(t, "after the switch", n, theirs)
+	noStaging(t, "after the switch", n)
 }
