@@ -312,9 +312,31 @@
 //
 // A crash before the commit point leaves the old chain (Open drops what
 // was staged); from it on, Open finishes the move before it reads the
-// store, so it finds the new chain: old or new, never a mix. Readers do
-// not look at the store during step 4 (viewMu), and export refuses a
-// store whose switch is not finished (serve or import finish it).
+// store, so it finds the new chain: old or new, never a mix. Export
+// refuses a store whose switch is not finished (serve or import finish
+// it).
+//
+// Readers do not wait for the move. At the commit point the node's
+// memory (index, tip, checksum, pool) takes the new chain, and from it
+// on a store reader reads the new chain through the marker: its length,
+// the blocks still staged from the staging bucket, the others from the
+// blocks bucket (each move transaction deletes blocks from the one and
+// puts them into the other, lowest heights first, so one read
+// transaction finds each height in one place). A reader waits for the
+// commit transaction at most (viewMu), however long the move. Every
+// answer (GET /chain, GET /blocks, export, Node.Blocks) reads one bbolt
+// read transaction, a snapshot: one that began before the commit point
+// sends the old chain whole, however long it takes and however far the
+// switch goes meanwhile (the switch does not wait for it either; bbolt
+// keeps the pages it reads until it ends), and one that began after it
+// the new chain; never a mix. A client that pages through the chain over
+// several requests (GET /headers, GET /blocks?from=) can see the chain
+// change between two of them, as with any chain change, and tells by the
+// length and previous_hash. Chain changes (an append, a mined block, the
+// next switch) wait for the whole move (chainMu): mining restarts on the
+// new tip at the commit point, with the new blocks' transactions gone
+// from the pool, and its block is appended after the move; the replaced
+// blocks' transactions return to the pool at the end of the move.
 //
 // Memory holds the index, the hash of each block (32 bytes a block), and
 // the last block; other blocks are read from the store when asked for.
@@ -407,7 +429,8 @@
 // mineMu lets one mining attempt run at a time;
 // chainMu serializes chain changes from their check to their commit;
 // viewMu (a read-write lock) is held by a chain change from its store
-// commit to its memory update, and briefly by readers that begin a store
+// commit to its memory update (for a chain switch: its commit
+// transaction, not its move), and briefly by readers that begin a store
 // read transaction, so that what they read from the store is the chain in
 // memory; mu (a read-write lock) guards the in-memory state and is never
 // held during disk I/O or mining. The index is never modified below its

@@ -204,7 +204,7 @@ type Node struct {
 	syncMu  sync.Mutex   // one paged sync at a time (TryLock)
 	stageMu sync.Mutex   // one fork staged at a time (forkStage)
 	chainMu sync.Mutex   // serializes chain changes, from check to commit
-	viewMu  sync.RWMutex // held by a chain change from its commit to its memory update
+	viewMu  sync.RWMutex // held by a chain change from its store commit to its memory update
 	mineMu  sync.Mutex   // one mining attempt at a time
 
 	mu           sync.RWMutex // guards the fields below
@@ -378,10 +378,11 @@ func (n *Node) Len() int {
 	return n.index.len()
 }
 
-// Blocks reads the whole chain from the store, genesis first. It decodes
-// every block: use WriteChain to serve a long chain.
+// Blocks reads the whole chain from the store, genesis first, in one read
+// transaction. It decodes every block: use WriteChain to serve a long
+// chain.
 func (n *Node) Blocks() []*engine.Block {
-	bs, err := n.store.blocks(0, n.Len())
+	bs, err := n.store.blocks(0, -1)
 	if err != nil {
 		n.log.Error("reading the chain failed", "err", err)
 		return nil
@@ -408,7 +409,9 @@ func (n *Node) WriteChain(w io.Writer) error {
 
 // view begins a read transaction of the store that holds exactly the
 // chain in memory (no chain change is between its commit and its memory
-// update), and returns it with the peers. The caller rolls it back.
+// update), and returns it with the peers. The caller rolls it back, and
+// reads the chain through chainView: during the move of a chain switch it
+// is the new chain, read partly from the staging bucket.
 func (n *Node) view() (*bolt.Tx, []string, error) {
 	n.viewMu.RLock()
 	defer n.viewMu.RUnlock()

@@ -31,12 +31,15 @@ import (
 //     state) and deletes the pending records the new blocks hold. From
 //     here on the switch happens, crash or not.
 //  4. Moving. Staged blocks are moved into the blocks and hashes buckets,
-//     and staged transactions into the pending bucket, in transactions of
-//     importBatch bytes, each deleting what it moved from the staging
-//     buckets. The meta length and checksum still name the old chain
-//     while the buckets hold a mix, which is why a reader never looks at
-//     the store during it (viewMu) and why Open, finding the marker,
-//     finishes the move before it reads anything.
+//     lowest height first, and staged transactions into the pending
+//     bucket, in transactions of importBatch bytes, each deleting what it
+//     moved from the staging buckets. The meta length and checksum still
+//     name the old chain while the buckets hold a mix, which is why Open,
+//     finding the marker, finishes the move before it reads anything,
+//     and why a reader of a running node reads the chain through the
+//     marker (chainView): the new chain, from the staging bucket where it
+//     is still staged and from the blocks bucket below. The node's memory
+//     holds the new chain from the commit point on.
 //  5. The end. One transaction writes the new length and checksum and
 //     deletes the marker and the staging buckets.
 var (
@@ -479,7 +482,12 @@ func (st *forkStage) drop() {
 // (Limits.Pending, Limits.PoolBytes) allow; the rest are dropped and
 // logged. A crash leaves the old chain or the new one (see the steps
 // above); an error after the commit point leaves the switch for the next
-// Open to finish, and the node must be closed.
+// Open to finish (the node holds and serves the new chain meanwhile), and
+// the node must be closed. Readers wait for the commit transaction at
+// most, never for the move; chain changes wait for the whole switch
+// (chainMu), so a block mined on the new tip during the move is appended
+// after it; the replaced blocks' transactions return to the pool at the
+// end of the move.
 func (n *Node) switchFork(st *forkStage, origin string) (bool, error) {
 	defer st.drop()
 	if err := st.flush(); err != nil {
@@ -498,12 +506,33 @@ func (n *Node) switchFork(st *forkStage, origin string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// The commit point, and the new chain in memory: readers that begin
+	// a store transaction (view) wait for this one transaction at most,
+	// and find in the store the chain the memory holds. From here on the
+	// store's readers see the new chain (chainView) while it moves.
+	n.viewMu.Lock()
 	if err := n.store.beginSwitch(&switchMarker{fork: st.fork, length: st.idx.len(), sum: st.sum}, pc.drop); err != nil {
+		n.viewMu.Unlock()
 		return false, err
 	}
 	st.committed = true // the staged blocks are the chain now
-	n.viewMu.Lock()
-	defer n.viewMu.Unlock()
+	n.mu.Lock()
+	n.index, n.sum, n.tip = st.idx, st.sum, st.tip
+	for _, c := range pc.cleared {
+		n.pool.remove(c)
+	}
+	// A miner starts over on the new tip, with a pool that holds none of
+	// the new blocks' transactions; the block it mines waits for chainMu,
+	// so for the end of the move, before it is appended.
+	n.tipGen++
+	if n.cancelMining != nil {
+		n.cancelMining()
+		n.cancelMining = nil
+	}
+	n.mu.Unlock()
+	n.viewMu.Unlock()
+	n.events.chainReplaced(oldLen, st.fork, st.idx.len(), st.tip.Hash)
+
 	type restoredTx struct {
 		canon string
 		seq   uint64
@@ -511,24 +540,15 @@ func (n *Node) switchFork(st *forkStage, origin string) (bool, error) {
 	restored := make([]restoredTx, 0, pc.restore)
 	err = n.store.finishSwitch(func(canon string, seq uint64) { restored = append(restored, restoredTx{canon, seq}) })
 	if err != nil {
-		return false, err
+		return true, err
 	}
-
+	// The replaced blocks' transactions return to the pool once their
+	// records are on disk.
 	n.mu.Lock()
-	n.index, n.sum, n.tip = st.idx, st.sum, st.tip
-	for _, c := range pc.cleared {
-		n.pool.remove(c)
-	}
 	for _, r := range restored {
 		n.pool.add(r.canon, r.seq)
 	}
-	n.tipGen++
-	if n.cancelMining != nil {
-		n.cancelMining()
-		n.cancelMining = nil
-	}
 	n.mu.Unlock()
-	n.events.chainReplaced(oldLen, st.fork, st.idx.len(), st.tip.Hash)
 	if len(restored) > 0 {
 		n.wake()
 	}

@@ -425,18 +425,29 @@ func (s *store) blockTx(tx *bolt.Tx, h int) (*block, error) {
 	return &block{Block: b, wire: bytes.Clone(v)}, nil
 }
 
-// blocks reads the blocks at heights [from, to).
+// blocks reads the blocks at heights [from, to) of the chain (chainView);
+// a negative to stands for the chain's length.
 func (s *store) blocks(from, to int) ([]*block, error) {
 	out := make([]*block, 0, max(0, to-from))
 	err := s.db.View(func(tx *bolt.Tx) error {
-		for h := from; h < to; h++ {
-			b, err := s.blockTx(tx, h)
-			if err != nil {
-				return err
-			}
-			out = append(out, b)
+		cv, err := s.chainView(tx)
+		if err != nil {
+			return err
 		}
-		return nil
+		if to < 0 {
+			to = cv.length
+		}
+		if to > cv.length {
+			return fmt.Errorf("no block at height %d: the chain has %d", to-1, cv.length)
+		}
+		return cv.each(from, to, func(h int, v []byte) error {
+			b, err := engine.DecodeBlock(v, engine.BlockOptions{})
+			if err != nil {
+				return fmt.Errorf("block at height %d: %w", h, err)
+			}
+			out = append(out, &block{Block: b, wire: bytes.Clone(v)})
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node: reading blocks: %w", err)
@@ -453,68 +464,135 @@ func lengthTx(tx *bolt.Tx) int {
 	return int(binary.BigEndian.Uint64(lk))
 }
 
-// writeDump streams the chain dump (the GET /chain answer) from one read
-// transaction: the blocks' wire JSON as stored, never decoded nor encoded
-// again, through a buffer of 64 KiB, so the memory it takes does not grow
-// with the chain.
-func (s *store) writeDump(tx *bolt.Tx, w io.Writer, peers []string) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	err := func() error {
+// chainView is the chain as one read transaction of the store holds it.
+// Outside a chain switch that is the blocks bucket up to the meta length.
+// From a switch's commit point (its marker) to its end it is the new
+// chain: the marker's length, the blocks still staged from height split
+// on, and below split the blocks bucket, which holds the moved ones from
+// the fork to split. A move transaction takes the lowest staged blocks
+// out of the staging bucket and puts them into the blocks bucket, so the
+// staging bucket always holds the last part of the new chain, and one
+// read transaction finds each height in exactly one place.
+type chainView struct {
+	tx     *bolt.Tx
+	length int
+	split  int // heights from split on are staged (value: 32-byte hash, then the block)
+}
+
+// chainView returns the chain tx holds.
+func (s *store) chainView(tx *bolt.Tx) (*chainView, error) {
+	v := tx.Bucket(bucketMeta).Get(keySwitch)
+	if v == nil {
 		n := lengthTx(tx)
-		bw.Write(engine.AppendDumpHead(nil, n))
-		cur := tx.Bucket(bucketBlocks).Cursor()
-		pd := newPageDropper(s.db, tx)
-		defer pd.drop()
-		i := 0
-		for k, v := cur.First(); k != nil && i < n; k, v = cur.Next() {
-			if i > 0 {
-				bw.WriteString(engine.DumpSeparator)
+		return &chainView{tx: tx, length: n, split: n}, nil
+	}
+	m, err := decodeSwitchMarker(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, s.path, err)
+	}
+	cv := &chainView{tx: tx, length: m.length, split: m.length}
+	if st := tx.Bucket(bucketStaging); st != nil {
+		if k, _ := st.Cursor().First(); len(k) == 8 {
+			cv.split = int(binary.BigEndian.Uint64(k))
+		}
+	}
+	if cv.split < m.fork || cv.split > m.length {
+		return nil, fmt.Errorf("%w: %s: the first staged block is at height %d, outside the switch's [%d, %d]", ErrCorrupt, s.path, cv.split, m.fork, m.length)
+	}
+	return cv, nil
+}
+
+// each calls f with the height and wire JSON of each block at heights
+// [from, to) (to at most the length), in order; an error of f stops it
+// and is returned. v is valid during the transaction only.
+func (cv *chainView) each(from, to int, f func(h int, v []byte) error) error {
+	h := max(from, 0)
+	for _, part := range []struct {
+		bucket []byte
+		end    int
+		skip   int
+	}{{bucketBlocks, cv.split, 0}, {bucketStaging, cv.length, 32}} {
+		end := min(to, part.end)
+		if h >= end {
+			continue
+		}
+		c := cv.tx.Bucket(part.bucket).Cursor()
+		for k, v := c.Seek(u64(uint64(h))); h < end; k, v = c.Next() {
+			if len(k) != 8 || binary.BigEndian.Uint64(k) != uint64(h) || len(v) <= part.skip {
+				return fmt.Errorf("%w: the %s bucket has no block at height %d", ErrCorrupt, part.bucket, h)
 			}
-			if _, err := bw.Write(v); err != nil {
+			if err := f(h, v[part.skip:]); err != nil {
 				return err
 			}
-			pd.add(v)
-			i++
+			h++
 		}
-		if i != n {
-			return fmt.Errorf("%w: %s: %d blocks where the meta bucket says %d", ErrCorrupt, s.path, i, n)
-		}
-		_, err := bw.Write(engine.AppendDumpTail(nil, peers))
-		return err
-	}()
+	}
+	return nil
+}
+
+// writeDump streams the chain dump (the GET /chain answer) of the chain
+// tx holds (chainView): the blocks' wire JSON as stored, never decoded
+// nor encoded again, through a buffer of 64 KiB, so the memory it takes
+// does not grow with the chain.
+func (s *store) writeDump(tx *bolt.Tx, w io.Writer, peers []string) error {
+	cv, err := s.chainView(tx)
 	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.Write(engine.AppendDumpHead(nil, cv.length))
+	pd := newPageDropper(s.db, tx)
+	err = cv.each(0, cv.length, func(h int, v []byte) error {
+		if h > 0 {
+			bw.WriteString(engine.DumpSeparator)
+		}
+		if _, err := bw.Write(v); err != nil {
+			return err
+		}
+		pd.add(v)
+		return nil
+	})
+	pd.drop()
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.path, err)
+	}
+	if _, err := bw.Write(engine.AppendDumpTail(nil, peers)); err != nil {
 		return err
 	}
 	return bw.Flush()
 }
 
-// writePage streams {"length": N, "blocks": [...]}: the blocks from
-// height from on, at most limit of them and, past the first, no more than
-// maxBytes of them.
+// errPageFull stops writePage at its byte limit.
+var errPageFull = errors.New("the page is full")
+
+// writePage streams {"length": N, "blocks": [...]} of the chain tx holds
+// (chainView): the blocks from height from on, at most limit of them and,
+// past the first, no more than maxBytes of them.
 func (s *store) writePage(tx *bolt.Tx, w io.Writer, from, limit int, maxBytes int) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	err := func() error {
-		n := lengthTx(tx)
-		bw.WriteString(`{"length": ` + strconv.Itoa(n) + `, "blocks": [`)
-		cur := tx.Bucket(bucketBlocks).Cursor()
-		size, count := 0, 0
-		for k, v := cur.Seek(u64(uint64(from))); k != nil && from+count < n && count < limit; k, v = cur.Next() {
-			if count > 0 {
-				if size+len(v) > maxBytes {
-					break
-				}
-				bw.WriteString(", ")
-			}
-			if _, err := bw.Write(v); err != nil {
-				return err
-			}
-			size += len(v)
-			count++
-		}
-		_, err := bw.WriteString("]}")
-		return err
-	}()
+	cv, err := s.chainView(tx)
 	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString(`{"length": ` + strconv.Itoa(cv.length) + `, "blocks": [`)
+	size := 0
+	err = cv.each(from, min(cv.length, from+limit), func(h int, v []byte) error {
+		if h > from {
+			if size+len(v) > maxBytes {
+				return errPageFull
+			}
+			bw.WriteString(", ")
+		}
+		if _, err := bw.Write(v); err != nil {
+			return err
+		}
+		size += len(v)
+		return nil
+	})
+	if err != nil && err != errPageFull {
+		return fmt.Errorf("%s: %w", s.path, err)
+	}
+	if _, err := bw.WriteString("]}"); err != nil {
 		return err
 	}
 	return bw.Flush()
