@@ -90,15 +90,26 @@ func TestThreeNodesConverge(t *testing.T) {
 	}
 
 	// Every transaction is on the chain or back in its node's pool; mining
-	// the pools puts them all on the one chain.
+	// the pools puts them all on the one chain. A node serves the new
+	// chain from a switch's commit point on, and the replaced blocks'
+	// transactions return to its pool at the end of the switch's move, so
+	// wait for that (a transaction in neither for good is lost).
 	var all []string
 	for i := range nodes {
 		all = append(all, fmt.Sprint("turn ", i), fmt.Sprint("race ", i))
 	}
 	all = append(all, "settle")
-	got := contents(chain)
-	for _, n := range nodes {
-		got = append(got, pendingContents(n.Node)...)
+	var got []string
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got = contents(chainOf(t, nodes[0].url))
+		for _, n := range nodes {
+			got = append(got, pendingContents(n.Node)...)
+		}
+		if sameStrings(got, all) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if !sameStrings(got, all) {
 		t.Fatalf("chain and pools hold %v, want %v", got, all)
