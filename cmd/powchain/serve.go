@@ -67,6 +67,7 @@ type serveOptions struct {
 	revalidate   bool
 	poolBytes    int
 	blockBytes   int64
+	chainBytes   int64
 	maxPeers     int
 	peerAllow    string
 	adminToken   string
@@ -99,6 +100,7 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.revalidate, "revalidate", false, "validate every stored block at start (otherwise the chain index is checked against its checksum)")
 	fs.IntVar(&o.poolBytes, "pool-bytes", 128<<20, "bytes of pending transactions (canonical JSON) the pool holds; more get 503 with Retry-After")
 	fs.Int64Var(&o.blockBytes, "block-bytes", 2<<20, "largest block accepted, in a POST /add_block body or a peer's chain")
+	fs.Int64Var(&o.chainBytes, "chain-bytes", 256<<20, "largest peer's chain answer (GET /chain, counted decompressed) and largest fork staged on disk before it is longer than ours; both are read block by block, so this bounds disk and time, not memory")
 	fs.IntVar(&o.maxPeers, "max-peers", 128, "most peers the node keeps; more registrations get 503")
 	fs.StringVar(&o.peerAllow, "peer-allow", "", "comma-separated CIDRs, addresses and host names allowed as peers besides public addresses (and loopback when --addr is loopback)")
 	fs.StringVar(&o.adminToken, "admin-token", "", "require \"Authorization: Bearer TOKEN\" on /register_node, /register_with and DELETE /peers/{url} (default: open, as the reference node)")
@@ -226,8 +228,8 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 	if err != nil {
 		return usagef("--peer-allow: %v", err)
 	}
-	if o.poolBytes < 0 || o.blockBytes < 0 || o.maxPeers < 0 {
-		return usagef("--pool-bytes, --block-bytes and --max-peers must not be negative")
+	if o.poolBytes < 0 || o.blockBytes < 0 || o.chainBytes < 0 || o.maxPeers < 0 {
+		return usagef("--pool-bytes, --block-bytes, --chain-bytes and --max-peers must not be negative")
 	}
 	if err := o.conns.check(); err != nil {
 		return err
@@ -290,7 +292,7 @@ func runServe(ctx context.Context, e env, o *serveOptions, args []string) (err e
 		UI:           o.ui,
 		Events:       o.events,
 		Revalidate:   o.revalidate,
-		Limits:       node.Limits{PoolBytes: o.poolBytes, BlockBytes: o.blockBytes, Peers: o.maxPeers},
+		Limits:       node.Limits{PoolBytes: o.poolBytes, BlockBytes: o.blockBytes, ChainBytes: o.chainBytes, Peers: o.maxPeers},
 		PeerPolicy:   policy,
 		AdminToken:   o.adminToken,
 		RateLimit:    o.rateLimit,

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -134,4 +135,44 @@ func TestKillDuringSync(t *testing.T) {
 		t.Fatalf("powchain verify of the synced chain: %v\n%s", err, out)
 	}
 	b.kill(t, syscall.SIGTERM)
+}
+
+// TestServeChainBytes: --chain-bytes bounds the fork a node stages from a
+// peer before the fork is longer than its chain: a node whose own block
+// is replaced by a 30-block fork refuses it under a 2,000-byte limit,
+// logging the limit and keeping its chain, and adopts it with the
+// default.
+func TestServeChainBytes(t *testing.T) {
+	bin := buildPowchain(t)
+	ours, theirs := t.TempDir(), t.TempDir()
+	for _, c := range []struct {
+		dir, author string
+		blocks      int
+	}{{ours, "ours", 1}, {theirs, "theirs", 30}} {
+		if out, err := exec.Command(bin, "loadgen", "chain", "--difficulty", "1", "--blocks", strconv.Itoa(c.blocks), "--author", c.author, "--out", c.dir).CombinedOutput(); err != nil {
+			t.Fatalf("loadgen: %v\n%s", err, out)
+		}
+	}
+	peer := startServe(t, bin, "--data", theirs, "--difficulty", "1")
+	args := []string{"--data", ours, "--difficulty", "1", "--peers", strings.TrimSuffix(peer.url, "/"), "--sync-interval", "1s"}
+	a := startServe(t, bin, append(args, "--chain-bytes", "2000")...)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(a.log.String(), "is over the limit of 2000 bytes before it is longer than our chain") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no sync refused for --chain-bytes 2000 in 30 s\n%s", a.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := healthLength(a.url); n != 2 {
+		t.Fatalf("the node holds %d blocks after refusing the fork, want its own 2", n)
+	}
+	a.kill(t, syscall.SIGTERM)
+	a = startServe(t, bin, args...)
+	deadline = time.Now().Add(30 * time.Second)
+	for healthLength(a.url) != 31 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the node did not adopt the 31-block fork with the default --chain-bytes\n%s", a.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
