@@ -46,7 +46,10 @@ func TestFrontierNeverAhead(t *testing.T) {
 		var p Progress
 		var seed atomic.Uint64
 		var samples, ahead, pieces atomic.Uint64
-		deadline := time.Now().Add(10 * time.Second)
+		// The pieces wait for the reader at most this long a case: it
+		// runs out only if the reader is stuck (a case takes about 2 s
+		// at -cpu 1 under -race on a loaded 2-core machine).
+		deadline := time.Now().Add(30 * time.Second)
 		newPiece := func() pieceFunc {
 			rng := rand.New(rand.NewPCG(uint64(i), seed.Add(1)))
 			return func(lo, hi uint64) (uint64, uint64, bool, uint64) {
@@ -96,6 +99,10 @@ func TestFrontierNeverAhead(t *testing.T) {
 						break
 					}
 				}
+				// Let the pieces run: with one P (-cpu 1) a reader that
+				// never yields holds it for a whole time slice (10 ms)
+				// each time a piece yields to it.
+				runtime.Gosched()
 			}
 		})
 		n, _, err := m.run(ctx, "test", tc.first, space, &p, newPiece)

@@ -140,7 +140,7 @@
 //     goroutine; 5,000 of them from one address grow the node by about
 //     37 MB without the caps and 2 MB with them; one waiting in
 //     keep-alive after a request costs about 19 KB, so the default total
-//     bounds them near 80 MB). At most 64 refusals are
+//     bounds them near 90 MB). At most 64 refusals are
 //     answered at once, each within a second (the request's header is
 //     read first, since an HTTP client takes an answer sent before its
 //     request for a broken connection); past that a refused connection

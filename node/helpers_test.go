@@ -217,6 +217,28 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// waitProgress waits until cond holds, as long as progress keeps
+// growing: it fails when progress has not grown for stall, or after
+// limit in all. For work whose speed depends on the machine's load.
+func waitProgress(t testing.TB, stall, limit time.Duration, what string, progress func() int, cond func() bool) {
+	t.Helper()
+	start := time.Now()
+	last, lastAt := progress(), start
+	for !cond() {
+		now := time.Now()
+		if p := progress(); p != last {
+			last, lastAt = p, now
+		}
+		if now.Sub(lastAt) > stall {
+			t.Fatalf("waiting for %s: no progress in %v (at %d)", what, stall, last)
+		}
+		if now.Sub(start) > limit {
+			t.Fatalf("waiting for %s: not done after %v (at %d)", what, limit, last)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // contents returns the "content" of every transaction of the blocks.
 func contents(bs []*engine.Block) []string {
 	var out []string

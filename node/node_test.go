@@ -281,6 +281,10 @@ func TestMiningAndPeerBlocksConcurrently(t *testing.T) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(context.Background())
+	// Stop the miner and the clients before the node closes, also when
+	// the test fails early (cleanups run last registered first): a
+	// goroutine failing after the test has ended panics the whole run.
+	t.Cleanup(func() { cancel(); wg.Wait() })
 	wg.Go(func() { // the miner
 		for ctx.Err() == nil {
 			if _, err := n.Mine(ctx); err != nil && ctx.Err() == nil {
@@ -290,6 +294,9 @@ func TestMiningAndPeerBlocksConcurrently(t *testing.T) {
 	})
 	wg.Go(func() { // clients
 		for i := range 300 {
+			if ctx.Err() != nil {
+				return
+			}
 			c := fmt.Sprint("client ", i)
 			if _, err := n.AddTransaction(pyjson.Object{"author": "c", "content": c}); err != nil {
 				t.Error(err)
@@ -310,7 +317,16 @@ func TestMiningAndPeerBlocksConcurrently(t *testing.T) {
 		}
 	}
 	// Stop the miner once the clients are done and the pool is drained.
-	waitFor(t, 20*time.Second, "the pool to drain", func() bool {
+	// Every transaction is a durable write and most get a block of their
+	// own, which under -race on a loaded machine can take a minute, so
+	// the wait fails when the chain and the acknowledged transactions stop
+	// growing for 20 s (a stuck miner or client), not after a fixed time.
+	progress := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(all) + len(n.Blocks())
+	}
+	waitProgress(t, 20*time.Second, 5*time.Minute, "the pool to drain", progress, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(all) >= 300 && len(n.Pending()) == 0

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -117,5 +119,108 @@ func TestServeIdleConnections(t *testing.T) {
 	}
 	if on.hwm > off.hwm/4 {
 		t.Errorf("peak RSS grew %d MB with the caps, %d MB without: not bounded", on.hwm>>20, off.hwm>>20)
+	}
+}
+
+// TestServeKeepAliveConnections opens 8,000 connections to a real serve
+// process from 200 loopback addresses (127.0.1.1 to 127.0.1.200, 40
+// each, under the per-client cap), each making one GET /health and then
+// waiting in keep-alive, once with the caps off and once with the
+// defaults. Every request must be answered 200: past the total cap of
+// 4,096 a newcomer makes room by closing the connection idle the longest,
+// so idle keep-alive connections do not lock anyone out, and the node
+// holds no more than the cap. It logs the process's resident memory
+// growth, the figure in the README.
+func TestServeKeepAliveConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and opens 16,000 connections")
+	}
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("needs /proc to read the node's memory")
+	}
+	const (
+		conns   = 8000
+		clients = 200
+		maxOpen = 4096 // node.DefaultMaxConns
+	)
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) != nil || lim.Cur < conns+500 {
+		t.Skipf("needs %d open files, the limit is %d", conns+500, lim.Cur)
+	}
+	bin := sharedBinary(t)
+	type result struct {
+		rss, hwm   int64 // growth over the idle node
+		goroutines float64
+		open       float64
+		evicted    float64
+	}
+	run := func(args ...string) result {
+		p := startServe(t, bin, append([]string{"--data", t.TempDir(), "--difficulty", "2", "--workers", "1", "--sync-interval", "0"}, args...)...)
+		defer p.kill(t, syscall.SIGTERM)
+		pid := p.cmd.Process.Pid
+		addr := strings.TrimSuffix(strings.TrimPrefix(p.url, "http://"), "/")
+		getFrom(t, "127.0.0.1", p.url+"health")
+		os.WriteFile("/proc/"+strconv.Itoa(pid)+"/clear_refs", []byte("5"), 0)
+		rss0, hwm0 := readStatus(pid, "VmRSS"), readStatus(pid, "VmHWM")
+
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		deadline := time.Now().Add(2 * time.Minute)
+		for i := range conns {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d keep-alive requests took over 2 minutes", i)
+			}
+			src := fmt.Sprintf("127.0.1.%d", 1+i%clients)
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+			c, err := d.Dial("tcp", addr)
+			if err != nil {
+				t.Fatalf("connection %d from %s: %v", i, src, err)
+			}
+			held = append(held, c)
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			fmt.Fprintf(c, "GET /health HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("request %d from %s: %v", i, src, err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.Close {
+				t.Fatalf("request %d from %s: %d (closing: %v), want 200 on a kept-alive connection", i, src, resp.StatusCode, resp.Close)
+			}
+		}
+		// Let the evicted connections' goroutines end.
+		time.Sleep(1500 * time.Millisecond)
+		r := result{rss: readStatus(pid, "VmRSS") - rss0, hwm: readStatus(pid, "VmHWM") - hwm0}
+		code, metrics := getFrom(t, "127.0.0.2", p.url+"metrics")
+		if code != 200 {
+			t.Fatalf("/metrics from 127.0.0.2 while %d keep-alive connections are open: %d %q", conns, code, metrics)
+		}
+		r.goroutines = promSample(metrics, "go_goroutines")
+		r.open = promSample(metrics, "powchain_connections_open")
+		r.evicted = promSample(metrics, `powchain_connections_evicted_total{cap="total"}`)
+		return r
+	}
+	off := run("--max-conns", "0", "--max-conns-per-client", "0")
+	on := run()
+	t.Logf("%d keep-alive connections from %d addresses: caps off: +%d MB RSS (+%d MB peak), %v goroutines, %v open; default caps: +%d MB RSS (+%d MB peak), %v goroutines, %v open, %v evicted",
+		conns, clients, off.rss>>20, off.hwm>>20, off.goroutines, off.open, on.rss>>20, on.hwm>>20, on.goroutines, on.open, on.evicted)
+	if off.goroutines < conns {
+		t.Fatalf("without caps %d keep-alive connections left only %v goroutines: the test measures nothing", conns, off.goroutines)
+	}
+	if on.open > maxOpen {
+		t.Errorf("with the default caps %v connections are open, over %d", on.open, maxOpen)
+	}
+	if on.goroutines > maxOpen+100 {
+		t.Errorf("with the default caps the node runs %v goroutines", on.goroutines)
+	}
+	// Each connection past the cap closed one idle one (the /metrics
+	// request's own connection may have closed one more).
+	if on.evicted < conns-maxOpen || on.evicted > conns+2-maxOpen {
+		t.Errorf("%v idle connections evicted, want %d", on.evicted, conns+1-maxOpen)
 	}
 }
