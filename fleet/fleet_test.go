@@ -15,13 +15,7 @@ import (
 // in-process workers over an embedded NATS server (the real one, on
 // loopback) and compares with the seed loop's nonce.
 func TestInProcessVectors(t *testing.T) {
-	s := embedded(t, "127.0.0.1:0")
-	url := "nats://" + s.Addr()
-	c, err := NewCoordinator(connect(t, url), testOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, url := testFleet(t)
 	startWorker(t, url, 1)
 	startWorker(t, url, 2)
 	for _, v := range miningVectors(t) {
@@ -71,13 +65,7 @@ func TestOversizeTemplate(t *testing.T) {
 // reports as its Elapsed the time from its first range on, not the wait
 // for a worker, so that hashes over Elapsed is the fleet's rate.
 func TestElapsedFromFirstRange(t *testing.T) {
-	s := embedded(t, "127.0.0.1:0")
-	url := "nats://" + s.Addr()
-	c, err := NewCoordinator(connect(t, url), testOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, url := testFleet(t)
 	v := miningVectors(t)[0]
 	type result struct {
 		res engine.Result

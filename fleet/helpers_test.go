@@ -89,6 +89,21 @@ func startWorker(t testing.TB, url string, workers int) *Worker {
 	return w
 }
 
+// testFleet starts an embedded NATS server on loopback and a coordinator
+// on it with testOptions, both stopped when the test ends, and returns the
+// coordinator and the server's URL for workers.
+func testFleet(t testing.TB) (*Coordinator, string) {
+	t.Helper()
+	s := embedded(t, "127.0.0.1:0")
+	url := "nats://" + s.Addr()
+	c, err := NewCoordinator(connect(t, url), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, url
+}
+
 // testOptions are small ranges and short leases, so that even the small
 // vector nonces are split across workers and faults resolve quickly.
 func testOptions() Options {

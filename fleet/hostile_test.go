@@ -17,13 +17,7 @@ import (
 // Each is refused and counted, the result is still the seed loop's nonce,
 // and the coordinator goes on to mine the next block.
 func TestHostileWorker(t *testing.T) {
-	s := embedded(t, "127.0.0.1:0")
-	url := "nats://" + s.Addr()
-	c, err := NewCoordinator(connect(t, url), testOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, url := testFleet(t)
 	vs := miningVectors(t)
 	v := vs[0]
 
