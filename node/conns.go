@@ -180,9 +180,9 @@ func (l *connLimits) admit(c net.Conn) net.Conn {
 // the cap applies to the clients it names instead, as requests in flight
 // at once. A request through a trusted proxy counts against its client
 // (clientOf, by clientKey) from the moment it is routed until its handler
-// returns (a /events stream for as long as it lasts); past Limits.
-// ConnsPerClient it is answered 503 with Retry-After and a line naming the
-// cap, and the proxy's connection stays open. Direct requests are not
+// returns (a /events stream for as long as it lasts); past
+// Limits.ConnsPerClient it is answered 503 with Retry-After and a line
+// naming the cap, and the proxy's connection stays open. Direct requests are not
 // counted here: their connections are. The table holds the clients with a
 // request in flight, so it is bounded by the requests the server runs.
 func (l *connLimits) proxiedCap(h http.Handler) http.Handler {

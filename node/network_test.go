@@ -100,20 +100,18 @@ func TestThreeNodesConverge(t *testing.T) {
 	}
 	all = append(all, "settle")
 	var got []string
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	defer func() {
+		if t.Failed() {
+			t.Logf("chain and pools hold %v, want %v", got, all)
+		}
+	}()
+	waitFor(t, 15*time.Second, "every transaction on the chain or in its node's pool", func() bool {
 		got = contents(chainOf(t, nodes[0].url))
 		for _, n := range nodes {
 			got = append(got, pendingContents(n.Node)...)
 		}
-		if sameStrings(got, all) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !sameStrings(got, all) {
-		t.Fatalf("chain and pools hold %v, want %v", got, all)
-	}
+		return sameStrings(got, all)
+	})
 	for _, n := range nodes {
 		if len(n.Pending()) > 0 {
 			want(t, "GET", n.url+"mine", "", 200, "is mined.")
